@@ -1,0 +1,21 @@
+"""One configuration object for every stress, dump and limit switch.
+
+Nothing in offramp reads environment variables or module globals to decide how to run:
+whoever builds the VM builds a Config and passes it down.
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Config:
+    """Switches that change how the VM runs, never what a program means."""
+
+    tier: str = "jit"                 # interp | jit | eager
+    gc_stress: bool = False           # collect at every allocation
+    deopt_stress: int = 0             # every Nth deopt-capable native site deopts (0: off)
+    max_frames: int = 10_000          # guest call depth before "Stack overflow."
+    heap_reserve_bytes: int = 1 << 32 # virtual address space reserved for the heap
+    gc_initial_threshold: int = 1 << 20  # bytes allocated before the first collection
+    trace: frozenset = field(default_factory=frozenset)  # names from trace.TRACE_EVENTS
+    stats: bool = False
+    dump_ir: bool = False
