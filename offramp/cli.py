@@ -1,0 +1,193 @@
+"""The `offramp` command: parse the command line, build one Config, hand the file to a driver.
+
+    offramp run FILE.lox|FILE.ir [--tier=interp|jit|eager] [--deopt-stress=N] [--gc-stress]
+                                 [--trace=CATS] [--stats] [--max-frames=N] [--dump-ir]
+    offramp debug FILE.lox
+    offramp profile FILE.lox
+
+Exit statuses follow clox (and BSD sysexits): 0 success, 64 bad usage (including asking for
+a tier or tool that is not built), 65 compile error, 70 runtime error, 74 unreadable file.
+The drivers (`offramp.lox.driver.run_lox`, `offramp.runtime.ir_runner.run_ir`) are imported
+only when a file is run, so this module — and `--help` — work whatever else is built.
+"""
+import argparse
+import importlib
+import os
+import sys
+
+from offramp.config import Config
+from offramp.trace import TRACE_EVENTS
+
+EX_OK = 0
+EX_USAGE = 64
+EX_IOERR = 74  # "could not read file", as clox reports it
+
+TIERS = ("interp", "jit", "eager")
+NOT_BUILT_TOOL = "offramp {command}: not built yet (native tier and tools come in a later issue)"
+NOT_BUILT_TIER = "offramp: the native tier is not built yet; use --tier=interp"
+
+
+class UsageError(Exception):
+    """A command line that cannot be obeyed; reported with the usage line, exit 64."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage; offramp, like clox, exits 64 (EX_USAGE)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _trace_categories(text: str) -> frozenset:
+    """Parse `--trace=gc,tier` into a set of category names, rejecting unknown ones."""
+    names = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(names - TRACE_EVENTS.keys())
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown trace categor{'y' if len(unknown) == 1 else 'ies'} "
+            f"{', '.join(unknown)} (choose from {', '.join(TRACE_EVENTS)})")
+    return names
+
+
+def _count(minimum: int):
+    """An argparse type for an integer option that must be at least `minimum`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line grammar, in one place."""
+    parser = _Parser(prog="offramp", description="Run Lox programs and offramp IR "
+                     "on a micro VM with an interpreter and a native (LLVM) tier.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", help="run a .lox program or a .ir file")
+    run.add_argument("file", metavar="FILE", help="a .lox or .ir file")
+    run.add_argument("--tier", choices=TIERS, default="jit",
+                     help="interp: interpreter only; jit (default): interpret, compile when "
+                          "hot; eager: compile every function and loop at once")
+    run.add_argument("--deopt-stress", type=_count(0), default=0, metavar="N",
+                     help="every Nth guard, safepoint or call site in native code "
+                          "deoptimizes regardless (1: all, 0: off)")
+    run.add_argument("--gc-stress", action="store_true",
+                     help="collect at every allocation (slow; for tests)")
+    run.add_argument("--trace", type=_trace_categories, default=frozenset(), metavar="CATS",
+                     help=f"comma-separated event categories to print on stderr: "
+                          f"{','.join(TRACE_EVENTS)}")
+    run.add_argument("--stats", action="store_true",
+                     help="print counts and sizes at exit")
+    run.add_argument("--max-frames", type=_count(1), default=None, metavar="N",
+                     help=f"guest call depth before 'Stack overflow.' "
+                          f"(default {Config().max_frames})")
+    run.add_argument("--dump-ir", action="store_true",
+                     help="print the IR of every function as it is built")
+
+    for name in ("debug", "profile"):
+        tool = commands.add_parser(name, help=f"{name} a Lox program (not built yet)")
+        tool.add_argument("file", metavar="FILE.lox")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """Turn the parsed options of `run` into the one Config the VM is built from."""
+    config = Config(tier=args.tier, gc_stress=args.gc_stress, deopt_stress=args.deopt_stress,
+                    trace=args.trace, stats=args.stats, dump_ir=args.dump_ir)
+    if args.max_frames is not None:
+        config.max_frames = args.max_frames
+    return config
+
+
+def native_tier_available() -> bool:
+    """Whether the native tier is built: the one place `--tier=jit|eager` is gated.
+
+    A missing `offramp.native.engine` means "not built yet"; any other import failure inside
+    it is a bug and is raised, so that a broken engine never passes for an absent one.
+    """
+    try:
+        import offramp.native.engine  # noqa: F401
+    except ModuleNotFoundError as error:
+        if error.name in ("offramp.native", "offramp.native.engine"):
+            return False
+        raise
+    return True
+
+
+def read_source(path: str) -> str:
+    """The file's text (UTF-8); raises OSError or UnicodeDecodeError."""
+    with open(path, "rb") as file:
+        return file.read().decode("utf-8")
+
+
+# File suffix -> (module, function) of the driver that runs such files.  Each driver is
+# `run(source: str, path: str, config: Config, stdout, stderr) -> int` (the exit status).
+DRIVERS = {
+    ".lox": ("offramp.lox.driver", "run_lox"),
+    ".ir": ("offramp.runtime.ir_runner", "run_ir"),
+}
+
+
+def _driver_for(path: str):
+    """The run function for the file's kind, imported only now so the CLI loads without it."""
+    module_name, function_name = DRIVERS[os.path.splitext(path)[1]]
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """`offramp run`: check the request, read the file, and let the driver run it."""
+    config = config_from_args(args)
+    if config.tier != "interp" and not native_tier_available():
+        raise UsageError(NOT_BUILT_TIER)
+    if os.path.splitext(args.file)[1] not in DRIVERS:
+        raise UsageError(f'offramp: cannot run "{args.file}": expected a '
+                         f'{" or ".join(DRIVERS)} file')
+    try:
+        source = read_source(args.file)
+    except OSError as error:
+        return _unreadable(args.file, error.strerror or str(error))
+    except UnicodeDecodeError as error:
+        return _unreadable(args.file, f"not valid UTF-8 (byte {error.object[error.start]:#04x} "
+                                      f"at offset {error.start})")
+    return _driver_for(args.file)(source, args.file, config, sys.stdout, sys.stderr)
+
+
+def _unreadable(path: str, reason: str) -> int:
+    """Report a file that cannot be read, the way clox does, and give its exit status."""
+    print(f'offramp: could not read file "{path}": {reason}', file=sys.stderr)
+    return EX_IOERR
+
+
+def main(argv=None) -> int:
+    """Entry point of the `offramp` command; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (64)
+        return stop.code if isinstance(stop.code, int) else EX_USAGE
+    try:
+        if args.command == "run":
+            return run_command(args)
+        print(NOT_BUILT_TOOL.format(command=args.command), file=sys.stderr)
+        return EX_USAGE
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return EX_USAGE
+    except BrokenPipeError:
+        # The reader went away (`offramp run x.lox | head`): stop quietly, as cat does.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a real file (e.g. under a test)
+            pass
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

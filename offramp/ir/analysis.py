@@ -1,0 +1,130 @@
+"""Facts derived from a function version: value types, definitions, loop headers, liveness.
+
+The verifier, the interpreter and the optimizer all need the same facts; they are computed
+here once so that no two places disagree about them.
+"""
+from dataclasses import dataclass
+
+from .nodes import Imm, Sym, Var
+from .types import PTR, FuncRefType
+
+
+@dataclass(slots=True)
+class TypeContext:
+    """What type rules of the instruction table need: the module, the version, value types."""
+
+    module: object
+    version: object
+    sig: object
+    types: dict   # SSA name -> Type
+
+    def type_of(self, operand, expected=None):
+        """The type of an operand; a literal takes the type expected at its position."""
+        if isinstance(operand, Var):
+            return self.types.get(operand.name)
+        if isinstance(operand, Imm):
+            return expected
+        return symbol_type(self.module, operand.name)
+
+
+def symbol_type(module, name: str):
+    """The type of `@name` used as a value: a constant's type, `ptr` for globals, funcref."""
+    if name in module.consts:
+        return module.consts[name].type
+    if name in module.globals:
+        return PTR
+    if name in module.functions:
+        return FuncRefType(module.functions[name].sig)
+    return None
+
+
+def value_types(module, version) -> TypeContext:
+    """Type every SSA name of `version` by walking definitions in block order."""
+    func = module.functions[version.func]
+    ctx = TypeContext(module, version, func.sig, {})
+    for block in version.blocks:
+        for name, ty in block.params:
+            ctx.types[name] = ty
+    for block in version.blocks:
+        for instr in block.instrs:
+            if instr.results:
+                tys = instr.opdef.results(instr, ctx)
+                for name, ty in zip(instr.results, tys):
+                    ctx.types[name] = ty
+    return ctx
+
+
+def successors(block) -> list:
+    """Labels of the blocks a block's terminator may branch to."""
+    if not block.instrs:
+        return []
+    return [d.label for d in block.instrs[-1].dests()]
+
+
+def loop_headers(version) -> set:
+    """Labels targeted by a back edge of a depth-first walk from the entry."""
+    by_label = {b.label: b for b in version.blocks}
+    headers, on_path, done = set(), set(), set()
+    stack = [(version.blocks[0].label, iter(successors(version.blocks[0])))]
+    on_path.add(version.blocks[0].label)
+    while stack:
+        label, succ = stack[-1]
+        nxt = next(succ, None)
+        if nxt is None:
+            stack.pop()
+            on_path.discard(label)
+            done.add(label)
+        elif nxt in on_path:
+            headers.add(nxt)
+        elif nxt not in done and nxt in by_label:
+            on_path.add(nxt)
+            stack.append((nxt, iter(successors(by_label[nxt]))))
+    return headers
+
+
+def uses(instr):
+    """SSA names an instruction reads."""
+    return [o.name for o in instr.value_operands() if isinstance(o, Var)]
+
+
+def liveness(version) -> dict:
+    """Live-in SSA names of every block (names read before being defined, transitively)."""
+    by_label = {b.label: b for b in version.blocks}
+    gen, kill = {}, {}
+    for b in version.blocks:
+        g, k = set(), set(name for name, _ in b.params)
+        for instr in b.instrs:
+            g.update(u for u in uses(instr) if u not in k)
+            k.update(instr.results)
+        gen[b.label], kill[b.label] = g, k
+    live_in = {b.label: set() for b in version.blocks}
+    changed = True
+    while changed:
+        changed = False
+        for b in reversed(version.blocks):
+            out = set()
+            for s in successors(b):
+                if s in by_label:
+                    out |= live_in[s]
+            new = gen[b.label] | (out - kill[b.label])
+            if new != live_in[b.label]:
+                live_in[b.label], changed = new, True
+    return live_in
+
+
+def live_at(version, block_label: str, index: int, live_in=None) -> set:
+    """SSA names live just before instruction `index` of a block (the resume point)."""
+    live_in = live_in if live_in is not None else liveness(version)
+    block = version.block(block_label)
+    live = set()
+    for s in successors(block):
+        live |= live_in.get(s, set())
+    for instr in reversed(block.instrs[index:]):
+        live.difference_update(instr.results)
+        live.update(uses(instr))
+    return live
+
+
+def is_symbol(operand) -> bool:
+    """Whether an operand names a module-level entity."""
+    return isinstance(operand, Sym)

@@ -1,0 +1,252 @@
+"""IR entities: modules, functions, versions, blocks, instructions, operands, frame states.
+
+A Module holds named types and signatures, constants, globals, externs (runtime helpers
+reached by CCALL) and functions.  A Function has a signature and one or more versions; calls
+go to the current (last) version while a running frame keeps the version it started in.
+A version is a list of blocks in SSA form with block parameters instead of phi nodes.
+
+Instructions are one generic node whose operands follow the syntax row of their opcode in
+`ops.OPS`: the table, not per-class fields, says what each position means, and the
+constructor checks every operand against it so a malformed instruction cannot be built.
+"""
+from dataclasses import dataclass, field
+
+from .types import FuncSig
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    """An SSA value of the enclosing version (`%name`)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sym:
+    """A module-level entity (`@name`): a constant, a global's address, or a function."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Imm:
+    """A literal whose type is that of its position (int or float in the text)."""
+
+    value: int | float
+
+    def __eq__(self, other):
+        """Literals compare by type and bits, so that 0.0 != -0.0 and nan == nan round-trip."""
+        if not isinstance(other, Imm) or type(self.value) is not type(other.value):
+            return False
+        if isinstance(self.value, float):
+            return repr(self.value) == repr(other.value)
+        return self.value == other.value
+
+    def __hash__(self):
+        return hash((type(self.value), repr(self.value)))
+
+
+Operand = Var | Sym | Imm
+
+
+@dataclass(frozen=True, slots=True)
+class Dest:
+    """A branch target: a block label and the arguments bound to its parameters."""
+
+    label: str
+    args: tuple = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FrameState:
+    """The abstract state to resume in: version, resume point, live values, caller's state.
+
+    `block`/`index` name the resume point in `func`'s version `version`.  For the innermost
+    frame it is the next instruction to execute; for a parent (the caller of inlined code) it
+    is the CALL whose result is pending, and resuming binds the callee's result to it.
+    `values` pairs each live variable of that version with an operand of the version that
+    holds this state.
+    """
+
+    func: str
+    version: str
+    block: str
+    index: int
+    values: tuple = ()
+    parent: "FrameState | None" = None
+
+    def depth(self) -> int:
+        """The number of frames this state rebuilds."""
+        return 1 if self.parent is None else 1 + self.parent.depth()
+
+    def operands(self):
+        """Every operand read by this state and its parents."""
+        state = self
+        while state is not None:
+            for _, value in state.values:
+                yield value
+            state = state.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Instr:
+    """One instruction: opcode, defined SSA names, operands in the order of its syntax row."""
+
+    op: str
+    operands: tuple = ()
+    results: tuple = ()
+    name: str | None = None
+    line: int | None = None
+
+    def __post_init__(self):
+        from .ops import OPS, check_operands
+        if self.op not in OPS:
+            raise ValueError(f"unknown instruction {self.op!r}")
+        check_operands(OPS[self.op], self.operands)
+
+    @property
+    def opdef(self):
+        """The table row that says what this instruction is."""
+        from .ops import OPS
+        return OPS[self.op]
+
+    def arg(self, name: str):
+        """The operand in the position the table names `name`."""
+        return self.operands[self.opdef.position(name)]
+
+    def value_operands(self):
+        """Every value operand read, including keep-alives and frame-state values."""
+        from .ops import Kind
+        for spec, operand in zip(self.opdef.syntax, self.operands):
+            if spec.kind is Kind.VALUE:
+                yield operand
+            elif spec.kind in (Kind.VALUES, Kind.KEEPALIVE):
+                yield from operand
+            elif spec.kind is Kind.DEST:
+                yield from operand.args
+            elif spec.kind is Kind.CASES:
+                for _, dest in operand:
+                    yield from dest.args
+            elif spec.kind is Kind.STATE and operand is not None:
+                yield from operand.operands()
+
+    def dests(self):
+        """The branch targets of a terminator, in syntax order."""
+        from .ops import Kind
+        for spec, operand in zip(self.opdef.syntax, self.operands):
+            if spec.kind is Kind.DEST:
+                yield operand
+            elif spec.kind is Kind.CASES:
+                for _, dest in operand:
+                    yield dest
+
+    def state(self):
+        """The frame state this instruction carries, if any."""
+        from .ops import Kind
+        for spec, operand in zip(self.opdef.syntax, self.operands):
+            if spec.kind is Kind.STATE:
+                return operand
+        return None
+
+
+@dataclass(slots=True)
+class Block:
+    """A basic block: a label, typed parameters, instructions ending in one terminator."""
+
+    label: str
+    params: list = field(default_factory=list)   # [(name, Type)]
+    instrs: list = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FunctionVersion:
+    """One body of a function; blocks[0] is the entry, whose parameters are the arguments."""
+
+    func: str
+    name: str
+    blocks: list = field(default_factory=list)
+
+    def block(self, label: str) -> Block:
+        """The block labelled `label` (KeyError if none)."""
+        for b in self.blocks:
+            if b.label == label:
+                return b
+        raise KeyError(f"no block %{label} in @{self.func} VERSION %{self.name}")
+
+
+@dataclass(slots=True)
+class Function:
+    """A function: a signature and its versions, the last one being current."""
+
+    name: str
+    sig: FuncSig
+    versions: list = field(default_factory=list)
+
+    @property
+    def current(self) -> FunctionVersion:
+        """The version new calls enter."""
+        if not self.versions:
+            raise LookupError(f"@{self.name} is declared but has no version")
+        return self.versions[-1]
+
+    def version(self, name: str) -> FunctionVersion:
+        """The version called `name`."""
+        for v in self.versions:
+            if v.name == name:
+                return v
+        raise KeyError(f"@{self.name} has no VERSION %{name}")
+
+
+@dataclass(frozen=True, slots=True)
+class ConstDef:
+    """A named constant: `.const @name <@T> = literal`."""
+
+    name: str
+    type: object
+    value: int | float
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalDef:
+    """A named global cell: `.global @name <@T>`; as an operand it is the cell's address."""
+
+    name: str
+    type: object
+
+
+@dataclass(frozen=True, slots=True)
+class ExternDef:
+    """A runtime helper reachable by CCALL: `.extern @name <@sig>` (PURE: no effects)."""
+
+    name: str
+    sig: FuncSig
+    pure: bool = False
+
+
+@dataclass(slots=True)
+class Module:
+    """A compilation unit: every named entity, in definition order (dicts keep order)."""
+
+    types: dict = field(default_factory=dict)      # name -> Type or FuncSig
+    consts: dict = field(default_factory=dict)     # name -> ConstDef
+    globals: dict = field(default_factory=dict)    # name -> GlobalDef
+    externs: dict = field(default_factory=dict)    # name -> ExternDef
+    functions: dict = field(default_factory=dict)  # name -> Function
+
+    def type_name(self, ty) -> str:
+        """The first name under which `ty` (a type or signature) is defined."""
+        for name, t in self.types.items():
+            if t == ty:
+                return name
+        raise KeyError(f"type {ty} has no .typedef/.funcsig in this module")
+
+    def symbol(self, name: str):
+        """The constant, global, function or extern called `name` (KeyError if none)."""
+        for table in (self.consts, self.globals, self.functions, self.externs):
+            if name in table:
+                return table[name]
+        raise KeyError(f"no entity @{name}")
+
+    def version(self, func: str, version: str) -> FunctionVersion:
+        """The version `version` of function `func`."""
+        return self.functions[func].version(version)
