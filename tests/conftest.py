@@ -44,8 +44,3 @@ def run_offramp_fixture():
     """The `run_offramp(args, timeout=60)` helper, for tests that run the command."""
     return run_offramp
 
-
-@pytest.fixture(name="repo_root")
-def repo_root_fixture():
-    """The checkout's root directory (where examples/ and tests/ live)."""
-    return REPO_ROOT

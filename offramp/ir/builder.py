@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from .nodes import (Block, ConstDef, Dest, ExternDef, Function, FunctionVersion, GlobalDef,
                     Imm, Instr, Module, Sym, Var)
+from .ops import Flag
 from .types import FuncSig
 
 
@@ -84,8 +85,7 @@ class VersionBuilder:
     @property
     def terminated(self) -> bool:
         """Whether the current block already ends in a terminator."""
-        return bool(self.block.instrs) and self.block.instrs[-1].opdef.has(
-            __import__("offramp.ir.ops", fromlist=["Flag"]).Flag.TERMINATOR)
+        return bool(self.block.instrs) and self.block.instrs[-1].opdef.has(Flag.TERMINATOR)
 
     def emit(self, op: str, *operands, results: int | tuple = 0, name: str | None = None):
         """Append an instruction; returns its result Var, a tuple of Vars, or None."""

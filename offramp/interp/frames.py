@@ -1,0 +1,82 @@
+"""Interpreter frames and threads: explicit objects a client can inspect and rearrange.
+
+A Frame is (version, resume point, values).  Its resume point is a pc into the version's
+flattened code; `block` and `index` give it in IR terms.  A frame is *waiting* when it is
+suspended inside its current instruction (a call in progress, or a trap): resuming it
+delivers values as that instruction's results and continues after it.  A frame that is not
+waiting resumes by executing its current instruction (a frame rebuilt by deoptimization, or
+pushed by a trap handler).
+"""
+from dataclasses import dataclass, field
+
+
+class Frame:
+    """One activation of a function version in the interpreter."""
+
+    __slots__ = ("code", "regs", "pc", "waiting")
+
+    def __init__(self, code, regs, pc=0, waiting=False):
+        self.code = code          # CompiledVersion
+        self.regs = regs          # list of values, indexed by slot
+        self.pc = pc
+        self.waiting = waiting
+
+    @property
+    def version(self):
+        """The function version this frame runs (it keeps it even if a newer one appears)."""
+        return self.code.version
+
+    @property
+    def func_name(self) -> str:
+        return self.code.version.func
+
+    @property
+    def block(self) -> str:
+        """The label of the block holding the resume point."""
+        return self.code.locations[self.pc][0]
+
+    @property
+    def index(self) -> int:
+        """The index of the resume point's instruction in its block."""
+        return self.code.locations[self.pc][1]
+
+    @property
+    def instruction(self):
+        """The IR instruction at the resume point."""
+        return self.code.instrs[self.pc]
+
+    @property
+    def line(self):
+        """The source line of the resume point, if the client recorded one."""
+        return self.code.instrs[self.pc].line
+
+    def value(self, name: str):
+        """The current value of SSA name `name` in this frame."""
+        return self.regs[self.code.slots[name]]
+
+    def set_value(self, name: str, value) -> None:
+        """Change the value of SSA name `name` (debuggers, OSR, deopt)."""
+        self.regs[self.code.slots[name]] = value
+
+    def values(self) -> dict:
+        """Every SSA name of the version with its current value (undefined ones are None)."""
+        return {name: self.regs[slot] for name, slot in self.code.slots.items()}
+
+    def keepalive_values(self) -> tuple:
+        """The values of the KEEPALIVE clause of the current instruction, in order."""
+        return tuple(self.regs[s] for s in self.code.keepalive_slots(self.pc))
+
+    def __repr__(self):
+        return (f"<Frame @{self.code.version.func} VERSION %{self.code.version.name} "
+                f"%{self.block}[{self.index}]{' waiting' if self.waiting else ''}>")
+
+
+@dataclass(slots=True)
+class InterpThread:
+    """A guest thread's stack of interpreter frames, outermost first."""
+
+    frames: list = field(default_factory=list)
+    name: str = "main"
+
+    def top(self) -> Frame:
+        return self.frames[-1]

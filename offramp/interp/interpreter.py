@@ -1,0 +1,263 @@
+"""Tier 0: the interpreter loop over compiled steps, with explicit frames.
+
+The loop never recurses in Python for guest calls: a CALL pushes a Frame on the thread and
+switches to it, a RET pops it and delivers the value to the waiting caller.  Traps stop the
+thread and hand its frames to the client's trap handler, which may inspect and rearrange
+them and then says how to resume (see `Resumption`).  DEOPT and failed GUARDs replace the
+current frame by the frames its frame state describes — deoptimization between IR versions,
+the same protocol native code uses to come back to this tier.
+
+Counters: every compiled version counts its entries and the iterations of each loop header;
+PROFILE instructions record the classes of values their client classifier reports.
+"""
+from dataclasses import dataclass
+
+from ..config import Config
+from ..ir import tagref
+from ..ir.types import DoubleType, FuncRefType, IntType
+from ..trace import Tracer
+from .compile import CALL, DEOPT, RET, SAFEPOINT, TRAP, CompiledVersion
+from .errors import GuestError, VMError
+from .frames import Frame, InterpThread
+from .semantics import byte_width
+
+
+@dataclass(frozen=True, slots=True)
+class Resumption:
+    """How a stopped thread continues: pass values to the top frame, or raise an error.
+
+    Passing values to a *waiting* top frame binds them as the results of the instruction it
+    is stopped in (a trap, or a call whose callee frames were popped: an early return);
+    to a top frame that is not waiting (freshly pushed) it must pass nothing.  When no frame
+    is left above the point where the interrupted `call` began, the values are its result.
+    """
+
+    values: tuple = ()
+    error: GuestError | None = None
+
+
+def default_classify(value):
+    """Without a client classifier, profile by Python type."""
+    return type(value).__name__
+
+
+class Interpreter:
+    """Executes one Module's functions on interpreter threads."""
+
+    def __init__(self, module, *, helpers=None, memory=None, global_addresses=None,
+                 config: Config | None = None, tracer: Tracer | None = None,
+                 trap_handler=None, safepoint_handler=None, classify=None):
+        self.module = module
+        self.helpers = helpers or {}
+        self.memory = memory
+        self.global_addresses = global_addresses or {}
+        self.config = config or Config()
+        self.tracer = tracer or Tracer()
+        self.trap_handler = trap_handler
+        self.safepoint_handler = safepoint_handler
+        self.classify = classify or default_classify
+        self.poll = [False]
+        self.enabled_watchpoints = set()
+        self.codes = {}
+        self.threads = []
+        self.deopts = {}
+
+    # --- linking ---------------------------------------------------------------------
+
+    def code_for(self, version) -> CompiledVersion:
+        """The compiled steps of a version (compiled on first use)."""
+        key = id(version)
+        code = self.codes.get(key)
+        if code is None or code.version is not version:
+            code = self.codes[key] = CompiledVersion(self, version)
+        return code
+
+    def helper(self, name):
+        """The Python implementation of runtime helper `name`."""
+        try:
+            return self.helpers[name]
+        except KeyError:
+            raise VMError(f"no implementation registered for extern @{name}") from None
+
+    def symbol_value(self, name):
+        """A module symbol as a value: a constant, a global's address, or a Function."""
+        module = self.module
+        if name in module.consts:
+            const = module.consts[name]
+            from .semantics import literal_value
+            return literal_value(const.value, const.type)
+        if name in module.globals:
+            try:
+                return self.global_addresses[name]
+            except KeyError:
+                raise VMError(f"global @{name} has no address (not linked)") from None
+        if name in module.functions:
+            return module.functions[name]
+        raise VMError(f"unknown symbol @{name}")
+
+    def memory_reader(self, ty):
+        """A function reading a value of type `ty` from an address."""
+        mem = self._memory()
+        width = byte_width(ty)
+        if isinstance(ty, DoubleType):
+            return lambda addr: tagref.bits_double(mem.read_bits(addr, 8))
+        if isinstance(ty, FuncRefType):
+            raise VMError("funcref values cannot be loaded from memory in the interpreter")
+        return lambda addr: mem.read_bits(addr, width)
+
+    def memory_writer(self, ty):
+        """A function writing a value of type `ty` to an address."""
+        mem = self._memory()
+        width = byte_width(ty)
+        if isinstance(ty, DoubleType):
+            return lambda addr, v: mem.write_bits(addr, 8, tagref.double_bits(v))
+        if isinstance(ty, IntType) and ty.bits == 1:
+            return lambda addr, v: mem.write_bits(addr, 1, v & 1)
+        if isinstance(ty, FuncRefType):
+            raise VMError("funcref values cannot be stored to memory in the interpreter")
+        return lambda addr, v: mem.write_bits(addr, width, v)
+
+    def _memory(self):
+        if self.memory is None:
+            raise VMError("this interpreter has no memory: LOAD/STORE need one")
+        return self.memory
+
+    # --- running ---------------------------------------------------------------------
+
+    def new_thread(self, name="main") -> InterpThread:
+        thread = InterpThread(name=name)
+        self.threads.append(thread)
+        return thread
+
+    def new_frame(self, version, args) -> Frame:
+        """A frame at the entry of `version` with its arguments bound."""
+        code = self.code_for(version)
+        if len(args) != len(code.entry_slots):
+            raise VMError(f"@{version.func} takes {len(code.entry_slots)} arguments, "
+                          f"got {len(args)}")
+        regs = code.template.copy()
+        for slot, value in zip(code.entry_slots, args):
+            regs[slot] = value
+        code.entry_count += 1
+        return Frame(code, regs)
+
+    def frame_at(self, func: str, version: str, block: str, index: int, values: dict,
+                 waiting: bool = False) -> Frame:
+        """A frame of `func` VERSION `version` resuming at (block, index) with `values`."""
+        code = self.code_for(self.module.version(func, version))
+        regs = code.template.copy()
+        for name, value in values.items():
+            if name not in code.slots:
+                raise VMError(f"@{func} VERSION %{version} has no value %{name}")
+            regs[code.slots[name]] = value
+        pc = code.block_pc[block] + index
+        if index < 0 or pc >= len(code.instrs) or code.locations[pc][0] != block:
+            raise VMError(f"%{block}[{index}] is not an instruction of @{func} %{version}")
+        return Frame(code, regs, pc, waiting)
+
+    def call(self, thread: InterpThread, function, args):
+        """Call the current version of `function` (a name or Function) and run to its return."""
+        func = self.module.functions[function] if isinstance(function, str) else function
+        base = len(thread.frames)
+        self._push(thread, self.new_frame(func.current, list(args)))
+        return self.run(thread, base)
+
+    def _push(self, thread, frame):
+        if len(thread.frames) >= self.config.max_frames:
+            raise GuestError("Stack overflow.")
+        thread.frames.append(frame)
+
+    def run(self, thread: InterpThread, base: int):
+        """Run the thread's top frames until the stack shrinks back to `base` frames."""
+        frames = thread.frames
+        frame = frames[-1]
+        steps, regs, pc = frame.code.steps, frame.regs, frame.pc
+        try:
+            while True:
+                r = steps[pc](regs)
+                while r is None or r.__class__ is int:
+                    pc = pc + 1 if r is None else r
+                    r = steps[pc](regs)
+                frame.pc = pc
+                tag = r[0]
+                if tag == CALL:
+                    frame.waiting = True
+                    callee = r[1]
+                    self._push(thread, self.new_frame(callee.current, r[2]))
+                elif tag == RET:
+                    frames.pop()
+                    if len(frames) == base:
+                        return r[1]
+                    self._deliver(frames[-1], (r[1],) if r[1] is not None else ())
+                elif tag == TRAP:
+                    outcome = self._trap(thread, frame, base)
+                    if outcome is not None:
+                        return outcome[0]
+                elif tag == DEOPT:
+                    self._deoptimize(thread, frame, r[1], r[2])
+                elif tag == SAFEPOINT:
+                    if self.safepoint_handler is not None:
+                        self.safepoint_handler(thread, frame)
+                    frame.pc = pc + 1
+                else:
+                    raise VMError(f"unknown step action {r!r}")
+                frame = frames[-1]
+                steps, regs, pc = frame.code.steps, frame.regs, frame.pc
+        except GuestError as error:
+            frame.pc = pc
+            self._unwind(thread, base, error)
+            raise
+
+    def _deliver(self, frame: Frame, values: tuple) -> None:
+        """Resume a waiting frame by binding `values` to its current instruction."""
+        if not frame.waiting:
+            if values:
+                raise VMError(f"{frame!r} is not waiting for a value")
+            return
+        frame.pc = frame.code.resume[frame.pc](frame.regs, values)
+        frame.waiting = False
+
+    def _unwind(self, thread, base, error: GuestError) -> None:
+        """Record the guest stack on the error (once, where raised) and pop to `base`."""
+        if error.stack is None:
+            error.stack = [(f.code.version, f.instruction) for f in thread.frames]
+        del thread.frames[base:]
+
+    # --- traps and deoptimization ----------------------------------------------------
+
+    def _trap(self, thread, frame, base):
+        """Stop at a TRAP/WATCHPOINT, let the client handle it, and resume as it says."""
+        if self.trap_handler is None:
+            raise VMError(f"TRAP at {frame!r} but no trap handler is registered")
+        frame.waiting = True
+        self.tracer.emit("trap", f"{frame!r}")
+        resumption = self.trap_handler(thread, frame)
+        if not isinstance(resumption, Resumption):
+            raise VMError(f"trap handler returned {resumption!r}, not a Resumption")
+        if resumption.error is not None:
+            if len(thread.frames) <= base:
+                raise VMError("trap handler raised into no frame")
+            raise resumption.error
+        if len(thread.frames) < base:
+            raise VMError("trap handler popped frames below the current call")
+        if len(thread.frames) == base:
+            return (resumption.values[0] if resumption.values else None,)
+        self._deliver(thread.frames[-1], tuple(resumption.values))
+        return None
+
+    def _deoptimize(self, thread, frame, reason, state):
+        """Replace `frame` by the frames its frame state describes (innermost last)."""
+        self.deopts[reason] = self.deopts.get(reason, 0) + 1
+        self.tracer.emit("deopt", f"{reason}: @{frame.code.version.func} "
+                                  f"%{frame.code.version.name} -> {state[0]} %{state[1]}")
+        rebuilt = []
+        waiting = False
+        while state is not None:
+            func, version, block, index, values, parent = state
+            vals = {name: frame.regs[slot] for name, slot in values}
+            rebuilt.append(self.frame_at(func, version, block, index, vals, waiting))
+            waiting = True
+            state = parent
+        thread.frames.pop()
+        for f in reversed(rebuilt):
+            self._push(thread, f)

@@ -1,0 +1,93 @@
+"""Value semantics of the IR's operations on Python representations of values.
+
+Integers are held unsigned (two's complement bits); doubles as floats; tagref64, ref and
+ptr as ints.  These functions pin down the cases LLVM leaves undefined exactly as
+`ir/ops.py` documents them, so that both tiers agree on every input.
+"""
+import math
+
+from ..ir import tagref
+from ..ir.types import DoubleType, IntType, TagRef64Type
+
+
+def signed(value: int, bits: int) -> int:
+    """Reinterpret an unsigned `bits`-wide integer as signed."""
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def sdiv(a: int, b: int, bits: int) -> int:
+    """Signed division toward zero; by zero gives 0; MIN/-1 wraps to MIN."""
+    if b == 0:
+        return 0
+    sa, sb = signed(a, bits), signed(b, bits)
+    q = abs(sa) // abs(sb)
+    return (q if (sa < 0) == (sb < 0) else -q) & ((1 << bits) - 1)
+
+
+def srem(a: int, b: int, bits: int) -> int:
+    """Signed remainder with the dividend's sign; by zero gives the dividend."""
+    if b == 0:
+        return a
+    sa, sb = signed(a, bits), signed(b, bits)
+    r = abs(sa) % abs(sb)
+    return (-r if sa < 0 else r) & ((1 << bits) - 1)
+
+
+def udiv(a: int, b: int) -> int:
+    return 0 if b == 0 else a // b
+
+
+def urem(a: int, b: int) -> int:
+    return a if b == 0 else a % b
+
+
+def fdiv(a: float, b: float) -> float:
+    """IEEE division: by zero gives a signed infinity, or NaN for 0/0 and NaN/0."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a or a == 0.0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def frem(a: float, b: float) -> float:
+    """C fmod: NaN for a zero divisor or an infinite dividend."""
+    try:
+        return math.fmod(a, b)
+    except ValueError:
+        return math.nan
+
+
+def fptosi(value: float, bits: int) -> int:
+    """Saturating double-to-int; NaN gives 0."""
+    if value != value:
+        return 0
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if value <= lo:
+        return lo & ((1 << bits) - 1)
+    if value >= hi:
+        return hi
+    return int(value) & ((1 << bits) - 1)
+
+
+def literal_value(value, ty):
+    """The Python value a literal denotes at a position of type `ty`."""
+    if isinstance(ty, DoubleType):
+        return float(value)
+    if isinstance(ty, TagRef64Type):
+        return tagref.from_fp(value) if isinstance(value, float) else value & (2**64 - 1)
+    if isinstance(ty, IntType):
+        if isinstance(value, float):
+            raise ValueError(f"float literal {value!r} where {ty.text()} is expected")
+        return value & ((1 << ty.bits) - 1)
+    if isinstance(value, int):
+        return value
+    raise ValueError(f"literal {value!r} cannot have type {ty}")
+
+
+def byte_width(ty) -> int:
+    """How many bytes a value of this type takes in memory."""
+    if isinstance(ty, IntType):
+        return max(1, ty.bits // 8)
+    return 8
