@@ -18,7 +18,6 @@ import sys
 from offramp.config import Config
 from offramp.trace import TRACE_EVENTS
 
-EX_OK = 0
 EX_USAGE = 64
 EX_IOERR = 74  # "could not read file", as clox reports it
 
@@ -28,7 +27,7 @@ NOT_BUILT_TIER = "offramp: the native tier is not built yet; use --tier=interp"
 
 
 class UsageError(Exception):
-    """A command line that cannot be obeyed; reported with the usage line, exit 64."""
+    """A well-formed command line that cannot be obeyed (unbuilt tier, unknown file kind)."""
 
 
 class _Parser(argparse.ArgumentParser):

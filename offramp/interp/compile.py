@@ -13,7 +13,7 @@ from ..ir import tagref
 from ..ir.analysis import loop_headers, value_types
 from ..ir.nodes import FrameState, Imm, Var
 from ..ir.ops import Kind
-from ..ir.types import DoubleType, IntType, is_traced
+from ..ir.types import DoubleType, IntType, RefType, is_traced
 from . import semantics as sem
 from .errors import VMError
 
@@ -55,8 +55,10 @@ class CompiledVersion:
                 self.instrs.append(instr)
                 self.locations.append((block.label, i))
         self.entry_slots = [self.slots[n] for n, _ in self.version.blocks[0].params]
-        self.traced_slots = [self.slots[n] for n, t in self.ctx.types.items()
-                             if n in self.slots and is_traced(t)]
+        self.word_slots = [self.slots[n] for n, t in self.ctx.types.items()
+                           if n in self.slots and is_traced(t) and not isinstance(t, RefType)]
+        self.ref_slots = [self.slots[n] for n, t in self.ctx.types.items()
+                          if n in self.slots and isinstance(t, RefType)]
         self.headers = {self.block_pc[h] for h in loop_headers(self.version)}
 
     def _new_slot(self, name):

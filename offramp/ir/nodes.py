@@ -205,6 +205,14 @@ class ConstDef:
     type: object
     value: int | float
 
+    def __eq__(self, other):
+        """The value compares like an Imm (by type and bits), so nan and -0.0 round-trip."""
+        return (isinstance(other, ConstDef) and self.name == other.name
+                and self.type == other.type and Imm(self.value) == Imm(other.value))
+
+    def __hash__(self):
+        return hash((self.name, self.type, Imm(self.value)))
+
 
 @dataclass(frozen=True, slots=True)
 class GlobalDef:

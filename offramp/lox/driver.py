@@ -1,0 +1,56 @@
+"""Running a Lox source file: compile errors, runtime errors and exit codes as clox does."""
+from ..interp.errors import GuestError
+from ..ir.text import print_module
+from .codegen import compile_program
+from .parser import parse_program
+from .runtime import LoxRuntime
+
+EXIT_OK, EXIT_COMPILE_ERROR, EXIT_RUNTIME_ERROR = 0, 65, 70
+LIBRARY_PREFIXES = ("lox.native.", "lox.rt.")
+
+
+def run_lox(source: str, path: str, config, stdout, stderr) -> int:
+    """Compile and run `source`; returns the process exit status."""
+    script, errors = parse_program(source)
+    if errors:
+        for line in errors:
+            print(line, file=stderr)
+        return EXIT_COMPILE_ERROR
+    program = compile_program(script)
+    if config.dump_ir:
+        print(print_module(program.module), file=stderr)
+    runtime = LoxRuntime(program, config, stdout)
+    try:
+        runtime.run()
+        status = EXIT_OK
+    except GuestError as error:
+        stdout.flush()
+        print(error.message, file=stderr)
+        for line in stack_trace(program, error.stack or []):
+            print(line, file=stderr)
+        status = EXIT_RUNTIME_ERROR
+    if config.stats:
+        print_stats(runtime.vm.stats(), stderr)
+    return status
+
+
+def stack_trace(program, stack) -> list:
+    """clox's trace lines, innermost first, without the runtime library's own frames."""
+    names = {c.ir_name: c for c in program.codes}
+    lines = []
+    for version, instr in reversed(stack):
+        if version.func.startswith(LIBRARY_PREFIXES):
+            continue
+        info = names.get(version.func)
+        where = "script" if info is None or info.kind == "script" else f"{info.name}()"
+        lines.append(f"[line {instr.line}] in {where}")
+    return lines
+
+
+def print_stats(stats: dict, stream) -> None:
+    """`--stats`: one `name: value` line per counter."""
+    for key, value in stats.items():
+        print(f"{key}: {value}", file=stream)
+
+
+

@@ -1,0 +1,36 @@
+"""The table of Lox's native functions and native methods.
+
+Each row becomes an IR function `@lox.native.NAME` (so a native call is an ordinary IR
+call and frame) whose body calls the runtime helper `helper` with the receiver (for
+methods) and the arguments.  Global natives are defined as Lox globals at start-up;
+methods of a built-in receiver kind are found by property lookup on such a value.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class NativeDef:
+    """A native: its Lox name, arity, helper, and the built-in kind it is a method of."""
+
+    name: str
+    arity: int
+    helper: str
+    receiver: str | None
+    doc: str
+
+    @property
+    def ir_name(self) -> str:
+        return f"lox.native.{self.receiver + '.' if self.receiver else ''}{self.name}"
+
+
+NATIVES = (
+    NativeDef("clock", 0, "lox.clock", None, "Seconds since the program started (float)."),
+    NativeDef("Array", 1, "lox.array_new", None, "A fixed-size array of n nils."),
+    NativeDef("deoptHere", 0, "lox.deopt_here", None,
+              "Deoptimize the calling frame if it is native code; nothing in the interpreter."),
+    NativeDef("get", 1, "lox.array_get", "Array", "Element i of the array."),
+    NativeDef("set", 2, "lox.array_set", "Array", "Store v at index i; returns v."),
+    NativeDef("length", 0, "lox.array_length", "Array", "The number of elements."),
+)
+
+RESERVED_FOR_THREADS = ("spawn", "join", "Lock")

@@ -1,0 +1,369 @@
+"""The Lox runtime library: the helpers behind the `@lox.*` externs, and the program runner.
+
+Every helper takes and returns tagref64 words and works on heap objects through the Heap
+API; a guest mistake raises GuestError with clox's message.  Helpers allocate only after
+their inputs are safe: inputs sit in the calling frame's registers, which are GC roots.
+"""
+import time
+
+from ..interp.errors import GuestError
+from ..ir import tagref
+from ..ir.tagref import FALSE, NIL, QNAN, TRUE, from_fp, to_fp
+from ..heap import ObjKind
+from ..runtime.vm import VM
+from .codegen import RETURN_THIS
+from .natives import NATIVES
+
+_QNAN = QNAN
+
+
+def _num(w) -> bool:
+    return (w & _QNAN) != _QNAN
+
+
+def format_number(value: float) -> str:
+    """Numbers print as clox prints them (C's %g)."""
+    return "%g" % value
+
+
+class LoxRuntime:
+    """A loaded Lox program: VM, heap objects for its functions, and the helpers."""
+
+    def __init__(self, program, config, stdout):
+        self.program = program
+        self.stdout = stdout
+        self.start = time.perf_counter()
+        self.vm = VM(program.module, config, helpers=self.helpers(),
+                     classify=self.classify)
+        self.heap = self.vm.heap
+        self.functions = {}      # code_id -> FUNCTION word
+        self.natives = {}        # NATIVE word -> IR Function
+        self.array_methods = {}  # method name -> NATIVE word
+        self.init_name = self.heap.intern("init")
+        self.heap.add_root_provider(self._roots)
+        self._load()
+
+    def _roots(self):
+        yield self.init_name
+        yield from self.functions.values()
+        yield from self.natives_words
+        yield from self.array_methods.values()
+
+    def _load(self):
+        """Fill the string-literal globals and define the native globals."""
+        module = self.program.module
+        for g, text in self.program.strings.items():
+            self.vm.write_global(g, self.heap.intern(text))
+        self.code_functions = [module.functions[c.ir_name] for c in self.program.codes]
+        self.natives_words = []
+        self.native_functions = []
+        for native_id, native in enumerate(NATIVES):
+            name = self.heap.intern(native.name)
+            word = self.heap.new_native(name, native.arity, native_id)
+            self.natives_words.append(word)
+            self.native_functions.append(module.functions[native.ir_name])
+            if native.receiver == "Array":
+                self.array_methods[native.name] = word
+            elif native.name in self.program.globals:
+                self.vm.write_global(self.program.globals[native.name], word)
+        self.return_this = module.functions[RETURN_THIS]
+
+    def run(self):
+        """Run the script; GuestError propagates with the guest stack attached."""
+        script = self.program.module.functions[self.program.script]
+        closure = self.heap.new_closure(self._function_object(0), ())
+        return self.vm.call(script, [closure, NIL])
+
+    def classify(self, word):
+        """Profile key of a value: 'num', 'nil', 'bool', or the heap kind / shape."""
+        if _num(word):
+            return "num"
+        if not tagref.is_ref(word):
+            return tagref.describe(word)
+        kind = self.heap.kind_of(word)
+        if kind is ObjKind.INSTANCE:
+            return ("shape", self.heap.instance_shape_id(word))
+        return kind.name.lower()
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def helpers(self) -> dict:
+        """The implementation of every `@lox.*` extern."""
+        h = {
+            "lox.add": self.add, "lox.sub": self.sub, "lox.mul": self.mul,
+            "lox.div": self.div, "lox.neg": self.neg, "lox.not": self.not_,
+            "lox.less": self.less, "lox.less_equal": self.less_equal,
+            "lox.greater": self.greater, "lox.greater_equal": self.greater_equal,
+            "lox.equal": self.equal, "lox.not_equal": self.not_equal,
+            "lox.truthy": self.truthy, "lox.print": self.print,
+            "lox.get_global": self.get_global, "lox.set_global": self.set_global,
+            "lox.box_new": lambda v: self.heap.new_box(v),
+            "lox.box_get": lambda b: self.heap.box_get(b),
+            "lox.box_set": lambda b, v: self.heap.box_set(b, v),
+            "lox.upvalue": lambda c, i: self.heap.closure_upvalue(c, i),
+            "lox.class_new": self.class_new, "lox.inherit": self.inherit,
+            "lox.method": self.method, "lox.get_property": self.get_property,
+            "lox.set_property": self.set_property, "lox.get_super": self.get_super,
+            "lox.callee_closure": self.callee_closure, "lox.callee_this": self.callee_this,
+            "lox.clock": lambda: from_fp(time.perf_counter() - self.start),
+            "lox.array_new": self.array_new, "lox.array_get": self.array_get,
+            "lox.array_set": self.array_set, "lox.array_length": self.array_length,
+            "lox.deopt_here": lambda: NIL,
+        }
+        for arity in range(256):
+            h[f"lox.callee_code.{arity}"] = self._callee_code(arity)
+            h[f"lox.closure_new.{arity}"] = self._closure_new(arity)
+        return h
+
+    def add(self, a, b):
+        if _num(a) and _num(b):
+            return from_fp(to_fp(a) + to_fp(b))
+        heap = self.heap
+        if heap.kind_of(a) is ObjKind.STRING and heap.kind_of(b) is ObjKind.STRING:
+            return heap.concat(a, b)
+        raise GuestError("Operands must be two numbers or two strings.")
+
+    def _numbers(self, a, b):
+        if _num(a) and _num(b):
+            return to_fp(a), to_fp(b)
+        raise GuestError("Operands must be numbers.")
+
+    def sub(self, a, b):
+        x, y = self._numbers(a, b)
+        return from_fp(x - y)
+
+    def mul(self, a, b):
+        x, y = self._numbers(a, b)
+        return from_fp(x * y)
+
+    def div(self, a, b):
+        from ..interp.semantics import fdiv
+        x, y = self._numbers(a, b)
+        return from_fp(fdiv(x, y))
+
+    def neg(self, a):
+        if not _num(a):
+            raise GuestError("Operand must be a number.")
+        return from_fp(-to_fp(a))
+
+    def not_(self, a):
+        return TRUE if a == NIL or a == FALSE else FALSE
+
+    def less(self, a, b):
+        x, y = self._numbers(a, b)
+        return TRUE if x < y else FALSE
+
+    def less_equal(self, a, b):
+        x, y = self._numbers(a, b)
+        return TRUE if x <= y else FALSE
+
+    def greater(self, a, b):
+        x, y = self._numbers(a, b)
+        return TRUE if x > y else FALSE
+
+    def greater_equal(self, a, b):
+        x, y = self._numbers(a, b)
+        return TRUE if x >= y else FALSE
+
+    def equal(self, a, b):
+        return TRUE if self._equal(a, b) else FALSE
+
+    def not_equal(self, a, b):
+        return FALSE if self._equal(a, b) else TRUE
+
+    @staticmethod
+    def _equal(a, b) -> bool:
+        if _num(a) and _num(b):
+            return to_fp(a) == to_fp(b)
+        return a == b
+
+    @staticmethod
+    def truthy(a):
+        return 0 if a == NIL or a == FALSE else 1
+
+    def print(self, value):
+        self.stdout.write(self.to_text(value) + "\n")
+
+    def to_text(self, w) -> str:
+        """The text `print` shows for a value."""
+        if _num(w):
+            return format_number(to_fp(w))
+        if w == NIL:
+            return "nil"
+        if w == TRUE:
+            return "true"
+        if w == FALSE:
+            return "false"
+        heap = self.heap
+        kind = heap.kind_of(w)
+        if kind is ObjKind.STRING:
+            return heap.string_text(w)
+        if kind is ObjKind.CLOSURE:
+            return self._function_text(heap.closure_function(w))
+        if kind is ObjKind.FUNCTION:
+            return self._function_text(w)
+        if kind is ObjKind.BOUND_METHOD:
+            return self.to_text(heap.bound_method(w))
+        if kind is ObjKind.NATIVE:
+            return "<native fn>"
+        if kind is ObjKind.CLASS:
+            return heap.string_text(heap.class_name(w))
+        if kind is ObjKind.INSTANCE:
+            return heap.string_text(heap.class_name(heap.instance_class(w))) + " instance"
+        if kind is ObjKind.ARRAY:
+            return f"<array {heap.array_length(w)}>"
+        return tagref.describe(w)
+
+    def _function_text(self, fn) -> str:
+        name = self.heap.string_text(self.heap.function_name(fn))
+        return f"<fn {name}>" if name else "<script>"
+
+    def get_global(self, cell, name_cell):
+        value = self.heap.load64(cell)
+        if value == tagref.UNDEFINED:
+            raise GuestError(f"Undefined variable '{self._name(name_cell)}'.")
+        return value
+
+    def set_global(self, cell, name_cell, value):
+        if self.heap.load64(cell) == tagref.UNDEFINED:
+            raise GuestError(f"Undefined variable '{self._name(name_cell)}'.")
+        self.heap.store64(cell, value)
+
+    def _name(self, name_cell) -> str:
+        return self.heap.string_text(self.heap.load64(name_cell))
+
+    def _function_object(self, code_id):
+        fn = self.functions.get(code_id)
+        if fn is None:
+            info = self.program.codes[code_id]
+            name = self.heap.intern(info.name if info.kind != "script" else "")
+            fn = self.functions[code_id] = self.heap.new_function(
+                name, info.arity, code_id, info.upvalue_count)
+        return fn
+
+    def _closure_new(self, count):
+        """The helper creating a closure of a code id with its `count` captured boxes."""
+        def closure_new(code_id, *boxes):
+            return self.heap.new_closure(self._function_object(code_id), boxes)
+        return closure_new
+
+    def class_new(self, name_cell):
+        return self.heap.new_class(self.heap.load64(name_cell))
+
+    def inherit(self, sub, sup):
+        if self.heap.kind_of(sup) is not ObjKind.CLASS:
+            raise GuestError("Superclass must be a class.")
+        self.heap.class_inherit(sub, sup)
+
+    def method(self, cls, name_cell, closure):
+        self.heap.class_set_method(cls, self.heap.load64(name_cell), closure)
+
+    def get_property(self, obj, name_cell):
+        heap = self.heap
+        name = heap.load64(name_cell)
+        kind = heap.kind_of(obj)
+        if kind is ObjKind.INSTANCE:
+            value = heap.instance_get_field(obj, name)
+            if value is not None:
+                return value
+            method = heap.class_find_method(heap.instance_class(obj), name)
+            if method is not None:
+                return heap.new_bound_method(obj, method)
+        elif kind is ObjKind.ARRAY:
+            native = self.array_methods.get(heap.string_text(name))
+            if native is not None:
+                return heap.new_bound_method(obj, native)
+        else:
+            raise GuestError("Only instances have properties.")
+        raise GuestError(f"Undefined property '{heap.string_text(name)}'.")
+
+    def set_property(self, obj, name_cell, value):
+        if self.heap.kind_of(obj) is not ObjKind.INSTANCE:
+            raise GuestError("Only instances have fields.")
+        self.heap.instance_set_field(obj, self.heap.load64(name_cell), value)
+
+    def get_super(self, this, superclass, name_cell):
+        name = self.heap.load64(name_cell)
+        method = self.heap.class_find_method(superclass, name)
+        if method is None:
+            raise GuestError(f"Undefined property '{self.heap.string_text(name)}'.")
+        return self.heap.new_bound_method(this, method)
+
+    # --- calls ---------------------------------------------------------------------------
+
+    def _callee_code(self, argc):
+        """The helper checking a callee for an `argc`-argument call and giving its code."""
+        def callee_code(callee):
+            heap = self.heap
+            kind = heap.kind_of(callee)
+            if kind is ObjKind.BOUND_METHOD:
+                callee = heap.bound_method(callee)
+                kind = heap.kind_of(callee)
+            if kind is ObjKind.CLOSURE:
+                fn = heap.closure_function(callee)
+                self._check_arity(heap.function_arity(fn), argc)
+                return self.code_functions[heap.function_code_id(fn)]
+            if kind is ObjKind.CLASS:
+                init = heap.class_find_method(callee, self.init_name)
+                if init is None:
+                    self._check_arity(0, argc)
+                    return self.return_this
+                fn = heap.closure_function(init)
+                self._check_arity(heap.function_arity(fn), argc)
+                return self.code_functions[heap.function_code_id(fn)]
+            if kind is ObjKind.NATIVE:
+                self._check_arity(heap.native_arity(callee), argc)
+                return self.native_functions[heap.native_id(callee)]
+            raise GuestError("Can only call functions and classes.")
+        return callee_code
+
+    @staticmethod
+    def _check_arity(arity, argc):
+        if arity != argc:
+            raise GuestError(f"Expected {arity} arguments but got {argc}.")
+
+    def callee_closure(self, callee):
+        heap = self.heap
+        kind = heap.kind_of(callee)
+        if kind is ObjKind.BOUND_METHOD:
+            return heap.bound_method(callee)
+        if kind is ObjKind.CLASS:
+            init = heap.class_find_method(callee, self.init_name)
+            return NIL if init is None else init
+        return callee
+
+    def callee_this(self, callee):
+        heap = self.heap
+        kind = heap.kind_of(callee)
+        if kind is ObjKind.BOUND_METHOD:
+            return heap.bound_receiver(callee)
+        if kind is ObjKind.CLASS:
+            return heap.new_instance(callee)
+        return NIL
+
+    # --- Array -----------------------------------------------------------------------------
+
+    def array_new(self, n):
+        if not _num(n) or to_fp(n) != int(to_fp(n)) or to_fp(n) < 0:
+            raise GuestError("Array size must be a non-negative integer.")
+        if to_fp(n) > 1 << 24:
+            raise GuestError("Array size too large.")
+        return self.heap.new_array(int(to_fp(n)))
+
+    def _index(self, array, i):
+        if not _num(i) or to_fp(i) != int(to_fp(i)):
+            raise GuestError("Array index must be an integer.")
+        index = int(to_fp(i))
+        if not 0 <= index < self.heap.array_length(array):
+            raise GuestError("Array index out of bounds.")
+        return index
+
+    def array_get(self, array, i):
+        return self.heap.array_get(array, self._index(array, i))
+
+    def array_set(self, array, i, value):
+        self.heap.array_set(array, self._index(array, i), value)
+        return value
+
+    def array_length(self, array):
+        return from_fp(float(self.heap.array_length(array)))

@@ -1,0 +1,126 @@
+"""The VM object: one module, its heap, its interpreter, its threads and the client API.
+
+The VM links a module to memory: every `.global` gets a word in static heap memory (GC
+roots when they can hold references), helpers are the client's Python implementations of
+`.extern`s, and the interpreter's frames are registered as GC roots through their slot
+maps, so a collection at any allocation sees every live reference precisely.
+"""
+from ..config import Config
+from ..heap import Heap
+from ..interp.errors import VMError
+from ..interp.interpreter import Interpreter
+from ..ir import tagref
+from ..ir.types import RefType, TagRef64Type
+from ..trace import Tracer
+from .traps import TrapContext
+
+
+class HeapMemory:
+    """The interpreter's view of native memory: sized reads and writes at addresses."""
+
+    def __init__(self, heap: Heap):
+        self.heap = heap
+        self.memory = heap.memory
+
+    def read_bits(self, addr: int, nbytes: int) -> int:
+        if nbytes == 8:
+            return self.memory.load64(addr)
+        return int.from_bytes(self.memory.load_bytes(addr, nbytes), "little")
+
+    def write_bits(self, addr: int, nbytes: int, value: int) -> None:
+        if nbytes == 8:
+            self.memory.store64(addr, value & 0xFFFF_FFFF_FFFF_FFFF)
+        else:
+            self.memory.store_bytes(addr, (value & ((1 << (8 * nbytes)) - 1)).to_bytes(
+                nbytes, "little"))
+
+
+class VM:
+    """A running module: heap, linked globals, interpreter, threads, trap handler."""
+
+    def __init__(self, module, config: Config | None = None, tracer: Tracer | None = None,
+                 helpers=None, classify=None):
+        self.module = module
+        self.config = config or Config()
+        self.tracer = tracer or Tracer(self.config.trace)
+        self.heap = Heap(self.config, self.tracer)
+        self.global_addresses = self._link_globals()
+        self.trap_handler = None
+        self.interp = Interpreter(module, helpers=helpers or {}, memory=HeapMemory(self.heap),
+                                  global_addresses=self.global_addresses, config=self.config,
+                                  tracer=self.tracer, trap_handler=self._on_trap,
+                                  classify=classify)
+        self.heap.add_root_provider(self._frame_roots)
+        self.main_thread = self.interp.new_thread("main")
+
+    def _link_globals(self) -> dict:
+        """Give every global a zeroed word of static memory; trace those that hold refs."""
+        addresses = {}
+        if not self.module.globals:
+            return addresses
+        base = self.heap.alloc_static(len(self.module.globals))
+        for i, (name, g) in enumerate(self.module.globals.items()):
+            addr = base + 8 * i
+            addresses[name] = addr
+            if isinstance(g.type, (TagRef64Type, RefType)):
+                if isinstance(g.type, TagRef64Type):
+                    self.heap.store64(addr, tagref.UNDEFINED)
+                self.heap.add_root_range(addr, 1)
+        return addresses
+
+    def _frame_roots(self):
+        """Every reference held in a slot of an interpreter frame, as tagref64 words."""
+        for thread in self.interp.threads:
+            for frame in thread.frames:
+                regs = frame.regs
+                for s in frame.code.word_slots:
+                    v = regs[s]
+                    if v is not None:
+                        yield v
+                for s in frame.code.ref_slots:
+                    v = regs[s]
+                    if v:
+                        yield tagref.from_ref(v)
+
+    # --- client API --------------------------------------------------------------------
+
+    def set_trap_handler(self, handler) -> None:
+        """Register `handler(ctx: TrapContext) -> Resumption` for TRAP and WATCHPOINT."""
+        self.trap_handler = handler
+
+    def enable_watchpoint(self, wpid: int) -> None:
+        self.interp.enabled_watchpoints.add(wpid)
+
+    def disable_watchpoint(self, wpid: int) -> None:
+        self.interp.enabled_watchpoints.discard(wpid)
+
+    def _on_trap(self, thread, frame):
+        if self.trap_handler is None:
+            raise VMError(f"TRAP {frame.instruction.name or ''} at {frame!r} "
+                          f"with no trap handler registered")
+        return self.trap_handler(TrapContext(self, thread))
+
+    def call(self, function, args, thread=None):
+        """Run `function` to completion on a thread (the main thread by default)."""
+        return self.interp.call(thread or self.main_thread, function, args)
+
+    def global_address(self, name: str) -> int:
+        return self.global_addresses[name]
+
+    def read_global(self, name: str) -> int:
+        """The raw word of a global (as the interpreter would LOAD it)."""
+        return self.heap.load64(self.global_addresses[name])
+
+    def write_global(self, name: str, word: int) -> None:
+        self.heap.store64(self.global_addresses[name], word)
+
+    def stats(self) -> dict:
+        """Counts for `--stats`."""
+        codes = self.interp.codes.values()
+        return {
+            "interpreted versions": len(codes),
+            "function entries": sum(c.entry_count for c in codes),
+            "loop iterations": sum(sum(c.loop_counts.values()) for c in codes),
+            "deopts by reason": dict(self.interp.deopts),
+            **{f"heap {k}": v for k, v in self.heap.stats().items()},
+        }
