@@ -37,7 +37,7 @@ class LoxRuntime:
                      classify=self.classify)
         self.heap = self.vm.heap
         self.functions = {}      # code_id -> FUNCTION word
-        self.natives = {}        # NATIVE word -> IR Function
+        self.natives_words = []  # NATIVE words by native id
         self.array_methods = {}  # method name -> NATIVE word
         self.init_name = self.heap.intern("init")
         self.heap.add_root_provider(self._roots)
@@ -55,7 +55,6 @@ class LoxRuntime:
         for g, text in self.program.strings.items():
             self.vm.write_global(g, self.heap.intern(text))
         self.code_functions = [module.functions[c.ir_name] for c in self.program.codes]
-        self.natives_words = []
         self.native_functions = []
         for native_id, native in enumerate(NATIVES):
             name = self.heap.intern(native.name)

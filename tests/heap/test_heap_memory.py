@@ -1,0 +1,76 @@
+"""The reservation: addresses, word and byte access, page spans, static memory."""
+import pytest
+
+from offramp.heap.memory import PAGE_BYTES, Memory
+
+
+@pytest.fixture(name="memory")
+def memory_fixture():
+    memory = Memory(64 * PAGE_BYTES)
+    yield memory
+    memory.close()
+
+
+def test_reservation_is_aligned_and_below_2_48(memory):
+    assert memory.base % 4096 == 0
+    assert memory.base + memory.size <= 1 << 48
+    assert len(memory.mem64) == memory.size // 8
+    assert memory.committed_bytes == 0
+
+
+def test_words_and_bytes(memory):
+    addr = memory.take_pages(1)
+    memory.store64(addr + 8, 0xFFFF_0000_1234_5678)
+    assert memory.load64(addr + 8) == 0xFFFF_0000_1234_5678
+    assert memory.mem64[(addr - memory.base) // 8 + 1] == 0xFFFF_0000_1234_5678
+    memory.store_bytes(addr + 16, b"abcdefgh")
+    assert memory.load_bytes(addr + 16, 8) == b"abcdefgh"
+    assert memory.load64(addr + 16) == int.from_bytes(b"abcdefgh", "little")
+
+
+@pytest.mark.parametrize("bad", [lambda m: m.base - 8, lambda m: m.base + 4,
+                                 lambda m: m.base + m.size])
+def test_bad_addresses_raise(memory, bad):
+    with pytest.raises(ValueError):
+        memory.load64(bad(memory))
+    with pytest.raises(ValueError):
+        memory.load_bytes(memory.base + memory.size - 4, 8)
+
+
+def test_given_pages_are_zeroed_and_reused(memory):
+    a = memory.take_pages(1)
+    memory.store64(a, 42)
+    memory.store64(a + PAGE_BYTES - 8, 43)
+    assert memory.pages_in_use == 1
+    memory.give_pages(a, 1)
+    assert memory.pages_in_use == 0
+    b = memory.take_pages(1)
+    assert b == a
+    assert memory.load64(a) == 0 and memory.load64(a + PAGE_BYTES - 8) == 0
+
+
+def test_free_runs_coalesce_for_large_spans(memory):
+    pages = [memory.take_pages(1) for _ in range(5)]
+    assert pages == [pages[0] + k * PAGE_BYTES for k in range(5)]
+    for k in (1, 3, 2):
+        memory.give_pages(pages[k], 1)
+    assert memory.take_pages(3) == pages[1]          # the three freed pages, merged
+    memory.give_pages(pages[4], 1)                   # touches the frontier: frontier shrinks
+    assert memory.take_pages(2) == pages[4]
+
+
+def test_exhaustion_returns_zero(memory):
+    assert memory.take_pages(65) == 0
+    assert memory.take_pages(64) == memory.base
+    assert memory.take_pages(1) == 0
+    assert memory.peak_committed_bytes == 64 * PAGE_BYTES
+
+
+def test_static_memory_is_zeroed_distinct_and_aligned(memory):
+    a = memory.alloc_static(3)
+    b = memory.alloc_static(1)
+    big = memory.alloc_static(3 * PAGE_BYTES // 8)
+    assert a % 8 == 0 and b == a + 24
+    assert all(memory.load64(x) == 0 for x in (a, a + 16, b, big, big + 3 * PAGE_BYTES - 8))
+    assert memory.static_bytes == 32 + 3 * PAGE_BYTES
+    assert not big <= a < big + 3 * PAGE_BYTES
