@@ -269,6 +269,7 @@ class Heap(LoxObjects):
         if self._collecting:
             raise HeapError("allocation during a collection (a root provider allocated?)")
         self._collecting = True
+        threshold, self._threshold = self._threshold, -1    # any allocation now lands in here
         start = time.perf_counter()
         try:
             before = self._live + self._since
@@ -287,6 +288,7 @@ class Heap(LoxObjects):
             freed, live, pages_freed = self._allocator.sweep(self.poison)
         finally:
             self._collecting = False
+            self._threshold = threshold
         self._collections += 1
         self._allocated_before += self._since
         self._since = 0

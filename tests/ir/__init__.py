@@ -1,0 +1,1 @@
+"""Tests of the IR core: text format, verifier, golden files."""
