@@ -98,7 +98,7 @@ DEOPT = """
 .funcdef @caller VERSION %v2 <@unary> {
   %entry(<@i64> %n):
     %ok = SLT <@i64> %n 10
-    GUARD %ok ELSE DEOPT "n too large" [@callee %v1 %entry 1 (%k=%n %d=999) PARENT [@caller %v1 %entry 0 ()]]
+    GUARD %ok ELSE DEOPT "n too large" [@callee %v1 %entry 1 (%d=999) PARENT [@caller %v1 %entry 0 ()]]
     %d = MUL <@i64> %n 2
     %r = ADD <@i64> %d 101
     RET (%r)
