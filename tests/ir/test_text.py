@@ -225,7 +225,7 @@ def test_duplicate_definitions():
                 HEADER_LINES + 2, 11, "duplicate definition of @g")
     text = body("RET (%a)")
     err = error_of(text + text.split(HEADER)[1])
-    check_error(err, FIRST + 2, 23, "duplicate definition of @f VERSION %v1")
+    check_error(err, FIRST + 2, 21, "duplicate definition of @f VERSION %v1")
 
 
 def test_funcdef_signature_must_match_declaration():
