@@ -1,4 +1,4 @@
-"""Shared test setup: the `--run-slow` switch and a fixture that runs the `offramp` command.
+"""Shared test setup: the `--run-slow` and `--bless` switches and a fixture that runs the `offramp` command.
 
 Tests marked `@pytest.mark.slow` (long stress runs) are skipped unless pytest is given
 `--run-slow`; the default run covers them with a bounded, deterministic sample.
@@ -16,6 +16,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", default=False,
                      help="also run tests marked slow (full stress sets)")
+    parser.addoption("--bless", action="store_true", default=False,
+                     help="rewrite golden files' expected output from the current printer")
 
 
 def pytest_collection_modifyitems(config, items):

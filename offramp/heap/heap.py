@@ -140,16 +140,16 @@ class Heap(LoxObjects):
         want = ObjKind(expected).name if isinstance(expected, int) else " or ".join(
             ObjKind(k).name for k in expected)
         if (word & REF_TAG) != REF_TAG:
-            return HeapError(f"expected a {want} reference, got {describe_word(word)}")
+            return HeapError(f"expected {want}, got {describe_word(word)}")
         i = (word - self._rb) >> 3
         if not 0 <= i < self._n:
-            return HeapError(f"expected a {want} reference, got 0x{word & ADDR_MASK:x} "
-                             "outside the heap")
+            return HeapError(f"expected {want}, got reference 0x{word & ADDR_MASK:x} outside "
+                             "the heap")
         kind = self.mem64[i] & HEADER_KIND_MASK
         if kind == FREE_KIND or _KIND_OF_ID[kind] is None:
-            return HeapError(f"dangling reference 0x{word & ADDR_MASK:x} (freed memory) where "
-                             f"a {want} was expected")
-        return HeapError(f"expected a {want} reference, got a {ObjKind(kind).name}")
+            return HeapError(f"expected {want}, got dangling reference "
+                             f"0x{word & ADDR_MASK:x} (freed memory)")
+        return HeapError(f"expected {want}, got {ObjKind(kind).name}")
 
     def kind_of(self, word: int) -> ObjKind | None:
         """The kind of object a word refers to; None for a non-reference word."""
@@ -284,6 +284,10 @@ class Heap(LoxObjects):
                 self._grey(m[i:i + nwords].tolist(), stack)
             self._drain(stack)
             self._mark_shape_trees()
+        except BaseException:
+            self._unmark_all()      # a half-marked heap would hide objects from the next GC
+            raise
+        else:
             self._prune_interned()
             freed, live, pages_freed = self._allocator.sweep(self.poison)
         finally:
@@ -329,6 +333,12 @@ class Heap(LoxObjects):
             if tail:
                 children += m[i + tail:i + ((h >> HEADER_SIZE_SHIFT) & HEADER_SIZE_MASK)].tolist()
             grey(children, stack)
+
+    def _unmark_all(self) -> None:
+        """Clear every mark bit (after a collection that failed half way)."""
+        m, b3 = self.mem64, self._b3
+        for addr in self._allocator.objects():
+            m[(addr >> 3) - b3] &= ~HEADER_MARK
 
     def _mark_shape_trees(self) -> None:
         """Keep the field names of live classes' shape trees; drop dead classes' trees."""

@@ -289,7 +289,7 @@ _ROWS = [
           "A poll: runs pending handshakes (GC, invalidation, debugger stops) here."),
     OpDef("GUARD", (S("cond", V, fixed(I1)), S("else", Kind.WORD), S("deopt", Kind.WORD),
                     S("reason", Kind.REASON), S("state", Kind.STATE)), no_results,
-          Flag.GUARD | Flag.MAY_DEOPT,
+          Flag.GUARD | Flag.MAY_DEOPT | Flag.SIDE_EFFECT,
           "Continue if `cond` holds; otherwise deoptimize to `state`, recording `reason`."),
     OpDef("DEOPT", (S("reason", Kind.REASON), S("state", Kind.STATE)), no_results,
           Flag.TERMINATOR | Flag.MAY_DEOPT,

@@ -318,6 +318,9 @@ class _Parser:
                                               f"{open_tok.line}, column {open_tok.column})")
             if self.at("lname") and self.at("punct", "(", ahead=1):
                 version.blocks.append(self.block_header())
+            elif self.at("lname") and self.at("punct", ":", ahead=1):
+                raise self.error(self.peek(), f"a block label needs a parameter list: "
+                                              f"{self.peek().text}():")
             elif not version.blocks:
                 raise self.error(self.peek(), f"expected a block label (%label(...):), "
                                               f"found {self.peek().describe()}")

@@ -234,6 +234,24 @@ def test_gc_stress_collects_at_every_allocation(make_heap):
     assert len(live(heap)) == 1                     # only the newest survives
 
 
+def test_a_failed_collection_leaves_no_marks(heap):
+    inner = heap.new_box(NIL)
+    box = heap.new_box(inner)
+    roots = [box]
+
+    def provider():
+        yield from roots
+        raise RuntimeError("provider failed")
+    heap.add_root_provider(provider)
+    with pytest.raises(RuntimeError):
+        heap.collect()
+    heap.remove_root_provider(provider)
+    heap.add_root_provider(lambda: roots)
+    heap.collect()
+    assert heap.box_get(heap.box_get(box)) == NIL     # traced, not left half-marked
+    assert heap.verify() == 2
+
+
 def test_allocation_inside_a_collection_is_refused(heap):
     heap.add_root_provider(lambda: [heap.new_box(NIL)])
     with pytest.raises(HeapError, match="during a collection"):

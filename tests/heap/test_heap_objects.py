@@ -192,7 +192,7 @@ def test_wrong_kinds_raise(heap):
                  lambda: heap.new_class(NIL), lambda: heap.class_inherit(box, cls)):
         with pytest.raises(HeapError):
             call()
-    with pytest.raises(HeapError, match="expected a BOX reference, got a ARRAY"):
+    with pytest.raises(HeapError, match="expected BOX, got ARRAY"):
         heap.box_get(arr)
     with pytest.raises(HeapError):
         heap.kind_of(0xFFFF_0000_0000_0008)           # a reference outside the heap

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from offramp.ir.nodes import (Block, ConstDef, Dest, FrameState, Function, FunctionVersion,
+from offramp.ir.nodes import (Block, ConstDef, FrameState, Function, FunctionVersion,
                               Imm, Instr, Module, Sym, Var)
 from offramp.ir.ops import OPS
 from offramp.ir.text import IRSyntaxError, parse_module, print_instr, print_module
@@ -238,6 +238,12 @@ def test_missing_closing_brace():
     text = body("RET (%a)").rstrip().removesuffix("}")
     check_error(error_of(text), FIRST + 1, 1, "missing '}' closing @f VERSION %v1 (opened at")
     check_error(error_of(text + "\n.global @g <@i64>"), FIRST + 2, 1, "missing '}'")
+
+
+def test_block_label_without_parameter_list():
+    text = HEADER + ".funcdef @f VERSION %v <@binop> {\n  %entry:\n    RET ()\n}"
+    check_error(error_of(text), HEADER_LINES + 2, 3, "a block label needs a parameter list: "
+                                                     "%entry():")
 
 
 def test_instruction_before_block_label():
