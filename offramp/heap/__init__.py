@@ -4,9 +4,15 @@
 - memory.py     the mmap'd reservation, word/byte access, page spans, static memory
 - allocator.py  size-class pages, free lists, large spans, the sweep
 - shapes.py     hidden classes: per-class transition trees keyed by field name
-- heap.py       the Heap: Lox objects by tagref64 word, roots, handles, the collector
+- objects.py    the Lox object kinds' constructors and accessors, by tagref64 word
+- heap.py       the Heap: allocation, roots, handles, the collector, stats, verify
+- errors.py     HeapError and HeapIndexError
+
+The heap imports only offramp.ir.tagref, offramp.config and offramp.trace; its roots come
+from whoever registers providers, ranges and handles (the VM, the Lox runtime).
 """
-from .heap import HandleScope, Heap, HeapError, HeapIndexError
+from .errors import HeapError, HeapIndexError
+from .heap import HandleScope, Heap
 from .layout import LAYOUT_TABLE, LAYOUTS, ObjKind
 from .shapes import Shape, ShapeTable
 

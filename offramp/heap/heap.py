@@ -77,9 +77,11 @@ class HandleScope:
         return word
 
     def __getitem__(self, k: int) -> int:
+        """The k-th word held by this scope."""
         return self._stack[self._base + k]
 
     def __setitem__(self, k: int, word: int) -> None:
+        """Hold another word in the k-th place instead (the old one may now die)."""
         self._stack[self._base + k] = word
 
 
@@ -153,15 +155,15 @@ class Heap(LoxObjects):
 
     def kind_of(self, word: int) -> ObjKind | None:
         """The kind of object a word refers to; None for a non-reference word."""
+        i = (word - self._rb) >> 3
+        if 0 <= i < self._n:
+            kind = _KIND_OF_ID[self.mem64[i] & HEADER_KIND_MASK]
+            if kind is None:
+                raise HeapError(f"dangling reference 0x{word & ADDR_MASK:x} (freed memory)")
+            return kind
         if (word & REF_TAG) != REF_TAG:
             return None
-        i = (word - self._rb) >> 3
-        if word & 7 or not 0 <= i < self._n:
-            raise HeapError(f"reference 0x{word & ADDR_MASK:x} is not a heap address")
-        kind = _KIND_OF_ID[self.mem64[i] & HEADER_KIND_MASK]
-        if kind is None:
-            raise HeapError(f"dangling reference 0x{word & ADDR_MASK:x} (freed memory)")
-        return kind
+        raise HeapError(f"reference 0x{word & ADDR_MASK:x} is not a heap address")
 
     def header(self, word: int) -> int:
         """The header word of the live object `word` refers to."""
@@ -323,16 +325,32 @@ class Heap(LoxObjects):
                 raise HeapError(f"corrupt reference 0x{w & ADDR_MASK:x} while marking")
 
     def _drain(self, stack: list) -> None:
-        """Trace marked objects until the mark stack is empty (no recursion)."""
-        m, plan, grey = self.mem64, self._plan, self._grey
+        """Trace marked objects until the mark stack is empty (no recursion).
+
+        The loop body is _grey's, inlined: this is where a collection spends its time.
+        """
+        m, rb, n, plan = self.mem64, self._rb, self._n, self._plan
+        pop, push = stack.pop, stack.append
         while stack:
-            i = stack.pop()
+            i = pop()
             h = m[i]
             fixed, tail = plan[h & HEADER_KIND_MASK]
             children = [m[i + k] for k in fixed]
             if tail:
                 children += m[i + tail:i + ((h >> HEADER_SIZE_SHIFT) & HEADER_SIZE_MASK)].tolist()
-            grey(children, stack)
+            for w in children:
+                j = (w - rb) >> 3
+                if 0 <= j < n:
+                    c = m[j]
+                    if not c & HEADER_MARK:
+                        if plan[c & HEADER_KIND_MASK] is None:
+                            raise HeapError(f"dangling reference 0x{w & ADDR_MASK:x} (freed "
+                                            f"memory) in a {ObjKind(h & HEADER_KIND_MASK).name}")
+                        m[j] = c | HEADER_MARK
+                        push(j)
+                elif (w & REF_TAG) == REF_TAG:
+                    raise HeapError(f"corrupt reference 0x{w & ADDR_MASK:x} in a "
+                                    f"{ObjKind(h & HEADER_KIND_MASK).name}")
 
     def _unmark_all(self) -> None:
         """Clear every mark bit (after a collection that failed half way)."""
@@ -410,7 +428,10 @@ class Heap(LoxObjects):
         return f"<{kind.name.lower()} 0x{word & ADDR_MASK:x}>"
 
     def verify(self) -> int:
-        """Check every object's header and references; the number of objects checked."""
+        """Check every object's header, references, string bytes and instance shape.
+
+        Returns the number of objects checked; raises HeapError at the first problem.
+        """
         m = self.mem64
         count = 0
         for word, kind in self.objects():
@@ -427,6 +448,9 @@ class Heap(LoxObjects):
                 except HeapError:
                     raise HeapError(f"{self.describe(word)} holds a bad reference "
                                     f"{describe_word(child)}") from None
+            if kind is ObjKind.STRING and self._texts.get(word, "").encode(
+                    "utf-8", "surrogatepass") != self.string_bytes(word):
+                raise HeapError(f"string 0x{word & ADDR_MASK:x} differs from its intern entry")
             if kind is ObjKind.INSTANCE:
                 shape = self._shape_by_id[h >> HEADER_SHAPE_SHIFT]
                 if shape is None or shape.class_addr != m[i + _INST_CLASS] & ADDR_MASK:

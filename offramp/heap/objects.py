@@ -13,7 +13,7 @@ in heap.py's docstring.
 import zlib
 from array import array
 
-from ..ir.tagref import ADDR_MASK, NIL, REF_TAG
+from ..ir.tagref import ADDR_MASK, NIL
 from .errors import HeapError, HeapIndexError
 from .layout import (
     ARRAY_ELEMENTS, ARRAY_LENGTH, BOUND_METHOD_METHOD, BOUND_METHOD_RECEIVER, BOX_VALUE,

@@ -47,7 +47,10 @@ Invariants (each has a negative test in tests/ir/test_verify.py):
    The innermost state resumes before instruction `index`.  A parent state resumes the
    caller of inlined code: its instruction is a CALL or PATCHPOINT whose SIG returns what
    the child state's function returns, and its variables are those live after the call,
-   less the call's results (which the callee's result binds).
+   less the call's results (which the callee's result binds).  The optional state of a
+   CALL, PATCHPOINT, CCALL or TRAP is *waiting*: its innermost frame resumes at a matching
+   instruction (a call for a call, a CCALL for a CCALL, a TRAP for a TRAP) with as many
+   results, and gives the variables live after it, less its results.
 8. The table (`check_table`).  Every MAY_GC kind is a SAFEPOINT; every TERMINATOR defines
    no results; every VALUE position has an `expect` rule; every kind with a STATE may
    deopt; every kind with a DEST or CASES is a terminator; this module has a rule for
@@ -540,9 +543,10 @@ class _VersionChecker:
         for block, i, instr in self.instrs():
             state = instr.state()
             if state is not None:
-                self.check_state(state, (block.label, i), child=None)
+                waiting = instr if instr.op in WAITING_STATE_OPS else None
+                self.check_state(state, (block.label, i), child=None, waiting=waiting)
 
-    def check_state(self, state, where, child):
+    def check_state(self, state, where, child, waiting=None):
         role = "frame state" if child is None else "parent frame state"
         func = self.module.functions.get(state.func)
         if func is None:
@@ -558,7 +562,17 @@ class _VersionChecker:
             self.fail(f"{role} index {state.index} is outside block %{state.block} "
                       f"({len(block.instrs)} instructions)", *where)
         live_in, tctx = self.target_facts(target, where)
-        if child is None:
+        if waiting is not None:
+            there = block.instrs[state.index]
+            if WAITING_STATE_OPS.get(there.op) != WAITING_STATE_OPS[waiting.op]:
+                self.fail(f"{role} of a {waiting.op} resumes at {there.op}, not at a "
+                          f"matching {waiting.op}", *where)
+            if len(there.results) != len(waiting.results):
+                self.fail(f"{role}: %{state.block} {state.index} defines "
+                          f"{len(there.results)} results, the {waiting.op} "
+                          f"{len(waiting.results)}", *where)
+            live = live_at(target, block.label, state.index + 1, live_in) - set(there.results)
+        elif child is None:
             live = live_at(target, block.label, state.index, live_in)
         else:
             call = block.instrs[state.index]
@@ -595,6 +609,9 @@ class _VersionChecker:
                           f"malformed ({e})", *where)
         return self._targets[key]
 
+
+# Instructions whose optional state waits for their result, by the class they resume at.
+WAITING_STATE_OPS = {"CALL": "call", "PATCHPOINT": "call", "CCALL": "ccall", "TRAP": "trap"}
 
 _OPERAND_CHECKS = {
     Kind.VALUE: _VersionChecker.check_value_operand,

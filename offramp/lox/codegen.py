@@ -182,7 +182,7 @@ class ModuleCodegen:
             vb.position_at_end(vb.new_block("entry", [("closure", TAGREF64),
                                                       ("this", TAGREF64)] + args))
             operands = ([Var("this")] if native.receiver else []) + [Var(n) for n, _ in args]
-            r = vb.emit("CCALL", native.helper, tuple(operands), (), results=1)
+            r = vb.emit("CCALL", native.helper, tuple(operands), (), None, results=1)
             vb.emit("RET", (r,))
         self.mb.function(RETURN_THIS, self.sig(0))
         vb = self.mb.version(RETURN_THIS, "v1")
@@ -260,7 +260,8 @@ class FunctionCodegen:
         """Call a runtime helper; returns its result (or None for void helpers)."""
         name = self.mcg.helper(helper) if helper in HELPERS else helper
         has_result = bool(self.mcg.mb.module.externs[name].sig.results)
-        return self.vb.emit("CCALL", name, tuple(args), (), results=1 if has_result else 0)
+        return self.vb.emit("CCALL", name, tuple(args), (), None,
+                            results=1 if has_result else 0)
 
     def new_block(self, hint):
         return self.vb.new_block(self.vb.fresh(hint))
@@ -399,7 +400,8 @@ class FunctionCodegen:
         boxes = [self.env[self.node.locals[up.index]] if up.is_local
                  else self.upvalue_box(up.index) for up in fn.upvalues]
         helper = self.mcg.closure_new_helper(len(boxes))
-        return self.vb.emit("CCALL", helper, (Imm(info.code_id), *boxes), (), results=1)
+        return self.vb.emit("CCALL", helper, (Imm(info.code_id), *boxes), (), None,
+                            results=1)
 
     def stmt_Class(self, s):
         cls = self.ccall("lox.class_new", self.mcg.string(s.name))
@@ -537,11 +539,11 @@ class FunctionCodegen:
     def call(self, callee, args):
         """Resolve a callee value and call it as an IR frame."""
         arity = len(args)
-        code = self.vb.emit("CCALL", self.mcg.callee_code_helper(arity), (callee,), (),
+        code = self.vb.emit("CCALL", self.mcg.callee_code_helper(arity), (callee,), (), None,
                             results=1)
         closure = self.ccall("lox.callee_closure", callee)
         this = self.ccall("lox.callee_this", callee)
-        return self.emit("CALL", self.mcg.sig(arity), code, (closure, this, *args), (),
+        return self.emit("CALL", self.mcg.sig(arity), code, (closure, this, *args), (), None,
                          results=1)
 
 

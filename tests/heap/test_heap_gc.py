@@ -267,3 +267,18 @@ def test_freed_pages_are_reused_by_other_size_classes(heap):
     arrays = [heap.new_array(30) for _ in range(2_000)]      # 256-byte blocks
     assert heap.memory.peak_committed_bytes <= max(used, heap.memory.pages_in_use) * PAGE_BYTES
     assert len(arrays) == 2_000
+
+
+def test_exhausting_the_reservation(make_heap):
+    heap = make_heap(reserve=16 * PAGE_BYTES, gc_initial_threshold=1 << 40)
+    keep = []
+    heap.add_root_provider(lambda: keep)
+    with pytest.raises(MemoryError):
+        while True:
+            keep.append(heap.new_array(1000))
+    assert heap.stats()["collections"] == 1          # it collected before giving up
+    keep.clear()
+    arr = heap.new_array(1000)                       # no room: collects, then fits
+    assert heap.array_length(arr) == 1000
+    assert heap.stats()["collections"] == 2
+    assert heap.memory.pages_in_use == 1
