@@ -14,6 +14,10 @@ class Config:
     gc_stress: bool = False           # collect at every allocation
     deopt_stress: int = 0             # every Nth deopt-capable native site deopts (0: off)
     max_frames: int = 10_000          # guest call depth before "Stack overflow."
+    native_stack_bytes: int = 4 << 20 # C stack native frames may use below their entry
+    max_native_reentry: int = 64      # nested interpreter->native entries before staying put
+    call_threshold: int = 300         # jit: calls of a function before it is compiled
+    loop_threshold: int = 500         # jit: iterations of a loop before OSR
     heap_reserve_bytes: int = 1 << 32 # virtual address space reserved for the heap
     gc_initial_threshold: int = 1 << 20  # bytes allocated before the first collection
     trace: frozenset = field(default_factory=frozenset)  # names from trace.TRACE_EVENTS

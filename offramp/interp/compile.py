@@ -115,6 +115,11 @@ class CompiledVersion:
             self.loop_counts[tpc] = 0
         return params, args, tpc
 
+    def jump(self, dest):
+        """The step fragment that branches to `dest` (binding its parameters)."""
+        return _copy_to(*self.dest_step(dest, None), self.loop_counts,
+                        self.interp.loop_threshold)
+
     def keepalive_slots(self, pc):
         """Slots of the KEEPALIVE values of the instruction at `pc`."""
         if pc not in self._keepalives:
@@ -332,10 +337,10 @@ def _store(code, instr, pc):
     return step
 
 
-def _copy_to(params, args, tpc, counts):
+def _copy_to(params, args, tpc, counts, threshold=0):
     """A jump that binds block parameters (reading all arguments before writing any)."""
     if tpc in counts:
-        return _counted_jump(params, args, tpc, counts)
+        return _counted_jump(params, args, tpc, counts, threshold)
     if not params:
         return lambda regs: tpc
     if len(params) == 1:
@@ -354,25 +359,29 @@ def _copy_to(params, args, tpc, counts):
     return jump
 
 
-def _counted_jump(params, args, tpc, counts):
-    """A jump into a loop header: also counts the iteration for tier-up decisions."""
+def _counted_jump(params, args, tpc, counts, threshold):
+    """A jump into a loop header: counts the iteration, and reports the loop hot once."""
+    hot = (HOT_LOOP, tpc)
+
     def jump(regs):
         vals = [regs[a] for a in args]
         for s, v in zip(params, vals):
             regs[s] = v
-        counts[tpc] += 1
+        n = counts[tpc] = counts[tpc] + 1
+        if n == threshold:
+            return hot
         return tpc
     return jump
 
 
 def _branch(code, instr, pc):
-    return _copy_to(*code.dest_step(instr.arg("dest"), pc), code.loop_counts)
+    return code.jump(instr.arg("dest"))
 
 
 def _branch2(code, instr, pc):
     c = code.slot(instr.arg("cond"), None)
-    on_true = _copy_to(*code.dest_step(instr.arg("iftrue"), pc), code.loop_counts)
-    on_false = _copy_to(*code.dest_step(instr.arg("iffalse"), pc), code.loop_counts)
+    on_true = code.jump(instr.arg("iftrue"))
+    on_false = code.jump(instr.arg("iffalse"))
 
     def step(regs):
         return on_true(regs) if regs[c] else on_false(regs)
@@ -382,9 +391,9 @@ def _branch2(code, instr, pc):
 def _switch(code, instr, pc):
     ty = instr.arg("type")
     v = code.slot(instr.arg("value"), ty)
-    default = _copy_to(*code.dest_step(instr.arg("default"), pc), code.loop_counts)
+    default = code.jump(instr.arg("default"))
     mask = (1 << ty.bits) - 1 if isinstance(ty, IntType) else None
-    cases = {(k & mask if mask else k): _copy_to(*code.dest_step(d, pc), code.loop_counts)
+    cases = {(k & mask if mask else k): code.jump(d)
              for k, d in instr.arg("cases")}
 
     def step(regs):
@@ -452,7 +461,7 @@ def _trap(code, instr, pc):
 
 def _watchpoint(code, instr, pc):
     code.keepalive_slots(pc)
-    disabled = _copy_to(*code.dest_step(instr.arg("disabled"), pc), code.loop_counts)
+    disabled = code.jump(instr.arg("disabled"))
     enabled_ids = code.interp.enabled_watchpoints
     wpid = instr.arg("id")
     action = (TRAP, pc)

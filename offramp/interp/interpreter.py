@@ -16,7 +16,7 @@ from ..config import Config
 from ..ir import tagref
 from ..ir.types import DoubleType, FuncRefType, IntType
 from ..trace import Tracer
-from .compile import CALL, DEOPT, RET, SAFEPOINT, TRAP, CompiledVersion
+from .compile import CALL, DEOPT, HOT_LOOP, RET, SAFEPOINT, TRAP, CompiledVersion
 from .errors import GuestError, VMError
 from .frames import Frame, InterpThread
 from .semantics import byte_width
@@ -57,6 +57,10 @@ class Interpreter:
         self.safepoint_handler = safepoint_handler
         self.classify = classify or default_classify
         self.poll = [False]
+        self.loop_threshold = 0      # loop-header entries that report a hot loop (0: never)
+        self.call_hook = None        # fn(thread, Function, args) -> (True, result) | None
+        self.loop_hook = None        # fn(thread, frame) -> (True, result) | None (OSR)
+        self.stack_snapshot = None   # fn(thread) -> [(version, instr)], for guest errors
         self.enabled_watchpoints = set()
         self.codes = {}
         self.threads = []
@@ -183,7 +187,11 @@ class Interpreter:
                 if tag == CALL:
                     frame.waiting = True
                     callee = r[1]
-                    self._push(thread, self.new_frame(callee.current, r[2]))
+                    entered = self.call_hook and self.call_hook(thread, callee, r[2])
+                    if entered:
+                        self._deliver(frame, (entered[1],) if callee.sig.results else ())
+                    else:
+                        self._push(thread, self.new_frame(callee.current, r[2]))
                 elif tag == RET:
                     frames.pop()
                     if len(frames) == base:
@@ -195,6 +203,15 @@ class Interpreter:
                         return outcome[0]
                 elif tag == DEOPT:
                     self._deoptimize(thread, frame, r[1], r[2])
+                elif tag == HOT_LOOP:
+                    frame.pc = r[1]
+                    entered = self.loop_hook and self.loop_hook(thread, frame)
+                    if entered:
+                        frames.pop()
+                        if len(frames) == base:
+                            return entered[1]
+                        self._deliver(frames[-1], (entered[1],) if entered[1] is not None
+                                      else ())
                 elif tag == SAFEPOINT:
                     if self.safepoint_handler is not None:
                         self.safepoint_handler(thread, frame)
@@ -208,6 +225,15 @@ class Interpreter:
             self._unwind(thread, base, error)
             raise
 
+    def resume_frames(self, thread: InterpThread, frames, pending=None):
+        """Push rebuilt frames (outermost first), hand `pending` to the innermost, run them."""
+        base = len(thread.frames)
+        for frame in frames:
+            self._push(thread, frame)
+        if pending is not None:
+            self._deliver(thread.frames[-1], tuple(pending))
+        return self.run(thread, base)
+
     def _deliver(self, frame: Frame, values: tuple) -> None:
         """Resume a waiting frame by binding `values` to its current instruction."""
         if not frame.waiting:
@@ -220,7 +246,8 @@ class Interpreter:
     def _unwind(self, thread, base, error: GuestError) -> None:
         """Record the guest stack on the error (once, where raised) and pop to `base`."""
         if error.stack is None:
-            error.stack = [(f.code.version, f.instruction) for f in thread.frames]
+            error.stack = (self.stack_snapshot(thread) if self.stack_snapshot else
+                           [(f.code.version, f.instruction) for f in thread.frames])
         del thread.frames[base:]
 
     # --- traps and deoptimization ----------------------------------------------------

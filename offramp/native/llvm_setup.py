@@ -3,14 +3,26 @@
 `ensure_llvm()` initializes the native target, its asm printer and its asm parser exactly
 once per process.  The asm parser is not optional: without it a module containing
 `module asm "..."` (the engine's hand-written entry stub) aborts the whole process with
-"Inline asm not supported by this streamer" (see NATIVE-FACTS.md).
+"Inline asm not supported by this streamer" (see NATIVE-FACTS.md).  It also turns off
+LLVM's patchpoint live-out analysis (`-enable-patchpoint-liveness=false`): on this LLVM 22
+build (assertions on) any floating-point instruction reachable after a patchpoint makes MXCSR
+live out of it, MXCSR has no DWARF number, and codegen aborts the process in
+StackMaps.cpp ("Invalid Dwarf register number").  Nothing is lost: live-outs only tell
+patch code which registers it must preserve, and our entry stub saves all of them anyway;
+records then carry no live-outs.
 
 `compile_ir(text, name)` is the one path from LLVM IR text to callable code: parse, verify,
 optimize at -O2 with the new pass manager, JIT with MCJIT, and keep the emitted object file's
 bytes (captured through the engine's object cache) so that its sections, `.llvm_stackmaps`
 first of all, can be read.  The returned `CompiledObject` owns the execution engine: the
 machine code stays mapped exactly as long as the object is alive.
+
+The object file is ELF64 (x86-64 Linux).  Besides its sections, `CompiledObject` reads its
+symbol table (each function's size, for checks and disassembly) and its relocation sections
+(the `.llvm_stackmaps` function addresses are relocations against function symbols: the
+object bytes hold zeros there, see stackmaps.function_names).
 """
+import struct
 import threading
 from dataclasses import dataclass, field
 
@@ -18,7 +30,6 @@ import llvmlite.binding as llvm
 
 _init_lock = threading.Lock()
 _initialized = False
-_target_machine = None
 
 OPT_LEVEL = 2
 
@@ -33,19 +44,19 @@ def ensure_llvm() -> None:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
             llvm.initialize_native_asmparser()
+            llvm.set_option("offramp", "-enable-patchpoint-liveness=false")
             _initialized = True
 
 
 def target_machine():
-    """The host's target machine at -O2 (shared: target machines are immutable here)."""
-    global _target_machine
+    """A new target machine for the host at -O2.
+
+    Never share one: `create_mcjit_compiler` hands the target machine to the engine, which
+    frees it with itself, so a second engine on the same machine crashes on disposal.
+    """
     ensure_llvm()
-    with _init_lock:
-        if _target_machine is None:
-            target = llvm.Target.from_triple(llvm.get_process_triple())
-            _target_machine = target.create_target_machine(opt=OPT_LEVEL,
-                                                           codemodel="jitdefault")
-        return _target_machine
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(opt=OPT_LEVEL, codemodel="jitdefault")
 
 
 @dataclass(eq=False)
@@ -70,6 +81,46 @@ class CompiledObject:
         if not self._sections:
             self._sections.update(object_sections(self.object_bytes))
         return self._sections.get(name)
+
+    def symbols(self) -> dict:
+        """Named symbols of the object file: name -> Symbol."""
+        table = elf_symbols(self.section(".symtab") or b"", self.section(".strtab") or b"")
+        return {symbol.name: symbol for symbol in table if symbol.name}
+
+    def function_size(self, name: str) -> int:
+        """The size in bytes of function `name`'s machine code."""
+        return self.symbols()[name].size
+
+    def relocations(self, section: str) -> dict:
+        """Offset in `section` -> name of the symbol relocated there (from `.rela<section>`)."""
+        table = elf_symbols(self.section(".symtab") or b"", self.section(".strtab") or b"")
+        rela = self.section(".rela" + section) or b""
+        return {offset: table[info >> 32].name
+                for offset, info, _ in _ELF_RELA.iter_unpack(rela)}
+
+
+_ELF_SYMBOL = struct.Struct("<IBBHQQ")      # name, info, other, section, value, size
+_ELF_RELA = struct.Struct("<QQq")            # offset, info (symbol << 32 | type), addend
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """An ELF symbol: section-relative value (the function's offset) and size in bytes."""
+
+    name: str
+    value: int
+    size: int
+
+
+def _c_string(table: bytes, start: int) -> str:
+    end = table.index(b"\0", start)
+    return table[start:end].decode()
+
+
+def elf_symbols(symtab: bytes, strtab: bytes) -> list:
+    """Every entry of an ELF64 `.symtab`, in order (index 0 is the null symbol)."""
+    return [Symbol(_c_string(strtab, name), value, size)
+            for name, _, _, _, value, size in _ELF_SYMBOL.iter_unpack(symtab)]
 
 
 def object_sections(object_bytes: bytes) -> dict:

@@ -220,6 +220,49 @@ def records_by_function(stackmap: StackMap) -> list:
     return result
 
 
+def function_address_field(index: int) -> int:
+    """Where the address of function record `index` lies in the section (relocation offset)."""
+    return 16 + 24 * index
+
+
+def function_names(stackmap: StackMap, relocations: dict) -> list:
+    """The symbol each function record's address is relocated against, in record order.
+
+    `relocations` maps offsets in the section to symbol names (the object file's
+    `.rela.llvm_stackmaps`; see llvm_setup.CompiledObject.relocations).  This is the robust
+    way to name the functions of `records_by_function`: a function without records has no
+    function record, so the order alone does not say which function is which.
+    """
+    try:
+        return [relocations[function_address_field(i)] for i in range(len(stackmap.functions))]
+    except KeyError as missing:
+        raise StackMapError(f"no relocation for the function address at {missing}") from None
+
+
+STATEPOINT_HEADER = 3   # calling convention, flags, number of deopt values
+
+
+def split_statepoint(record: Record, stackmap: StackMap) -> tuple:
+    """(deopt locations, ((base, derived), ...)) of a `gc.statepoint` record.
+
+    A statepoint record's locations are three constants (calling convention, flags, the
+    number N of deopt values), then the N deopt values, then (base, derived) pairs for the
+    `gc-live` pointers.
+    """
+    locations = record.locations
+    if len(locations) < STATEPOINT_HEADER or any(
+            loc.kind not in (LocationKind.CONSTANT, LocationKind.CONSTANT_INDEX)
+            for loc in locations[:STATEPOINT_HEADER]):
+        raise StackMapError(f"record {record.patchpoint_id} is not a statepoint record")
+    ndeopt = stackmap.constant(locations[2])
+    deopt = locations[STATEPOINT_HEADER:STATEPOINT_HEADER + ndeopt]
+    rest = locations[STATEPOINT_HEADER + ndeopt:]
+    if len(deopt) != ndeopt or len(rest) % 2:
+        raise StackMapError(f"statepoint {record.patchpoint_id}: {len(locations)} locations "
+                            f"do not fit {ndeopt} deopt values and pointer pairs")
+    return deopt, tuple(zip(rest[::2], rest[1::2]))
+
+
 def dump_stackmap(stackmap: StackMap) -> str:
     """The stack map as text: one line per function and per record (for --dump and tests)."""
     lines = [f"stackmap v{stackmap.version}: {len(stackmap.functions)} functions, "

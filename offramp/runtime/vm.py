@@ -52,6 +52,11 @@ class VM:
                                   classify=classify)
         self.heap.add_root_provider(self._frame_roots)
         self.main_thread = self.interp.new_thread("main")
+        self.optimizer = None
+        self.tiers = None
+        if self.config.tier != "interp":
+            from .tiering import TierPolicy
+            self.tiers = TierPolicy(self)
 
     def _link_globals(self) -> dict:
         """Give every global a zeroed word of static memory; trace those that hold refs."""
@@ -90,9 +95,13 @@ class VM:
 
     def enable_watchpoint(self, wpid: int) -> None:
         self.interp.enabled_watchpoints.add(wpid)
+        if self.tiers is not None:
+            self.tiers.engine.set_watchpoint(wpid, True)
 
     def disable_watchpoint(self, wpid: int) -> None:
         self.interp.enabled_watchpoints.discard(wpid)
+        if self.tiers is not None:
+            self.tiers.engine.set_watchpoint(wpid, False)
 
     def _on_trap(self, thread, frame):
         if self.trap_handler is None:
@@ -102,7 +111,33 @@ class VM:
 
     def call(self, function, args, thread=None):
         """Run `function` to completion on a thread (the main thread by default)."""
-        return self.interp.call(thread or self.main_thread, function, args)
+        func = self.module.functions[function] if isinstance(function, str) else function
+        return self.invoke(func, list(args), thread)
+
+    def invoke(self, func, args, thread=None):
+        """Call a function in whichever tier the policy picks."""
+        thread = thread or self.current_thread()
+        if self.tiers is not None:
+            entered = self.tiers.on_call(thread, func, args)
+            if entered:
+                return entered[1]
+        return self.interp.call(thread, func, args)
+
+    def current_thread(self):
+        """The VM thread running now (one thread until threads are built)."""
+        return self.main_thread
+
+    def set_optimizer(self, optimizer) -> None:
+        """Register `optimizer(vm, function) -> FunctionVersion`: what tier-up compiles."""
+        self.optimizer = optimizer
+
+    def optimize(self, func):
+        """The version to compile for `func` (the client's optimizer decides)."""
+        return self.optimizer(self, func) if self.optimizer else func.current
+
+    def safepoint_poll(self) -> None:
+        """Run the operations pending at a safepoint (none are requested yet)."""
+        self.interp.poll[0] = False
 
     def global_address(self, name: str) -> int:
         return self.global_addresses[name]
@@ -122,5 +157,6 @@ class VM:
             "function entries": sum(c.entry_count for c in codes),
             "loop iterations": sum(sum(c.loop_counts.values()) for c in codes),
             "deopts by reason": dict(self.interp.deopts),
+            **(self.tiers.stats() if self.tiers is not None else {}),
             **{f"heap {k}": v for k, v in self.heap.stats().items()},
         }

@@ -1,0 +1,442 @@
+"""The native tier's engine: compiling versions, the runtime entry, deoptimization, frame walks.
+
+- `compile(version)` lowers a version (lower.py), builds it with LLVM, parses its stack map
+  section and files every record in the side table under its return address.
+- Native code enters the runtime only through the entry stub (stub.py), which calls
+  `_runtime_entry(thread, save_area)`: runtime helpers, calls of functions without native
+  code, deoptimization, safepoint polls, stack overflow.  Python exceptions never cross
+  native frames: a guest error sets the thread's status word, every native frame returns at
+  its post-call check, and the Python side that entered native code raises it again.
+- A frame walk starts from an anchor the stub recorded (return address, stack pointer and
+  frame pointer of the innermost native frame) and follows saved frame pointers while the
+  return address is a known call site.  Each frame's site says which virtual frames —
+  several when code was inlined — it stands for, and where their values are.
+- Deoptimization reads the values of a patchpoint site (from the stub's register save area
+  or the stack), rebuilds the interpreter frames, runs them to completion, and returns the
+  result to the native frame, which returns it: a tail call into the interpreter.
+"""
+import ctypes
+
+from ..interp.errors import GuestError, VMError
+from ..ir import tagref
+from ..ir.types import DoubleType, FuncRefType, IntType, RefType, is_traced
+from .llvm_setup import compile_ir, ensure_llvm
+from .lower import LinkInfo
+from .lowerops import lower_version
+from ..interp.semantics import signed
+from .stackmaps import LocationKind, parse_stackmaps, records_by_function, split_statepoint
+from .stub import SAVE_AREA_BYTES, STUB_SYMBOL, XMM_BASE_DWARF, XMM_SAVE_OFFSET, stub_module_asm
+from .threadblock import OFFSET, PAYLOAD_SHIFT, REQUEST_BY_CODE, SIZE_WORDS
+
+CELL_CAPACITY = 1 << 16
+WORD = ctypes.c_uint64
+MASK64 = (1 << 64) - 1
+ENTRY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
+
+
+def ctype_of(ty):
+    """The ctypes type of a value of IR type `ty` at the native calling convention."""
+    if isinstance(ty, DoubleType):
+        return ctypes.c_double
+    if isinstance(ty, IntType) and ty.bits < 64:
+        return {1: ctypes.c_uint8, 8: ctypes.c_uint8, 16: ctypes.c_uint16,
+                32: ctypes.c_uint32}[ty.bits]
+    return ctypes.c_uint64
+
+
+class NativeCode:
+    """One compiled version: its machine code, entry point and call sites."""
+
+    def __init__(self, engine, version, symbol, compiled, address, sites, raw_stackmap_bytes):
+        self.engine = engine
+        self.version = version
+        self.symbol = symbol
+        self.compiled = compiled
+        self.address = address
+        self.sites = sites
+        self.raw_stackmap_bytes = raw_stackmap_bytes
+        func = engine.vm.module.functions[version.func]
+        self.sig = func.sig
+        restype = ctype_of(func.sig.results[0]) if func.sig.results else None
+        argtypes = [ctypes.c_void_p] + [ctype_of(t) for t in func.sig.params]
+        self.cfunc = ctypes.CFUNCTYPE(restype, *argtypes)(address)
+
+    def __repr__(self):
+        return f"<NativeCode @{self.version.func} %{self.version.name} at 0x{self.address:x}>"
+
+
+class Site:
+    """A call site or deopt exit in native code, keyed by its return address."""
+
+    __slots__ = ("desc", "locations", "code")
+
+    def __init__(self, desc, locations, code):
+        self.desc = desc
+        self.locations = locations
+        self.code = code
+
+
+class NativeEngine:
+    """Compiles versions to machine code and serves native code's runtime entries."""
+
+    def __init__(self, vm):
+        ensure_llvm()
+        self.vm = vm
+        self.module = vm.module
+        self.thread_block = (WORD * SIZE_WORDS)()
+        self.cells = (WORD * CELL_CAPACITY)()
+        self.functions, self.function_ids = [], {}
+        self.helper_names, self.helper_ids = [], {}
+        self.watch_flags = {}
+        self.sites = {}
+        self.codes = []
+        self.transitions = []    # ("enter", interp depth) / ("exit", anchor) in order
+        self.pending_error = None
+        self.deopts = {}
+        self.stats_compiled = 0
+        self._callback = ENTRY_CALLBACK(self._runtime_entry)
+        self._install_stub()
+        tb = self.thread_block
+        tb[OFFSET["runtime_entry"] // 8] = ctypes.cast(self._callback, ctypes.c_void_p).value
+        tb[OFFSET["cells"] // 8] = ctypes.addressof(self.cells)
+        tb[OFFSET["stack_limit"] // 8] = self._stack_limit(vm.config.native_stack_bytes)
+        self.reset_stress()
+
+    # --- set-up ----------------------------------------------------------------------
+
+    def _install_stub(self):
+        import llvmlite.binding as llvm
+        text = stub_module_asm() + "define void @offramp_anchor() {\n  ret void\n}\n" + \
+            "define i64 @offramp_stack_pointer() #0 {\n" \
+            "  %f = call ptr @llvm.frameaddress.p0(i32 0)\n" \
+            "  %i = ptrtoint ptr %f to i64\n  ret i64 %i\n}\n" \
+            "declare ptr @llvm.frameaddress.p0(i32)\n" \
+            "attributes #0 = { \"frame-pointer\"=\"all\" }\n"
+        self._stub = compile_ir(text, "offramp_stub")
+        self.stub_address = self._stub.function_address(STUB_SYMBOL)
+        llvm.add_symbol(STUB_SYMBOL, self.stub_address)
+        self._stack_pointer = ctypes.CFUNCTYPE(ctypes.c_uint64)(
+            self._stub.function_address("offramp_stack_pointer"))
+
+    def _stack_limit(self, budget: int) -> int:
+        """The lowest address native prologues may reach: `budget` below the current stack."""
+        return self._stack_pointer() - budget
+
+    def reset_stress(self):
+        n = self.vm.config.deopt_stress
+        self.thread_block[OFFSET["stress_countdown"] // 8] = n if n > 0 else 1 << 62
+
+    # --- numbering shared with lowered code ------------------------------------------
+
+    def function_id(self, name: str) -> int:
+        fid = self.function_ids.get(name)
+        if fid is None:
+            fid = self.function_ids[name] = len(self.functions)
+            if fid >= CELL_CAPACITY:
+                raise VMError("too many functions for the native entry-cell table")
+            self.functions.append(self.module.functions[name])
+        return fid
+
+    def helper_index(self, name: str) -> int:
+        index = self.helper_ids.get(name)
+        if index is None:
+            index = self.helper_ids[name] = len(self.helper_names)
+            self.helper_names.append(name)
+        return index
+
+    def watchpoint_address(self, wpid: int) -> int:
+        flag = self.watch_flags.get(wpid)
+        if flag is None:
+            flag = self.watch_flags[wpid] = WORD(int(wpid in self.vm.interp.enabled_watchpoints))
+        return ctypes.addressof(flag)
+
+    def set_watchpoint(self, wpid: int, enabled: bool) -> None:
+        ctypes.memmove(self.watchpoint_address(wpid), ctypes.byref(WORD(int(enabled))), 8)
+
+    def link_info(self) -> LinkInfo:
+        return LinkInfo(global_addresses=self.vm.global_addresses,
+                        function_id=self.function_id, helper_index=self.helper_index,
+                        cells_base=ctypes.addressof(self.cells),
+                        watchpoint_address=self.watchpoint_address,
+                        symbol_value=self.vm.interp.symbol_value,
+                        deopt_stress=self.vm.config.deopt_stress)
+
+    # --- compiling -------------------------------------------------------------------
+
+    def compile(self, version, install=True) -> NativeCode:
+        """Compile a version; with `install`, calls of its function enter it from now on."""
+        symbol = f"n{len(self.codes)}.{version.func}.{version.name}".replace("-", "_")
+        lowered = lower_version(self.module, version, self.link_info(), symbol)
+        if self.vm.config.dump_ir:
+            self.vm.tracer.stream.write(lowered.text + "\n")
+        compiled = compile_ir(lowered.text, symbol)
+        address = compiled.function_address(symbol)
+        raw = compiled.section(".llvm_stackmaps") or b""
+        code_sites = {}
+        code = NativeCode(self, version, symbol, compiled, address, code_sites, len(raw))
+        if raw:
+            stackmap = parse_stackmaps(raw)
+            for _, records in records_by_function(stackmap):
+                for record in records:
+                    self._file_site(code, lowered, stackmap, record, address, code_sites)
+        self.codes.append(code)
+        self.stats_compiled += 1
+        if install:
+            self.install(code)
+        self.vm.tracer.emit("tier", f"compiled @{version.func} VERSION %{version.name} "
+                                    f"({len(code_sites)} sites)")
+        return code
+
+    def _file_site(self, code, lowered, stackmap, record, address, code_sites):
+        desc = lowered.sites[record.patchpoint_id]
+        if desc.patchpoint:
+            locations = tuple(stackmap.resolve(l) for l in record.locations)
+            ret = address + record.instruction_offset + 13
+        else:
+            deopt, _ = split_statepoint(record, stackmap)
+            locations = tuple(stackmap.resolve(l) for l in deopt)
+            ret = address + record.instruction_offset
+        site = Site(desc, locations, code)
+        self.sites[ret] = site
+        code_sites[ret] = site
+
+    def install(self, code: NativeCode) -> None:
+        """Make calls of the code's function enter it (its entry cell)."""
+        self.cells[self.function_id(code.version.func)] = code.address
+
+    def uninstall(self, func_name: str) -> None:
+        self.cells[self.function_id(func_name)] = 0
+
+    def native_code_of(self, func) -> bool:
+        return bool(self.cells[self.function_id(func.name)])
+
+    # --- entering native code from Python --------------------------------------------
+
+    def invoke(self, code: NativeCode, args, thread):
+        """Call compiled code with Python values; raise any guest error it ended with."""
+        self.transitions.append(("enter", len(thread.frames), thread))
+        try:
+            converted = [encode_arg(a, t, self) for a, t in zip(args, code.sig.params)]
+            result = code.cfunc(ctypes.addressof(self.thread_block), *converted)
+        finally:
+            self.transitions.pop()
+        tb = self.thread_block
+        if tb[OFFSET["status"] // 8]:
+            tb[OFFSET["status"] // 8] = 0
+            error, self.pending_error = self.pending_error, None
+            raise error
+        if not code.sig.results:
+            return None
+        return decode_result(result, code.sig.results[0], self)
+
+    # --- the runtime entry -----------------------------------------------------------
+
+    def _runtime_entry(self, thread_ptr, save_ptr):
+        """Called by the stub: serve one request; never let an exception escape."""
+        save = (WORD * (SAVE_AREA_BYTES // 8)).from_address(save_ptr)
+        request = save[4]
+        kind, payload = request & 0xFF, request >> PAYLOAD_SHIFT
+        tb = self.thread_block
+        anchor = (tb[OFFSET["anchor_ra"] // 8], tb[OFFSET["anchor_sp"] // 8],
+                  tb[OFFSET["anchor_bp"] // 8], save_ptr)
+        self.transitions.append(("exit", anchor))
+        try:
+            serve = getattr(self, "_serve_" + REQUEST_BY_CODE[kind].name)
+            return signed(serve(payload, save[1], anchor) & MASK64, 64)
+        except BaseException as error:  # noqa: BLE001 - must not unwind through native code
+            if isinstance(error, GuestError) and error.stack is None:
+                error.stack = self.guest_stack()
+            if not isinstance(error, (GuestError, VMError)):
+                wrapped = VMError(f"internal error in the runtime entry: {error!r}")
+                wrapped.__cause__ = error
+                error = wrapped
+            self.pending_error = error
+            tb[OFFSET["status"] // 8] = 1
+            return 0
+        finally:
+            self.transitions.pop()
+
+    def _args(self, buffer, types):
+        words = (WORD * max(1, len(types))).from_address(buffer)
+        return [decode_word(words[i], t, self) for i, t in enumerate(types)]
+
+    def _serve_helper(self, index, buffer, anchor):
+        name = self.helper_names[index]
+        extern = self.module.externs[name]
+        result = self.vm.interp.helper(name)(*self._args(buffer, extern.sig.params))
+        if not extern.sig.results:
+            return 0
+        return encode_word(result, extern.sig.results[0], self)
+
+    def _serve_call(self, fid, buffer, anchor):
+        func = self.functions[fid]
+        args = self._args(buffer, func.sig.params)
+        result = self.vm.invoke(func, args)
+        return encode_word(result, func.sig.results[0], self) if func.sig.results else 0
+
+    def _serve_safepoint(self, payload, buffer, anchor):
+        self.vm.safepoint_poll()
+        return 0
+
+    def _serve_stack_overflow(self, payload, buffer, anchor):
+        raise GuestError("Stack overflow.")
+
+    def _serve_unreachable(self, payload, buffer, anchor):
+        raise VMError("UNREACHABLE executed in native code")
+
+    def _serve_deopt(self, payload, buffer, anchor):
+        """Rebuild the interpreter frames of the patchpoint site and run them."""
+        ra, sp, bp, save_ptr = anchor
+        site = self.sites[ra]
+        desc = site.desc
+        self.deopts[desc.reason] = self.deopts.get(desc.reason, 0) + 1
+        if desc.kind == "stress":
+            self.reset_stress()
+        self.vm.tracer.emit("deopt", f"{desc.kind} '{desc.reason}' in @{site.code.version.func}"
+                                     f" %{site.code.version.name} -> {len(desc.frames)} frame(s)")
+        reader = self.reader(sp, bp, save_ptr)
+        values = [reader(loc) for loc in site.locations]
+        frames, pending = self.rebuild(desc, values)
+        thread = self.vm.current_thread()
+        result = self.vm.interp.resume_frames(thread, frames, pending)
+        func = self.module.functions[site.code.version.func]
+        return encode_word(result, func.sig.results[0], self) if func.sig.results else 0
+
+    def rebuild(self, desc, words):
+        """Interpreter frames (outermost first) and the pending result, from recorded words."""
+        frames, i = [], 0
+        for fd in desc.frames:
+            vals = {}
+            for name, ty in fd.vars:
+                vals[name] = decode_word(words[i], ty, self)
+                i += 1
+            frames.append(self.vm.interp.frame_at(fd.func, fd.version, fd.block, fd.index,
+                                                  vals, fd.waiting))
+        pending = None
+        if desc.result_type is not None:
+            pending = (decode_word(words[-1], desc.result_type, self),)
+        return list(reversed(frames)), pending
+
+    # --- reading frames --------------------------------------------------------------
+
+    def reader(self, sp, bp, save_ptr):
+        """A function reading a stack-map location's 64-bit word in one frame.
+
+        Registers are readable only in the innermost frame of a runtime entry (from the
+        stub's save area); outer frames are read through rsp/rbp, which statepoints use.
+        """
+        save = (WORD * 16).from_address(save_ptr) if save_ptr else None
+
+        def register(reg):
+            if reg == 7:
+                return sp
+            if reg == 6:
+                return bp
+            if save is None:
+                raise VMError(f"register location (DWARF {reg}) in an outer native frame")
+            return save[reg]
+
+        def read(loc):
+            kind, off = loc.kind, loc.offset_or_constant
+            if kind == LocationKind.CONSTANT:
+                return off & MASK64
+            if kind == LocationKind.REGISTER:
+                if loc.dwarf_reg >= XMM_BASE_DWARF:
+                    if save_ptr is None:
+                        raise VMError("XMM location in an outer native frame")
+                    addr = save_ptr + XMM_SAVE_OFFSET + 16 * (loc.dwarf_reg - XMM_BASE_DWARF)
+                    return WORD.from_address(addr).value
+                return register(loc.dwarf_reg)
+            base = register(loc.dwarf_reg)
+            if kind == LocationKind.DIRECT:
+                return (base + off) & MASK64
+            raw = ctypes.string_at(base + off, min(loc.size, 8))
+            return int.from_bytes(raw, "little")
+        return read
+
+    def native_frames(self, anchor):
+        """(site, reader) of each native frame above an anchor, innermost first."""
+        ra, sp, bp, save_ptr = anchor
+        first = True
+        while ra in self.sites:
+            site = self.sites[ra]
+            yield site, self.reader(sp, bp, save_ptr if first else None)
+            first = False
+            ra = ctypes.c_uint64.from_address(bp + 8).value
+            sp = bp + 16
+            bp = ctypes.c_uint64.from_address(bp).value
+
+    def guest_stack(self):
+        """The whole guest stack, outermost first, as [(FunctionVersion, Instr)]."""
+        stack = []
+        frames = self.vm.current_thread().frames
+        depth = 0
+        for item in self.transitions:
+            if item[0] == "enter":
+                stack += [(f.code.version, f.instruction) for f in frames[depth:item[1]]]
+                depth = item[1]
+            else:
+                for site, _ in reversed(list(self.native_frames(item[1]))):
+                    for fd in reversed(site.desc.frames):
+                        version = self.module.version(fd.func, fd.version)
+                        stack.append((version, version.block(fd.block).instrs[fd.index]))
+        stack += [(f.code.version, f.instruction) for f in frames[depth:]]
+        return stack
+
+    def roots(self):
+        """Every traced value held by native frames (for the GC), as tagref64 words."""
+        for item in self.transitions:
+            if item[0] != "exit":
+                continue
+            for site, read in self.native_frames(item[1]):
+                types = [t for fd in site.desc.frames for _, t in fd.vars]
+                types += list(site.desc.gc_types)
+                for loc, ty in zip(site.locations, types):
+                    if is_traced(ty):
+                        word = read(loc)
+                        yield tagref.from_ref(word) if isinstance(ty, RefType) else word
+
+    def stats(self) -> dict:
+        raw = sum(c.raw_stackmap_bytes for c in self.codes)
+        return {"compiled versions": self.stats_compiled, "native sites": len(self.sites),
+                "stack map bytes": raw, "native deopts by reason": dict(self.deopts)}
+
+
+# --- value conversions between Python values and native words ------------------------
+
+def decode_word(word: int, ty, engine):
+    """The Python value of IR type `ty` held in a 64-bit word."""
+    word &= MASK64
+    if isinstance(ty, DoubleType):
+        return tagref.bits_double(word)
+    if isinstance(ty, IntType):
+        return word & ((1 << ty.bits) - 1)
+    if isinstance(ty, FuncRefType):
+        return engine.functions[word]
+    return word
+
+
+def encode_word(value, ty, engine) -> int:
+    """The 64-bit word holding a Python value of IR type `ty`."""
+    if isinstance(ty, DoubleType):
+        return tagref.double_bits(value)
+    if isinstance(ty, FuncRefType):
+        return engine.function_id(value.name)
+    return value & MASK64
+
+
+def encode_arg(value, ty, engine):
+    """A Python value as a ctypes argument of a native function."""
+    if isinstance(ty, DoubleType):
+        return float(value)
+    if isinstance(ty, FuncRefType):
+        return engine.function_id(value.name)
+    return value
+
+
+def decode_result(value, ty, engine):
+    """A ctypes result of a native function as the Python value of its IR type."""
+    if isinstance(ty, DoubleType):
+        return float(value)
+    return decode_word(value, ty, engine)
+

@@ -1,0 +1,428 @@
+"""IR function versions to LLVM IR text, with stack maps at every deopt-capable site.
+
+One version becomes one LLVM function `i64|double|void NAME(ptr thread, params...)` with
+frame pointers kept and the `statepoint-example` GC strategy.  How each IR construct maps:
+- values: int<n> -> iN, double -> double, tagref64/ref/ptr -> i64, funcref -> i64 (the
+  function's id: its entry cell is `cells + 8*id`, zero until it has native code);
+- block parameters -> phi nodes, every branch edge through an edge block of its own;
+- calls of functions and runtime helpers -> `gc.statepoint` calls whose "deopt" bundle holds
+  the flattened frame state (plus any other traced value live across the call, for the
+  GC): LLVM spills them all to stack slots a frame walk can read at any depth;
+- GUARD failures, DEOPT, enabled WATCHPOINTs, native TRAPs and deopt-stress exits ->
+  `llvm.experimental.patchpoint` calls of the entry stub whose live values are the frame
+  state (in any register: the stub saves them all); the exit returns whatever the
+  interpreter computes — deoptimization is a tail call into the interpreter;
+- after every call the thread's status word is checked: non-zero means a guest error is
+  unwinding, and the frame returns at once.
+
+Every site gets a stack-map id; `Lowered.sites[id]` says what the runtime needs there.
+"""
+from dataclasses import dataclass, field
+
+from ..interp.semantics import signed
+from ..ir import tagref
+from ..ir.analysis import live_at, liveness, value_types
+from ..ir.nodes import FrameState, Imm, Var
+from ..ir.types import DoubleType, IntType, TagRef64Type, VoidType, is_traced
+from .stub import STUB_SYMBOL
+from .threadblock import OFFSET, REQUEST
+
+PATCH_BYTES = 13
+
+
+@dataclass(frozen=True, slots=True)
+class FrameDesc:
+    """One frame a site rebuilds: where it resumes and its variables with their types."""
+
+    func: str
+    version: str
+    block: str
+    index: int
+    waiting: bool
+    vars: tuple   # ((name, Type), ...) in the order of the recorded values
+
+
+@dataclass(frozen=True, slots=True)
+class SiteDesc:
+    """What a stack-map record means: its kind, frames, and the extra values recorded."""
+
+    kind: str               # guard | deopt | trap | stress | call | ccall | safepoint | entry
+    reason: str
+    frames: tuple           # FrameDesc, innermost first
+    gc_types: tuple = ()    # types of the extra GC-only values after the state's values
+    result_type: object = None   # deopt after a call: type of the pending result, last value
+    patchpoint: bool = False
+
+
+@dataclass(slots=True)
+class Lowered:
+    """The LLVM IR text of one version and the meaning of each of its stack-map ids."""
+
+    symbol: str
+    text: str
+    sites: list = field(default_factory=list)
+
+
+def llvm_type(ty) -> str:
+    """The LLVM type that holds values of an IR type."""
+    if isinstance(ty, IntType):
+        return f"i{ty.bits}"
+    if isinstance(ty, DoubleType):
+        return "double"
+    if isinstance(ty, VoidType):
+        return "void"
+    return "i64"
+
+
+def llvm_literal(value, ty) -> str:
+    """An LLVM constant for a Python value of an IR type."""
+    if isinstance(ty, DoubleType):
+        return f"0x{tagref.double_bits(float(value)):016X}"
+    if isinstance(ty, IntType):
+        if ty.bits == 1:
+            return "true" if value & 1 else "false"
+        return str(signed(value & ((1 << ty.bits) - 1), ty.bits))
+    return str(signed(value & (2**64 - 1), 64))
+
+
+class LinkInfo:
+    """Addresses and numbering the lowering embeds (supplied by the engine)."""
+
+    def __init__(self, *, global_addresses, function_id, helper_index, cells_base,
+                 watchpoint_address, symbol_value, deopt_stress=0):
+        self.global_addresses = global_addresses
+        self.function_id = function_id          # fn(name) -> int
+        self.helper_index = helper_index        # fn(extern name) -> int
+        self.cells_base = cells_base
+        self.watchpoint_address = watchpoint_address  # fn(id) -> address of its flag word
+        self.symbol_value = symbol_value        # fn(name) -> constant value of a .const
+        self.deopt_stress = deopt_stress
+
+
+class Lowering:
+    """Builds the LLVM text of one version."""
+
+    def __init__(self, module, version, link: LinkInfo, symbol: str, table: dict):
+        self.table = table
+        self.pending_edges = []
+        self.alias = {}           # SSA name -> LLVM value (results bound without a copy)
+        self.declarations = set()
+        self.module = module
+        self.version = version
+        self.link = link
+        self.symbol = symbol
+        self.func = module.functions[version.func]
+        self.ctx = value_types(module, version)
+        self.live_in = liveness(version)
+        self.body = []
+        self.counter = 0
+        self.sites = []
+        self.edges = {}      # target label -> [(edge label, [arg values])]
+        self.buffer_words = 1
+        self.result_type = self.func.sig.results[0] if self.func.sig.results else None
+
+    # --- small helpers ---------------------------------------------------------------
+
+    def tmp(self, hint="t") -> str:
+        self.counter += 1
+        return f"%{hint}.{self.counter}"
+
+    def label(self, hint="l") -> str:
+        self.counter += 1
+        return f"{hint}.{self.counter}"
+
+    def emit(self, line: str) -> None:
+        self.body.append("  " + line)
+
+    def start_block(self, label: str) -> None:
+        self.body.append(f"{label}:")
+
+    def type_of(self, operand, expected=None):
+        return self.ctx.type_of(operand, expected)
+
+    def value(self, operand, ty) -> str:
+        """The LLVM operand for an IR operand of type `ty`."""
+        if isinstance(operand, Var):
+            return self.alias.get(operand.name) or f"%v.{operand.name}"
+        if isinstance(operand, Imm):
+            v = operand.value
+            if isinstance(ty, TagRef64Type) and isinstance(v, float):
+                v = tagref.from_fp(v)
+            return llvm_literal(v, ty)
+        name = operand.name
+        if name in self.module.consts:
+            const = self.module.consts[name]
+            return llvm_literal(self.link.symbol_value(name), const.type)
+        if name in self.module.globals:
+            return str(self.link.global_addresses[name])
+        return str(self.link.function_id(name))
+
+    def typed(self, operand, ty) -> str:
+        return f"{llvm_type(ty)} {self.value(operand, ty)}"
+
+    def zero(self) -> str:
+        """`ret` of a dummy value (when unwinding after an error)."""
+        if self.result_type is None:
+            return "ret void"
+        return f"ret {llvm_type(self.result_type)} {llvm_literal(0, self.result_type)}"
+
+    def thread_word(self, name: str) -> str:
+        """A pointer to a thread-block field."""
+        p = self.tmp("tb")
+        self.emit(f"{p} = getelementptr i8, ptr %thread, i64 {OFFSET[name]}")
+        return p
+
+    def as_i64(self, val: str, ty) -> str:
+        """A value widened or reinterpreted to i64 (for argument buffers and stack maps)."""
+        if isinstance(ty, DoubleType):
+            t = self.tmp()
+            self.emit(f"{t} = bitcast double {val} to i64")
+            return t
+        if isinstance(ty, IntType) and ty.bits < 64:
+            t = self.tmp()
+            self.emit(f"{t} = zext i{ty.bits} {val} to i64")
+            return t
+        return val
+
+    def from_i64(self, val: str, ty) -> str:
+        """An i64 (from the runtime) converted to the IR type's LLVM value."""
+        if isinstance(ty, DoubleType):
+            t = self.tmp()
+            self.emit(f"{t} = bitcast i64 {val} to double")
+            return t
+        if isinstance(ty, IntType) and ty.bits < 64:
+            t = self.tmp()
+            self.emit(f"{t} = trunc i64 {val} to i{ty.bits}")
+            return t
+        return val
+
+    # --- frame states ----------------------------------------------------------------
+
+    def identity_state(self, block, index, waiting_instr=None) -> FrameState:
+        """This version's own state at a point (resume before `index`, or waiting there)."""
+        if waiting_instr is not None:
+            live = live_at(self.version, block, index + 1, self.live_in) - set(
+                waiting_instr.results)
+        else:
+            live = live_at(self.version, block, index, self.live_in)
+        return FrameState(self.version.func, self.version.name, block, index,
+                          tuple((n, Var(n)) for n in sorted(live)))
+
+    def flatten(self, state: FrameState, innermost_waiting: bool):
+        """(frames, recorded values) of a state chain, innermost first."""
+        frames, values = [], []
+        waiting = innermost_waiting
+        while state is not None:
+            target = self.module.version(state.func, state.version)
+            types = value_types(self.module, target).types
+            vars_ = []
+            for name, operand in state.values:
+                ty = types[name]
+                vars_.append((name, ty))
+                values.append((operand, ty))
+            frames.append(FrameDesc(state.func, state.version, state.block, state.index,
+                                    waiting, tuple(vars_)))
+            waiting = True
+            state = state.parent
+        return tuple(frames), values
+
+    def recorded(self, values) -> list:
+        """LLVM `type value` strings for stack-map live values."""
+        out = []
+        for operand, ty in values:
+            val = self.value(operand, ty)
+            if isinstance(ty, DoubleType):
+                out.append(f"double {val}")
+            else:
+                out.append(f"i64 {self.as_i64(val, ty)}")
+        return out
+
+    def gc_extras(self, block, index, instr, state_values):
+        """Traced values live across a call that the frame state does not already hold."""
+        live = live_at(self.version, block, index + 1, self.live_in) - set(instr.results)
+        held = {o.name for o, _ in state_values if isinstance(o, Var)}
+        extras = []
+        for name in sorted(live - held):
+            ty = self.ctx.types.get(name)
+            if ty is not None and is_traced(ty):
+                extras.append((Var(name), ty))
+        return extras
+
+    def new_site(self, desc: SiteDesc) -> int:
+        self.sites.append(desc)
+        return len(self.sites) - 1
+
+    # --- runtime entries -------------------------------------------------------------
+
+    def statepoint_stub(self, request: str, values, buf="null", site_id=None) -> str:
+        """Call the entry stub through a statepoint; returns the i64 result."""
+        tok, res = self.tmp("tok"), self.tmp("r")
+        deopt = ", ".join(values)
+        self.emit(f"{tok} = call token (i64, i32, ptr, i32, i32, ...) "
+                  f"@llvm.experimental.gc.statepoint.p0(i64 {site_id}, i32 0, "
+                  f"ptr elementtype(i64 (ptr, i64, ptr)) @{STUB_SYMBOL}, i32 3, i32 0, "
+                  f"ptr %thread, i64 {request}, ptr {buf}, i32 0, i32 0) "
+                  f"[ \"deopt\"({deopt}) ]")
+        self.emit(f"{res} = call i64 @llvm.experimental.gc.result.i64(token {tok})")
+        return res
+
+    def deopt_exit(self, kind, reason, state, waiting=False, pending=None):
+        """A patchpoint into the stub that deoptimizes here; ends the LLVM block with ret."""
+        frames, values = self.flatten(state, waiting)
+        rec = self.recorded(values)
+        result_type = None
+        if pending is not None:
+            val, ty = pending
+            rec += self.recorded([(val, ty)])
+            result_type = ty
+        site = self.new_site(SiteDesc(kind, reason, frames, (), result_type, True))
+        r = self.tmp("d")
+        live = "".join(", " + v for v in rec)
+        self.emit(f"{r} = call i64 (i64, i32, ptr, i32, ...) "
+                  f"@llvm.experimental.patchpoint.i64(i64 {site}, i32 {PATCH_BYTES}, "
+                  f"ptr @{STUB_SYMBOL}, i32 3, ptr %thread, i64 {REQUEST['deopt']}, "
+                  f"ptr null{live})")
+        self.ret_i64(r)
+
+    def ret_i64(self, r: str) -> None:
+        """Return an i64 from the runtime as this function's result."""
+        if self.result_type is None:
+            self.emit("ret void")
+        else:
+            self.emit(f"ret {llvm_type(self.result_type)} {self.from_i64(r, self.result_type)}")
+
+    def check_status(self) -> None:
+        """After a call: leave at once if a guest error is unwinding."""
+        p = self.thread_word("status")
+        s, c = self.tmp(), self.tmp()
+        self.emit(f"{s} = load i64, ptr {p}")
+        self.emit(f"{c} = icmp ne i64 {s}, 0")
+        unwind, cont = self.label("unwind"), self.label("cont")
+        self.emit(f"br i1 {c}, label %{unwind}, label %{cont}")
+        self.start_block(unwind)
+        self.emit(self.zero())
+        self.start_block(cont)
+
+    def stress_check(self, make_exit) -> None:
+        """Deopt-stress: count this site down and deoptimize when the count reaches zero."""
+        if not self.link.deopt_stress:
+            return
+        p = self.thread_word("stress_countdown")
+        c, c1, z = self.tmp(), self.tmp(), self.tmp()
+        self.emit(f"{c} = load i64, ptr {p}")
+        self.emit(f"{c1} = sub i64 {c}, 1")
+        self.emit(f"store i64 {c1}, ptr {p}")
+        self.emit(f"{z} = icmp sle i64 {c1}, 0")
+        go, cont = self.label("stress"), self.label("cont")
+        self.emit(f"br i1 {z}, label %{go}, label %{cont}")
+        self.start_block(go)
+        make_exit()
+        self.start_block(cont)
+
+    # --- the function ----------------------------------------------------------------
+
+    def run(self) -> Lowered:
+        entry = self.version.blocks[0]
+        params = ", ".join(f"{llvm_type(t)} %arg.{n}" for n, t in entry.params)
+        ret = llvm_type(self.result_type) if self.result_type is not None else "void"
+        self.reachable = reachable_blocks(self.version)
+        for block in self.version.blocks:
+            self.lower_block(block)
+        head = [f"define {ret} @{self.symbol}(ptr %thread{', ' if params else ''}{params}) "
+                f"#0 gc \"statepoint-example\" {{", "prologue:"]
+        head.append(f"  %argbuf = alloca [{self.buffer_words} x i64]")
+        head += self.prologue_lines(entry)
+        phis = self.phi_lines()
+        text = "\n".join(head + self.assemble(phis) + ["}"])
+        return Lowered(self.symbol, text, self.sites)
+
+    def prologue_lines(self, entry) -> list:
+        """Stack-limit check, then enter the first block with the arguments."""
+        saved, self.body = self.body, []
+        fa, fai = self.tmp(), self.tmp()
+        self.emit(f"{fa} = call ptr @llvm.frameaddress.p0(i32 0)")
+        self.emit(f"{fai} = ptrtoint ptr {fa} to i64")
+        p = self.thread_word("stack_limit")
+        lim, low = self.tmp(), self.tmp()
+        self.emit(f"{lim} = load i64, ptr {p}")
+        self.emit(f"{low} = icmp ult i64 {fai}, {lim}")
+        over, ok = self.label("overflow"), self.label("start")
+        self.emit(f"br i1 {low}, label %{over}, label %{ok}")
+        self.start_block(over)
+        site = self.new_site(SiteDesc("entry", "stack overflow", ()))
+        self.statepoint_stub(REQUEST["stack_overflow"], [], site_id=site)
+        self.emit(self.zero())
+        self.start_block(ok)
+        self.edges.setdefault(entry.label, []).append(
+            (ok, [f"%arg.{n}" for n, _ in entry.params]))
+        self.emit(f"br label %b.{entry.label}")
+        lines, self.body = self.body, saved
+        return lines
+
+    def phi_lines(self) -> dict:
+        """Phi nodes of every block, from the edges recorded while lowering."""
+        phis = {}
+        for block in self.version.blocks:
+            incoming = self.edges.get(block.label, [])
+            lines = []
+            for i, (name, ty) in enumerate(block.params):
+                if not incoming:
+                    continue
+                pairs = ", ".join(f"[ {args[i]}, %{edge} ]" for edge, args in incoming)
+                lines.append(f"  %v.{name} = phi {llvm_type(ty)} {pairs}")
+            phis[block.label] = lines
+        return phis
+
+    def assemble(self, phis) -> list:
+        """Insert each block's phis right after its label."""
+        out = []
+        for line in self.body:
+            out.append(line)
+            if line.startswith("b.") and line.endswith(":"):
+                label = line[2:-1]
+                out.extend(phis.get(label, []))
+        return out
+
+    def lower_block(self, block) -> None:
+        if block.label not in self.reachable:
+            return
+        self.start_block(f"b.{block.label}")
+        for index, instr in enumerate(block.instrs):
+            self.table[instr.op](self, block.label, index, instr)
+        self.flush_edges()
+
+    def edge(self, dest) -> str:
+        """An edge block carrying `dest`'s arguments; returns its label."""
+        target = self.version.block(dest.label)
+        label = self.label("edge")
+        args = [self.value(a, t) for a, (_, t) in zip(dest.args, target.params)]
+        self.edges.setdefault(dest.label, []).append((label, args))
+        self.pending_edges.append(f"{label}:\n  br label %b.{dest.label}")
+        return label
+
+    def flush_edges(self) -> None:
+        for text in self.pending_edges:
+            self.body.extend(text.split("\n"))
+        self.pending_edges = []
+
+    def declare(self, line: str) -> None:
+        """Add a module-level declaration (intrinsics used by some instructions)."""
+        self.declarations.add(line)
+
+    def define(self, instr, text: str) -> None:
+        """Emit `%v.result = text`."""
+        self.emit(f"%v.{instr.results[0]} = {text}")
+
+
+def reachable_blocks(version) -> set:
+    """Labels of the blocks reachable from the entry (the others are not lowered)."""
+    from ..ir.analysis import successors
+    by_label = {b.label: b for b in version.blocks}
+    seen, work = set(), [version.blocks[0].label]
+    while work:
+        label = work.pop()
+        if label in seen or label not in by_label:
+            continue
+        seen.add(label)
+        work.extend(successors(by_label[label]))
+    return seen

@@ -1,0 +1,58 @@
+"""The native thread block: the words native code and the runtime share for one thread.
+
+Native functions receive the block's address as their hidden first argument.  Each field is
+one 64-bit word at a fixed offset; this table is the only place the offsets are written.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A word of the thread block: its name, byte offset and meaning."""
+
+    name: str
+    offset: int
+    doc: str
+
+
+FIELDS = (
+    Field("poll", 0, "non-zero when a safepoint operation is pending (polled at entries "
+                     "and loop back-edges)"),
+    Field("status", 8, "0 normally; non-zero while a guest error or VM error unwinds "
+                       "native frames (checked after every call)"),
+    Field("anchor_ra", 16, "return address into the innermost native frame at the last "
+                           "runtime entry (written by the entry stub)"),
+    Field("anchor_sp", 24, "that frame's stack pointer at the call"),
+    Field("anchor_bp", 32, "that frame's frame pointer"),
+    Field("stack_limit", 40, "lowest stack address native prologues may use"),
+    Field("stress_countdown", 48, "deopt-stress: deopt when this reaches zero"),
+    Field("runtime_entry", 56, "address of the runtime's callback the entry stub calls"),
+    Field("cells", 64, "address of the function entry-cell table"),
+)
+OFFSET = {f.name: f.offset for f in FIELDS}
+SIZE_WORDS = len(FIELDS)
+
+STATUS_OK, STATUS_ERROR = 0, 1
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A kind of runtime entry: what native code asks the runtime for."""
+
+    name: str
+    code: int
+    doc: str
+
+
+REQUESTS = (
+    Request("helper", 1, "call runtime helper (payload: helper index) with the argument buffer"),
+    Request("call", 2, "call a function that has no native code (payload: function id)"),
+    Request("deopt", 3, "deoptimize this frame at a patchpoint: rebuild interpreter frames, "
+                        "run them to completion, return their result"),
+    Request("safepoint", 4, "a poll found work: run pending safepoint operations"),
+    Request("stack_overflow", 5, "the prologue found the stack limit crossed"),
+    Request("unreachable", 6, "an UNREACHABLE was executed"),
+)
+REQUEST = {r.name: r.code for r in REQUESTS}
+REQUEST_BY_CODE = {r.code: r for r in REQUESTS}
+PAYLOAD_SHIFT = 8

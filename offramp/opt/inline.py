@@ -1,0 +1,158 @@
+"""Inlining with frame-state composition.
+
+`inline_calls` replaces a `CALL <@sig> @g (args) [state]` by the body of g's current
+version.  The call's block is split in two: the head ends by branching to g's (renamed)
+entry with the arguments, and a continuation block, whose parameter is the call's result
+(under the call's own result name, so nothing after the call changes), receives every
+`RET (v)` of the body as `BRANCH %cont(v)`.
+
+The call's frame state is the caller's abstract frame *waiting* at that call.  Each frame
+state inside the inlined body describes g's frames, so it gets that state as its outermost
+parent: deoptimizing inside the body rebuilds g's frame(s) and, under them, the caller's
+frame waiting for g's result — compose(state_in_g, state_of_call).  Because the parent is
+attached to the outermost level, a state of a call *inside* g that is later inlined too
+keeps composing: h inlined into g inlined into f deopts to three frames.  Frame-state
+values are operands of the version holding the state, so they are renamed with the body;
+the call's own state is already in the caller's names.
+
+Only calls that carry a state are inlined (without one there is no caller frame to rebuild).
+A function is never inlined into itself, directly or through the chain of inlined callers,
+and `max_depth` / `max_growth` bound nesting and the number of instructions added.
+Instructions keep their own source lines and names.
+"""
+from dataclasses import replace
+
+from ..ir.nodes import Block, Dest, FrameState, Instr, Sym, Var
+from .rewrite import NameSupply, as_version, copy_version, map_operands
+
+DEFAULT_MAX_DEPTH = 4
+DEFAULT_MAX_GROWTH = 2000
+
+
+def always(call, callee_version) -> bool:
+    """The default policy: inline whatever the budget allows."""
+    return True
+
+
+def compose(state: FrameState, outer: FrameState) -> FrameState:
+    """`state` with `outer` attached below its outermost frame (the caller waiting)."""
+    parent = outer if state.parent is None else compose(state.parent, outer)
+    return FrameState(state.func, state.version, state.block, state.index, state.values,
+                      parent)
+
+
+def inline_calls(module, version, new_name: str, should_inline=always, *,
+                 max_depth: int = DEFAULT_MAX_DEPTH,
+                 max_growth: int = DEFAULT_MAX_GROWTH):
+    """A new version of `version` with the calls `should_inline(call, callee)` accepts inlined."""
+    version = as_version(module, version)
+    out = copy_version(version, new_name)
+    inliner = _Inliner(module, out, should_inline, max_depth, max_growth)
+    inliner.run()
+    return out
+
+
+def inlinable_callee(module, instr):
+    """The current version of the function a stateful `CALL @g` calls, else None."""
+    if instr.op != "CALL" or instr.arg("state") is None:
+        return None
+    callee = instr.arg("callee")
+    if not isinstance(callee, Sym) or callee.name not in module.functions:
+        return None
+    func = module.functions[callee.name]
+    return func.versions[-1] if func.versions else None
+
+
+class _Inliner:
+    """Walks the blocks in order, expanding calls; inlined blocks are walked in turn."""
+
+    def __init__(self, module, version, should_inline, max_depth, max_growth):
+        self.module, self.version = module, version
+        self.should_inline = should_inline
+        self.max_depth, self.budget = max_depth, max_growth
+        self.names = NameSupply(version)
+        self.chains = {id(b): () for b in version.blocks}   # functions inlined to get here
+        self.count = 0
+
+    def run(self):
+        blocks = self.version.blocks
+        i = 0
+        while i < len(blocks):
+            block = blocks[i]
+            chain = self.chains[id(block)]
+            for k, instr in enumerate(block.instrs):
+                callee = self.candidate(instr, chain)
+                if callee is not None:
+                    blocks[i:i + 1] = self.expand(block, k, instr, callee, chain)
+                    break
+            i += 1
+
+    def candidate(self, instr, chain):
+        callee = inlinable_callee(self.module, instr)
+        if callee is None or callee.func == self.version.func or callee.func in chain:
+            return None
+        if len(chain) >= self.max_depth:
+            return None
+        size = sum(len(b.instrs) for b in callee.blocks)
+        if size > self.budget or not self.should_inline(instr, callee):
+            return None
+        self.budget -= size
+        return callee
+
+    def expand(self, block, k, call, callee, chain):
+        """[head, renamed body blocks..., continuation] replacing `block`."""
+        self.count += 1
+        prefix = f"{callee.func}.{self.count}."
+        rename = {}
+
+        def name(old):
+            if old not in rename:
+                rename[old] = self.names.fresh(prefix + old)
+            return rename[old]
+
+        labels = {b.label: self.names.fresh(prefix + b.label) for b in callee.blocks}
+        sig = call.arg("sig")
+        results = call.results or tuple(self.names.fresh(prefix + "result") for _ in sig.results)
+        cont = Block(self.names.fresh(f"{block.label}.after.{callee.func}"),
+                     list(zip(results, sig.results)), block.instrs[k + 1:])
+        entry = labels[callee.blocks[0].label]
+        head = Block(block.label, block.params,
+                     block.instrs[:k] + [Instr("BRANCH", (Dest(entry, call.arg("args")),),
+                                              (), None, call.line)])
+        outer = call.arg("state")
+        states = {}
+
+        def value(operand, literal_allowed):
+            return Var(name(operand.name)) if isinstance(operand, Var) else operand
+
+        def state(s):
+            key = id(s)
+            if key not in states:
+                renamed = FrameState(s.func, s.version, s.block, s.index,
+                                     tuple((n, value(v, True)) for n, v in s.values),
+                                     None if s.parent is None else state(s.parent))
+                states[key] = (s, renamed)
+            return states[key][1]
+
+        def composed(s):
+            return compose(state(s), outer)
+
+        body = []
+        for b in callee.blocks:
+            instrs = []
+            for instr in b.instrs:
+                if instr.op == "RET":
+                    values = tuple(value(v, True) for v in instr.arg("values"))
+                    instrs.append(Instr("BRANCH", (Dest(cont.label, values),), (), instr.name,
+                                        instr.line))
+                    continue
+                new = map_operands(instr, value, label=labels.__getitem__, state_fn=composed)
+                if new.results:
+                    new = replace(new, results=tuple(name(r) for r in new.results))
+                instrs.append(new)
+            body.append(Block(labels[b.label], [(name(n), t) for n, t in b.params], instrs))
+        self.chains[id(head)] = chain
+        self.chains[id(cont)] = chain
+        for b in body:
+            self.chains[id(b)] = chain + (callee.func,)
+        return [head, *body, cont]

@@ -1,0 +1,59 @@
+"""Frame-state sharing: replay from the last valid state.
+
+Between two guards of one block with nothing observable in between — no instruction with
+SIDE_EFFECT or MAY_GC other than the guards themselves (pure arithmetic and loads are
+fine: nothing writes memory in between) — the first guard's state is a valid state for the
+second: deoptimizing at the second guard resumes at the first guard's resume point, and the
+interpreter re-executes the effect-free stretch to arrive where the second guard would have
+resumed (LuaJIT merges snapshots the same way).  So later guards (and a DEOPT ending the
+stretch) may reuse the earlier FrameState object, and the values only their own states kept
+alive become dead.  The earlier state's values dominate the later guard: they are defined
+before the first guard, in the same block or above it.
+
+Each guard keeps its own reason, so deopt counts by reason are unchanged; what changes is
+where the interpreter resumes (and how many frames it rebuilds when the states' depths
+differ).  `count_states` is the `--stats` measure: distinct frame states over a version.
+"""
+from dataclasses import replace
+
+from ..ir.ops import Flag
+from .rewrite import as_version, copy_version, states_of
+
+BARRIER = Flag.SIDE_EFFECT | Flag.MAY_GC
+
+
+def share_states(module, version, new_name: str | None = None):
+    """A new version where guards after an effect-free stretch reuse the first one's state."""
+    version = as_version(module, version)
+    out = copy_version(version, new_name)
+    for block in out.blocks:
+        current = None
+        instrs = []
+        for instr in block.instrs:
+            if instr.op in ("GUARD", "DEOPT"):
+                state = instr.arg("state")
+                if current is None:
+                    current = state if instr.op == "GUARD" else None
+                elif state is not current:
+                    instr = _with_state(instr, current)
+            elif instr.opdef.flags & BARRIER:
+                current = None
+            instrs.append(instr)
+        block.instrs = instrs
+    return out
+
+
+def _with_state(instr, state):
+    position = instr.opdef.position("state")
+    operands = instr.operands[:position] + (state,) + instr.operands[position + 1:]
+    return replace(instr, operands=operands)
+
+
+def count_states(version) -> int:
+    """Distinct frame states in `version`, every parent level counted (by value)."""
+    seen = set()
+    for state in states_of(version):
+        while state is not None and state not in seen:
+            seen.add(state)
+            state = state.parent
+    return len(seen)

@@ -1,0 +1,91 @@
+"""Tiering policy: when a function or a loop leaves the interpreter for native code.
+
+`--tier=jit` counts calls of each function and iterations of each loop header in the
+interpreter and compiles when a count reaches its threshold (Config.call_threshold,
+Config.loop_threshold); `--tier=eager` compiles every function at its first call and
+enters native code at a loop's first iteration.  What is compiled is decided by the
+client's optimizer (`VM.set_optimizer`): by default the function's current version as is.
+
+A hot loop is entered by OSR: an entry clone of the function taking the loop header's live
+values (opt/osr.py) is compiled and called with the interpreter frame's values; its result
+is the interpreter frame's result.  Interpreter->native entries nest at most
+Config.max_native_reentry deep, so deep recursion that keeps crossing tiers stays in the
+interpreter instead of exhausting the C stack.
+"""
+from ..native.engine import NativeEngine
+
+
+class TierPolicy:
+    """Counts, compiles and enters native code for one VM."""
+
+    def __init__(self, vm):
+        self.vm = vm
+        config = vm.config
+        self.engine = NativeEngine(vm)
+        eager = config.tier == "eager"
+        self.call_threshold = 1 if eager else config.call_threshold
+        vm.interp.loop_threshold = 1 if eager else config.loop_threshold
+        self.max_reentry = config.max_native_reentry
+        self.calls = {}
+        self.native = {}          # function name -> NativeCode entered by calls
+        self.osr_codes = {}       # (function, version, header) -> (NativeCode, live names)
+        self.reentry = 0
+        self.osr_entries = 0
+        interp = vm.interp
+        interp.call_hook = self.on_call
+        interp.loop_hook = self.on_hot_loop
+        interp.stack_snapshot = lambda thread: self.engine.guest_stack()
+        vm.heap.add_root_provider(self.engine.roots)
+
+    def on_call(self, thread, func, args):
+        """Run a call in native code when the function is (or now becomes) compiled."""
+        code = self.native.get(func.name)
+        if code is None:
+            n = self.calls[func.name] = self.calls.get(func.name, 0) + 1
+            if n < self.call_threshold or not func.versions:
+                return None
+            code = self.compile(func)
+        return self.enter(code, args, thread)
+
+    def enter(self, code, args, thread):
+        """Call native code from the interpreter, unless entries are nested too deep."""
+        if self.reentry >= self.max_reentry:
+            return None
+        self.reentry += 1
+        try:
+            return (True, self.engine.invoke(code, args, thread))
+        finally:
+            self.reentry -= 1
+
+    def compile(self, func):
+        """Compile what the client's optimizer makes of `func` and install it for calls."""
+        version = self.vm.optimize(func)
+        code = self.engine.compile(version)
+        self.native[func.name] = code
+        return code
+
+    def invalidate(self, func_name: str) -> None:
+        """Stop entering the function's native code (calls go back to the interpreter)."""
+        self.native.pop(func_name, None)
+        self.engine.uninstall(func_name)
+
+    def on_hot_loop(self, thread, frame):
+        """OSR: continue a hot interpreted loop in native code, mid-iteration."""
+        from ..opt.osr import osr_entry
+        version = frame.code.version
+        key = (version.func, version.name, frame.block)
+        entry = self.osr_codes.get(key)
+        if entry is None:
+            func, live = osr_entry(self.vm.module, version, frame.block)
+            self.vm.tracer.emit("osr", f"entry clone @{func.name} for @{version.func} "
+                                       f"%{version.name} loop %{frame.block}")
+            code = self.engine.compile(self.vm.optimize(func), install=False)
+            entry = self.osr_codes[key] = (code, live)
+        code, live = entry
+        self.osr_entries += 1
+        self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration "
+                                   f"{frame.code.loop_counts.get(frame.pc, 0)}")
+        return self.enter(code, [frame.value(n) for n in live], thread)
+
+    def stats(self) -> dict:
+        return {"osr entries": self.osr_entries, **self.engine.stats()}
