@@ -226,12 +226,13 @@ class Interpreter:
             raise
 
     def resume_frames(self, thread: InterpThread, frames, pending=None):
-        """Push rebuilt frames (outermost first), hand `pending` to the innermost, run them."""
+        """Push rebuilt frames (outermost first), resume the innermost (handing it `pending`
+        if it waits for a call's result) and run them to completion."""
         base = len(thread.frames)
         for frame in frames:
             self._push(thread, frame)
-        if pending is not None:
-            self._deliver(thread.frames[-1], tuple(pending))
+        if thread.frames[-1].waiting:
+            self._deliver(thread.frames[-1], tuple(pending or ()))
         return self.run(thread, base)
 
     def _deliver(self, frame: Frame, values: tuple) -> None:

@@ -181,6 +181,7 @@ class _Reader:
         self.data, self.pos = data, pos
 
     def uv(self) -> int:
+        """The next unsigned varint."""
         result = shift = 0
         data = self.data
         while True:
@@ -195,10 +196,12 @@ class _Reader:
             shift += 7
 
     def sv(self) -> int:
+        """The next zigzag varint."""
         n = self.uv()
         return n >> 1 if not n & 1 else -((n + 1) >> 1)
 
     def raw(self, size: int) -> bytes:
+        """The next `size` bytes."""
         if self.pos + size > len(self.data):
             raise SideTableError(f"truncated string at byte {self.pos}")
         chunk = bytes(self.data[self.pos:self.pos + size])
@@ -213,6 +216,7 @@ class _Interner:
         self.index = {}
 
     def __call__(self, value) -> int:
+        """The index of `value`, assigning the next one if it is new."""
         found = self.index.get(value)
         if found is None:
             found = self.index[value] = len(self.index)
@@ -319,7 +323,12 @@ class SideTableBuilder:
 # --- decoder ----------------------------------------------------------------------------
 
 class SideTable:
-    """A decoded view of side-table bytes for code at `base_address`; sites decode on lookup."""
+    """A decoded view of side-table bytes for code at `base_address`; sites decode on lookup.
+
+    The string, location and frame tables are decoded at construction (`strings`,
+    `locations`, and `frames`: one (FrameDesc, parent reference, variables in the chain) per
+    frame node); the site index on the first lookup; each Site when it is looked up.
+    """
 
     def __init__(self, data: bytes, base_address: int = 0):
         self.data = bytes(data)
@@ -389,6 +398,7 @@ class SideTable:
         return self.frames[ref - 1][2] if ref else 0
 
     def _read_location(self, reader) -> Location:
+        """One location entry."""
         head = reader.uv()
         try:
             kind = LocationKind(head & 7)
@@ -397,6 +407,7 @@ class SideTable:
         return Location(kind, reader.uv(), head >> 3, reader.sv())
 
     def _read_frame(self, reader):
+        """One frame node: (FrameDesc, parent reference, variables in its chain)."""
         parent = reader.uv()
         if parent > len(self.frames):
             raise SideTableError(f"frame {len(self.frames)} names a later parent {parent - 1}")
@@ -409,18 +420,21 @@ class SideTable:
         return desc, parent, len(variables) + self._chain_vars(parent)
 
     def _string(self, index: int) -> str:
+        """String `index` of the string table."""
         try:
             return self.strings[index]
         except IndexError:
             raise SideTableError(f"string index {index} out of range") from None
 
     def _location(self, index: int) -> Location:
+        """Location `index` of the location table."""
         try:
             return self.locations[index]
         except IndexError:
             raise SideTableError(f"location index {index} out of range") from None
 
     def _read_site(self, offset: int, reader) -> Site:
+        """The site at `offset` whose body (from its kind on) `reader` is at."""
         try:
             kind = SITE_KINDS[reader.uv()]
         except IndexError:

@@ -161,6 +161,7 @@ class _Reader:
         self.pos = 0
 
     def take(self, fmt: str):
+        """Unpack `fmt` at the cursor and advance past it."""
         size = struct.calcsize(fmt)
         if self.pos + size > len(self.data):
             raise StackMapError(f"truncated at byte {self.pos}: need {size} more bytes")
@@ -169,6 +170,7 @@ class _Reader:
         return values
 
     def align8(self):
+        """Skip padding up to the next multiple of 8."""
         self.pos = (self.pos + 7) & ~7
 
 

@@ -37,6 +37,9 @@ IN_SCOPE_COUNT = 241
 
 MODES = {
     "interp": ["--tier=interp"],
+    "eager": ["--tier=eager"],
+    "deopt-stress": ["--tier=eager", "--deopt-stress=1"],
+    "jit": ["--tier=jit"],
 }
 
 GC_STRESS_ARGS = ["--tier=interp", "--gc-stress"]

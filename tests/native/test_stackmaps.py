@@ -6,6 +6,7 @@ assignment and that every instruction offset lies inside its function's code, th
 code through ctypes so we know the instrumented function still computes the right thing.
 """
 import ctypes
+import gc
 import struct
 
 import pytest
@@ -126,6 +127,17 @@ def test_compiled_object_has_sections_and_functions(stackmap_code):
     assert stackmap_code.object_bytes[:4] == b"\x7fELF"
     with pytest.raises(KeyError):
         stackmap_code.function_address("missing")
+
+
+def test_engines_are_independent():
+    """Each engine owns its own target machine: disposing one leaves the other runnable."""
+    first = compile_ir(STACKMAP_IR, "first")
+    second = compile_ir(STACKMAP_IR, "second")
+    sm = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)(
+        second.function_address("sm"))
+    del first
+    gc.collect()
+    assert sm(1, 2) == 3
 
 
 def test_invalid_ir_is_refused_by_the_verifier():

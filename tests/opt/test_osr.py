@@ -1,0 +1,144 @@
+"""OSR entry clones: enter a loop at any iteration; deopts resume the right iteration."""
+import pytest
+
+from offramp.ir.text import parse_module, print_module
+from offramp.ir.verify import verify_module
+from offramp.opt.osr import osr_entry
+from offramp.runtime.vm import VM
+
+from .helpers import frames_of, load
+
+# v1 is the baseline with a probe trap at the loop header; v2 the speculative version
+# whose guard gives up at i = 50 and resumes v1's header (the probe) at that iteration.
+LOOP = """
+.funcdef @f VERSION %v1 <@binary> {
+  %entry(<@i64> %n <@i64> %step):
+    BRANCH %head(0 0)
+  %head(<@i64> %i <@i64> %acc):
+    [%probe] TRAP <@void> KEEPALIVE(%i %acc)
+    %more = SLT <@i64> %i %n
+    BRANCH2 %more %body() %exit()
+  %body():
+    %sq = MUL <@i64> %i %i
+    %acc2 = ADD <@i64> %acc %sq
+    %i2 = ADD <@i64> %i %step
+    BRANCH %head(%i2 %acc2)
+  %exit():
+    RET (%acc)
+}
+.funcdef @f VERSION %v2 <@binary> {
+  %entry(<@i64> %n <@i64> %step):
+    BRANCH %head(0 0)
+  %head(<@i64> %i <@i64> %acc):
+    %more = SLT <@i64> %i %n
+    BRANCH2 %more %body() %exit()
+  %body():
+    %small = SLT <@i64> %i 50
+    GUARD %small ELSE DEOPT "i reached 50" [@f %v1 %head 0 (%i=%i %acc=%acc %n=%n %step=%step)]
+    %sq = MUL <@i64> %i %i
+    %acc2 = ADD <@i64> %acc %sq
+    %i2 = ADD <@i64> %i %step
+    BRANCH %head(%i2 %acc2)
+  %exit():
+    RET (%acc)
+}
+"""
+
+
+def total(n, step=1):
+    return sum(i * i for i in range(0, n, step))
+
+
+def probing_vm(module, capture_at=None, live_names=()):
+    """A VM recording every probe (frames, i, acc) and, once, the header's live values."""
+    vm = VM(module)
+    probes, captured = [], {}
+
+    def handler(ctx):
+        cursor = ctx.cursor()
+        i, acc = cursor.keepalives()
+        probes.append((frames_of(ctx), i, acc))
+        if i == capture_at and not captured:
+            captured.update({name: cursor.value(name) for name in live_names})
+        return ctx.pass_values()
+    vm.set_trap_handler(handler)
+    return vm, probes, captured
+
+
+def test_clone_signature_and_live_names():
+    module = load(LOOP)
+    v1 = module.functions["f"].version("v1")
+    clone, live = osr_entry(module, v1, "head")
+    assert live == ["i", "acc", "n", "step"]      # header parameters, then sorted others
+    assert clone.name == "f.osr.head" and module.functions["f.osr.head"] is clone
+    assert len(clone.sig.params) == 4 and clone.sig.results == module.functions["f"].sig.results
+    entry = clone.current.blocks[0]
+    assert [n for n, _ in entry.params][2:] == ["n", "step"]
+    assert [b.label for b in clone.current.blocks[1:]] == ["head", "body", "exit"]
+    verify_module(module)
+    assert print_module(parse_module(print_module(module))) == print_module(module)
+    again, _ = osr_entry(module, v1, "head")
+    assert again.name == "f.osr.head.1"
+
+
+@pytest.mark.parametrize("k", [0, 7, 19, 20])
+def test_entering_at_an_interpreted_iteration_gives_the_same_result(k):
+    module = load(LOOP.replace("%small = SLT <@i64> %i 50", "%small = SLT <@i64> %i 1000"))
+    v1 = module.functions["f"].version("v1")
+    clone, live = osr_entry(module, v1, "head")
+    vm, probes, captured = probing_vm(module, capture_at=k, live_names=live)
+    from .helpers import run
+    assert run(vm, v1, [20, 1]) == total(20)
+    assert captured == {"i": k, "acc": total(k), "n": 20, "step": 1}
+    probes.clear()
+    assert vm.call(clone.name, [captured[n] for n in live]) == total(20)
+    # The clone runs the rest of the loop: probes from iteration k on, in its own frame.
+    assert [p[1] for p in probes] == list(range(k, 21))
+    assert probes[0][0] == [(clone.name, "v1", "head", 0)]
+
+
+@pytest.mark.parametrize("start", [0, 10, 49])
+def test_guard_failing_after_osr_entry_resumes_that_iteration_in_the_original(start):
+    module = load(LOOP)
+    v2 = module.functions["f"].version("v2")
+    clone, live = osr_entry(module, v2, "head")
+    verify_module(module)
+    vm, probes, _ = probing_vm(module)
+    args = {"i": start, "acc": total(start), "n": 80, "step": 1}
+    assert vm.call(clone.name, [args[n] for n in live]) == total(80)
+    assert vm.interp.deopts == {"i reached 50": 1}
+    # The first probe is v1's header at iteration 50, in a frame of the original f.
+    assert probes[0] == ([("f", "v1", "head", 0)], 50, total(50))
+    assert [p[1] for p in probes] == list(range(50, 81))
+
+
+def test_osr_clone_without_deopt_never_leaves_it():
+    module = load(LOOP)
+    v2 = module.functions["f"].version("v2")
+    clone, live = osr_entry(module, v2, "head")
+    vm, probes, _ = probing_vm(module)
+    args = {"i": 3, "acc": total(3), "n": 40, "step": 2}
+    assert vm.call(clone.name, [args[n] for n in live]) == sum(i * i for i in range(0, 3)) + \
+        sum(i * i for i in range(3, 40, 2))
+    assert probes == [] and vm.interp.deopts == {}
+
+
+def test_a_live_in_redefined_after_the_header_is_refused():
+    module = load("""
+.funcdef @f VERSION %v1 <@unary> {
+  %entry(<@i64> %n):
+    BRANCH %a(0)
+  %a(<@i64> %i):
+    %x = ADD <@i64> %i 1
+    BRANCH %head()
+  %head():
+    %more = SLT <@i64> %x %n
+    BRANCH2 %more %a(%x) %exit()
+  %exit():
+    RET (%x)
+}""")
+    with pytest.raises(ValueError, match="x"):
+        osr_entry(module, module.functions["f"].current, "head")
+    clone, live = osr_entry(module, module.functions["f"].current, "a")
+    assert live == ["i", "n"]
+    assert VM(module).call(clone.name, [4, 9]) == 9
