@@ -1,0 +1,224 @@
+"""Deoptimization out of native code, checked on IR text against the interpreter.
+
+- a guard in `h` inlined into `g` inlined into `f` rebuilds three interpreter frames with
+  the right values;
+- doubles that live in XMM registers at a deopt exit come back exactly;
+- a guard failing in a loop entered by OSR resumes at the right iteration;
+- deopt-stress deoptimizes at every call and guard and changes no result;
+- a guest error raised three native frames deep carries the whole stack.
+"""
+import pytest
+
+from offramp.config import Config
+from offramp.interp.errors import GuestError
+from offramp.ir.text import parse_module
+from offramp.ir.verify import verify_module
+from offramp.opt.inline import inline_calls
+from offramp.opt.pipeline import install
+from offramp.runtime.vm import VM
+
+HEADER = """
+.typedef @i1 = int<1>
+.typedef @i64 = int<64>
+.typedef @dbl = double
+.typedef @void = void
+.funcsig @unary = (@i64) -> (@i64)
+.funcsig @dunary = (@dbl) -> (@dbl)
+.funcsig @error_sig = (@i64) -> ()
+.extern @error <@error_sig>
+"""
+
+
+def native_vm(body, **config):
+    module = parse_module(HEADER + body, "test.ir")
+    verify_module(module)
+    from offramp.runtime.ir_runner import link_helpers, standard_helpers
+    import io
+    helpers = link_helpers(module, standard_helpers(io.StringIO()))
+    return VM(module, Config(tier="eager", **config), helpers=helpers)
+
+
+THREE_DEEP = """
+.funcdef @h VERSION %v1 <@unary> {
+  %entry(<@i64> %z):
+    %z2 = MUL <@i64> %z 10
+    %ok = SLT <@i64> %z 100
+    GUARD %ok ELSE DEOPT "z too large" [@h %v1 %entry 3 (%z=%z %z2=%z2)]
+    [%seen] TRAP <@void> KEEPALIVE(%z %z2)
+    %r = ADD <@i64> %z2 1
+    RET (%r)
+}
+.funcdef @g VERSION %v1 <@unary> {
+  %entry(<@i64> %y):
+    %y2 = ADD <@i64> %y 2
+    %r = CALL <@unary> @h (%y2) [@g %v1 %entry 1 (%y=%y)]
+    %s = ADD <@i64> %r %y
+    RET (%s)
+}
+.funcdef @f VERSION %v1 <@unary> {
+  %entry(<@i64> %x):
+    %x3 = MUL <@i64> %x 3
+    %r = CALL <@unary> @g (%x3) [@f %v1 %entry 1 (%x=%x)]
+    %s = SUB <@i64> %r %x
+    RET (%s)
+}
+"""
+
+
+def test_guard_in_h_inlined_into_g_inlined_into_f_rebuilds_three_frames():
+    vm = native_vm(THREE_DEEP)
+    module = vm.module
+    g_inlined = inline_calls(module, module.functions["g"].current, "v2")
+    install(module, g_inlined)
+    f_inlined = inline_calls(module, module.functions["f"].current, "v2")
+    install(module, f_inlined)
+    assert not any(i.op == "CALL" for b in f_inlined.blocks for i in b.instrs)
+    stacks = []
+
+    def handler(ctx):
+        cursor, frames = ctx.cursor(), []
+        while True:
+            frames.append((cursor.func, cursor.version, cursor.index,
+                           {k: v for k, v in cursor.values().items() if v is not None}))
+            if not cursor.has_caller():
+                break
+            cursor = cursor.next()
+        stacks.append(frames)
+        return ctx.pass_values()
+    vm.set_trap_handler(handler)
+    # x = 40: y = 120, z = 122 >= 100: the guard fails inside the twice-inlined h.
+    assert vm.call("f", [40]) == (1220 + 1) + 120 - 40
+    assert vm.tiers.engine.deopts == {"z too large": 1}
+    (frames,) = stacks
+    assert [(f, v, i) for f, v, i, _ in frames[:3]] == [("h", "v1", 3), ("g", "v1", 1),
+                                                       ("f", "v1", 1)]
+    assert frames[0][3] == {"z": 122, "z2": 1220}
+    assert frames[1][3]["y"] == 120
+    assert frames[2][3]["x"] == 40
+
+
+DOUBLES = """
+.funcdef @mix VERSION %v1 <@dunary> {
+  %entry(<@dbl> %a):
+    %b = FMUL <@dbl> %a 1.5
+    %c = FADD <@dbl> %b 0.25
+    %d = FSUB <@dbl> %c %a
+    %big = FOGT <@dbl> %d 100.0
+    %ok = XOR <@i1> %big 1
+    GUARD %ok ELSE DEOPT "d too big" [@mix %v1 %entry 6 (%b=%b %c=%c %d=%d)]
+    %e = FMUL <@dbl> %d %c
+    %f = FDIV <@dbl> %e %b
+    RET (%f)
+}
+"""
+
+
+@pytest.mark.parametrize("a", [0.5, 1e3, -3.0e5, 123456.789])
+def test_doubles_in_xmm_registers_survive_a_deopt(a):
+    interp = VM(parse_module(HEADER + DOUBLES), Config(tier="interp"))
+    vm = native_vm(DOUBLES)
+    assert vm.call("mix", [a]) == interp.call("mix", [a])
+    assert vm.tiers.engine.deopts.get("d too big", 0) == (1 if a * 0.5 + 0.25 > 100 else 0)
+
+
+def test_deopt_exit_reads_register_locations_of_doubles():
+    vm = native_vm(DOUBLES)
+    vm.call("mix", [1e4])
+    (code,) = vm.tiers.engine.codes
+    guard_sites = [s for s in code.sites.values() if s.desc.kind == "guard"]
+    kinds = {loc.kind.name for s in guard_sites for loc in s.locations}
+    regs = {loc.dwarf_reg for s in guard_sites for loc in s.locations
+            if loc.kind.name == "REGISTER"}
+    assert "REGISTER" in kinds
+    assert any(r >= 17 for r in regs), "expected doubles in XMM registers at the exit"
+
+
+LOOP = """
+.funcdef @sum VERSION %v1 <@unary> {
+  %entry(<@i64> %n):
+    BRANCH %head(0 0)
+  %head(<@i64> %i <@i64> %acc):
+    %more = SLT <@i64> %i %n
+    BRANCH2 %more %body() %done()
+  %body():
+    %acc2 = ADD <@i64> %acc %i
+    %i2 = ADD <@i64> %i 1
+    BRANCH %head(%i2 %acc2)
+  %done():
+    RET (%acc)
+}
+.funcdef @sum VERSION %v2 <@unary> {
+  %entry(<@i64> %n):
+    BRANCH %head(0 0)
+  %head(<@i64> %i <@i64> %acc):
+    %more = SLT <@i64> %i %n
+    BRANCH2 %more %body() %done()
+  %body():
+    %small = SLT <@i64> %i 700
+    GUARD %small ELSE DEOPT "i reached 700" [@sum %v1 %body 0 (%i=%i %acc=%acc %n=%n)]
+    %acc2 = ADD <@i64> %acc %i
+    %i2 = ADD <@i64> %i 1
+    BRANCH %head(%i2 %acc2)
+  %done():
+    RET (%acc)
+}
+"""
+
+
+def test_guard_failing_after_osr_entry_resumes_at_the_right_iteration():
+    module = parse_module(HEADER + LOOP)
+    verify_module(module)
+    # The interpreter runs %v1; the OSR entry clone is made of the guarded %v2.
+    optimized = module.functions["sum"].versions.pop()
+    vm = VM(module, Config(tier="jit", call_threshold=10**9, loop_threshold=50,
+                           trace=frozenset()))
+
+    def optimizer(vm_, func):
+        if func.name.startswith("sum.osr."):
+            from offramp.opt.osr import osr_entry
+            clone, _ = osr_entry(module, optimized, "head")
+            return clone.current
+        return func.current
+    vm.set_optimizer(optimizer)
+    assert vm.call("sum", [1000]) == sum(range(1000))
+    assert vm.tiers.osr_entries == 1
+    assert vm.tiers.engine.deopts == {"i reached 700": 1}
+
+
+def test_deopt_stress_at_every_call_and_guard_changes_nothing():
+    expected = VM(parse_module(HEADER + THREE_DEEP), Config(tier="interp"))
+    expected.set_trap_handler(lambda ctx: ctx.pass_values())
+    vm = native_vm(THREE_DEEP, deopt_stress=1)
+    vm.set_trap_handler(lambda ctx: ctx.pass_values())
+    for x in (1, 5, 40):
+        assert vm.call("f", [x]) == expected.call("f", [x])
+    assert sum(vm.tiers.engine.deopts.values()) > 0
+
+
+NESTED_ERROR = """
+.funcdef @c VERSION %v1 <@unary> {
+  %entry(<@i64> %k):
+    CCALL @error (%k) !30
+    RET (%k)
+}
+.funcdef @b VERSION %v1 <@unary> {
+  %entry(<@i64> %k):
+    %r = CALL <@unary> @c (%k) !20
+    RET (%r)
+}
+.funcdef @a VERSION %v1 <@unary> {
+  %entry(<@i64> %k):
+    %r = CALL <@unary> @b (%k) !10
+    RET (%r)
+}
+"""
+
+
+def test_guest_error_three_native_frames_deep_has_the_whole_stack():
+    vm = native_vm(NESTED_ERROR)
+    with pytest.raises(GuestError) as info:
+        vm.call("a", [7])
+    assert info.value.message == "error 7"
+    assert [(v.func, i.line) for v, i in info.value.stack] == [("a", 10), ("b", 20),
+                                                               ("c", 30)]
+    assert len(vm.tiers.engine.codes) == 3
