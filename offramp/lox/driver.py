@@ -19,7 +19,7 @@ def run_lox(source: str, path: str, config, stdout, stderr) -> int:
     program = compile_program(script)
     if config.dump_ir:
         print(print_module(program.module), file=stderr)
-    runtime = LoxRuntime(program, config, stdout)
+    runtime = LoxRuntime(program, config, stdout, stderr)
     try:
         runtime.run()
         status = EXIT_OK

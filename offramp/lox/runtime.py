@@ -11,6 +11,7 @@ from ..ir import tagref
 from ..ir.tagref import FALSE, NIL, QNAN, TRUE, from_fp, to_fp
 from ..heap import ObjKind
 from ..runtime.vm import VM
+from ..trace import Tracer
 from .codegen import RETURN_THIS
 from .natives import NATIVES
 
@@ -29,12 +30,12 @@ def format_number(value: float) -> str:
 class LoxRuntime:
     """A loaded Lox program: VM, heap objects for its functions, and the helpers."""
 
-    def __init__(self, program, config, stdout):
+    def __init__(self, program, config, stdout, stderr=None):
         self.program = program
         self.stdout = stdout
         self.start = time.perf_counter()
-        self.vm = VM(program.module, config, helpers=self.helpers(),
-                     classify=self.classify)
+        self.vm = VM(program.module, config, Tracer(config.trace, stderr),
+                     helpers=self.helpers(), classify=self.classify)
         self.heap = self.vm.heap
         self.functions = {}      # code_id -> FUNCTION word
         self.natives_words = []  # NATIVE words by native id
@@ -107,7 +108,7 @@ class LoxRuntime:
             "lox.clock": lambda: from_fp(time.perf_counter() - self.start),
             "lox.array_new": self.array_new, "lox.array_get": self.array_get,
             "lox.array_set": self.array_set, "lox.array_length": self.array_length,
-            "lox.deopt_here": lambda: NIL,
+            "lox.deopt_here": self.deopt_here,
         }
         for arity in range(256):
             h[f"lox.callee_code.{arity}"] = self._callee_code(arity)
@@ -287,6 +288,12 @@ class LoxRuntime:
         if method is None:
             raise GuestError(f"Undefined property '{self.heap.string_text(name)}'.")
         return self.heap.new_bound_method(this, method)
+
+    def deopt_here(self):
+        """`deoptHere()`: the Lox function that called it leaves native code (if it is in
+        native code) when the call returns; virtual frame 0 is deoptHere's own."""
+        self.vm.deoptimize_frame(1)
+        return NIL
 
     # --- calls ---------------------------------------------------------------------------
 

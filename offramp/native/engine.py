@@ -26,7 +26,8 @@ from .lowerops import lower_version
 from ..interp.semantics import signed
 from .stackmaps import LocationKind, parse_stackmaps, records_by_function, split_statepoint
 from .stub import SAVE_AREA_BYTES, STUB_SYMBOL, XMM_BASE_DWARF, XMM_SAVE_OFFSET, stub_module_asm
-from .threadblock import OFFSET, PAYLOAD_SHIFT, REQUEST_BY_CODE, SIZE_WORDS
+from .threadblock import (OFFSET, PAYLOAD_SHIFT, REQUEST, REQUEST_BY_CODE, SIZE_WORDS, STATUS_ERROR,
+                          STATUS_LAZY_DEOPT, STATUS_OK)
 
 CELL_CAPACITY = 1 << 16
 WORD = ctypes.c_uint64
@@ -90,7 +91,9 @@ class NativeEngine:
         self.watch_flags = {}
         self.sites = {}
         self.codes = []
-        self.transitions = []    # ("enter", interp depth) / ("exit", anchor) in order
+        # Tier transitions in order: ("enter", interpreter depth, thread) when Python calls
+        # native code, ("exit", anchor, deoptimizing) when native code enters the runtime.
+        self.transitions = []
         self.pending_error = None
         self.deopts = {}
         self.stats_compiled = 0
@@ -213,7 +216,9 @@ class NativeEngine:
     # --- entering native code from Python --------------------------------------------
 
     def invoke(self, code: NativeCode, args, thread):
-        """Call compiled code with Python values; raise any guest error it ended with."""
+        """Call compiled code with Python values; raise any guest error it ended with.
+
+        A pending lazy deopt stays pending: its target is a native frame further out."""
         self.transitions.append(("enter", len(thread.frames), thread))
         try:
             converted = [encode_arg(a, t, self) for a, t in zip(args, code.sig.params)]
@@ -221,8 +226,8 @@ class NativeEngine:
         finally:
             self.transitions.pop()
         tb = self.thread_block
-        if tb[OFFSET["status"] // 8]:
-            tb[OFFSET["status"] // 8] = 0
+        if tb[OFFSET["status"] // 8] == STATUS_ERROR:
+            tb[OFFSET["status"] // 8] = STATUS_OK
             error, self.pending_error = self.pending_error, None
             raise error
         if not code.sig.results:
@@ -239,7 +244,7 @@ class NativeEngine:
         tb = self.thread_block
         anchor = (tb[OFFSET["anchor_ra"] // 8], tb[OFFSET["anchor_sp"] // 8],
                   tb[OFFSET["anchor_bp"] // 8], save_ptr)
-        self.transitions.append(("exit", anchor))
+        self.transitions.append(("exit", anchor, kind == REQUEST["deopt"]))
         try:
             serve = getattr(self, "_serve_" + REQUEST_BY_CODE[kind].name)
             return signed(serve(payload, save[1], anchor) & MASK64, 64)
@@ -251,7 +256,7 @@ class NativeEngine:
                 wrapped.__cause__ = error
                 error = wrapped
             self.pending_error = error
-            tb[OFFSET["status"] // 8] = 1
+            tb[OFFSET["status"] // 8] = STATUS_ERROR
             return 0
         finally:
             self.transitions.pop()
@@ -355,40 +360,70 @@ class NativeEngine:
         return read
 
     def native_frames(self, anchor):
-        """(site, reader) of each native frame above an anchor, innermost first."""
+        """(site, reader, frame address) of each native frame above an anchor, innermost
+        first."""
         ra, sp, bp, save_ptr = anchor
         first = True
         while ra in self.sites:
             site = self.sites[ra]
-            yield site, self.reader(sp, bp, save_ptr if first else None)
+            yield site, self.reader(sp, bp, save_ptr if first else None), bp
             first = False
             ra = ctypes.c_uint64.from_address(bp + 8).value
             sp = bp + 16
             bp = ctypes.c_uint64.from_address(bp).value
 
-    def guest_stack(self):
-        """The whole guest stack, outermost first, as [(FunctionVersion, Instr)]."""
-        stack = []
-        frames = self.vm.current_thread().frames
+    def deoptimize_frame(self, depth: int) -> bool:
+        """Mark the native frame holding virtual frame `depth` (0: the innermost guest frame
+        of the current runtime entry) to deoptimize lazily, when its call returns.
+
+        False when that frame is an interpreter frame (nothing to do).
+        """
+        frames = self.virtual_frames()
+        if depth >= len(frames):
+            return False
+        kind, _, bp = frames[-1 - depth]
+        if kind != "native":
+            return False
+        tb = self.thread_block
+        tb[OFFSET["deopt_target"] // 8] = bp
+        tb[OFFSET["status"] // 8] = STATUS_LAZY_DEOPT
+        return True
+
+    def virtual_frames(self):
+        """Every guest frame, outermost first: ("interp", Frame, None) for interpreter
+        frames, ("native", (FunctionVersion, Instr), frame address) for each virtual frame
+        of a native frame (several for inlined code), across all tier transitions."""
+        out = []
+        thread = self.vm.current_thread()
+        frames = thread.frames
         depth = 0
         for item in self.transitions:
             if item[0] == "enter":
-                stack += [(f.code.version, f.instruction) for f in frames[depth:item[1]]]
+                out += [("interp", f, None) for f in frames[depth:item[1]]]
                 depth = item[1]
-            else:
-                for site, _ in reversed(list(self.native_frames(item[1]))):
-                    for fd in reversed(site.desc.frames):
-                        version = self.module.version(fd.func, fd.version)
-                        stack.append((version, version.block(fd.block).instrs[fd.index]))
-        stack += [(f.code.version, f.instruction) for f in frames[depth:]]
-        return stack
+                continue
+            native = list(self.native_frames(item[1]))
+            if item[2]:
+                native = native[1:]   # deoptimizing: its frames now live in the interpreter
+            for site, _, bp in reversed(native):
+                for fd in reversed(site.desc.frames):
+                    version = self.module.version(fd.func, fd.version)
+                    out.append(("native", (version, version.block(fd.block).instrs[fd.index]),
+                                bp))
+        out += [("interp", f, None) for f in frames[depth:]]
+        return out
+
+    def guest_stack(self):
+        """The whole guest stack, outermost first, as [(FunctionVersion, Instr)]."""
+        return [(f.code.version, f.instruction) if kind == "interp" else f
+                for kind, f, _ in self.virtual_frames()]
 
     def roots(self):
         """Every traced value held by native frames (for the GC), as tagref64 words."""
         for item in self.transitions:
             if item[0] != "exit":
                 continue
-            for site, read in self.native_frames(item[1]):
+            for site, read, _ in self.native_frames(item[1]):
                 types = [t for fd in site.desc.frames for _, t in fd.vars]
                 types += list(site.desc.gc_types)
                 for loc, ty in zip(site.locations, types):

@@ -25,7 +25,7 @@ from ..ir.analysis import live_at, liveness, value_types
 from ..ir.nodes import FrameState, Imm, Var
 from ..ir.types import DoubleType, IntType, TagRef64Type, VoidType, is_traced
 from .stub import STUB_SYMBOL
-from .threadblock import OFFSET, REQUEST
+from .threadblock import OFFSET, REQUEST, STATUS_ERROR
 
 PATCH_BYTES = 13
 
@@ -291,16 +291,38 @@ class Lowering:
         else:
             self.emit(f"ret {llvm_type(self.result_type)} {self.from_i64(r, self.result_type)}")
 
-    def check_status(self) -> None:
-        """After a call: leave at once if a guest error is unwinding."""
+    def check_status(self, lazy=None) -> None:
+        """After a call: leave if a guest error is unwinding; deoptimize if asked to.
+
+        `lazy` is (state, waiting, pending) for the exit taken when the runtime marked this
+        very frame (by its frame address) for lazy deoptimization while the call ran.
+        """
         p = self.thread_word("status")
         s, c = self.tmp(), self.tmp()
         self.emit(f"{s} = load i64, ptr {p}")
         self.emit(f"{c} = icmp ne i64 {s}, 0")
-        unwind, cont = self.label("unwind"), self.label("cont")
-        self.emit(f"br i1 {c}, label %{unwind}, label %{cont}")
+        slow, cont = self.label("status"), self.label("cont")
+        self.emit(f"br i1 {c}, label %{slow}, label %{cont}, !prof !0")
+        self.start_block(slow)
+        is_error = self.tmp()
+        self.emit(f"{is_error} = icmp eq i64 {s}, {STATUS_ERROR}")
+        unwind, check = self.label("unwind"), self.label("lazy_check")
+        self.emit(f"br i1 {is_error}, label %{unwind}, label %{check}")
         self.start_block(unwind)
         self.emit(self.zero())
+        self.start_block(check)
+        if lazy is None:
+            self.emit(f"br label %{cont}")
+        else:
+            t, hit = self.tmp(), self.tmp()
+            self.emit(f"{t} = load i64, ptr {self.thread_word('deopt_target')}")
+            self.emit(f"{hit} = icmp eq i64 {t}, %frame_address")
+            go = self.label("lazy_deopt")
+            self.emit(f"br i1 {hit}, label %{go}, label %{cont}")
+            self.start_block(go)
+            self.emit(f"store i64 0, ptr {self.thread_word('status')}")
+            state, waiting, pending = lazy
+            self.deopt_exit("lazy", "lazy deopt", state, waiting=waiting, pending=pending)
         self.start_block(cont)
 
     def stress_check(self, make_exit) -> None:
@@ -339,7 +361,7 @@ class Lowering:
     def prologue_lines(self, entry) -> list:
         """Stack-limit check, then enter the first block with the arguments."""
         saved, self.body = self.body, []
-        fa, fai = self.tmp(), self.tmp()
+        fa, fai = self.tmp(), "%frame_address"
         self.emit(f"{fa} = call ptr @llvm.frameaddress.p0(i32 0)")
         self.emit(f"{fai} = ptrtoint ptr {fa} to i64")
         p = self.thread_word("stack_limit")

@@ -227,9 +227,9 @@ def _after_call(lw, block, index, instr, result, ty):
     """Bind the result, check the status word, and offer a deopt-stress exit."""
     if instr.results:
         lw.alias[instr.results[0]] = result
-    lw.check_status()
     state = _call_state(lw, block, index, instr)
     pending = (Var(instr.results[0]), ty) if instr.results else None
+    lw.check_status(lazy=(state, True, pending))
     lw.stress_check(lambda: lw.deopt_exit("stress", f"deopt-stress after {instr.op}", state,
                                           waiting=True, pending=pending))
 
@@ -350,7 +350,7 @@ def _safepoint(lw, block, index, instr):
     frames, values = lw.flatten(state, False)
     site = lw.new_site(SiteDesc("safepoint", "poll", frames))
     lw.statepoint_stub(REQUEST["safepoint"], lw.recorded(values), site_id=site)
-    lw.check_status()
+    lw.check_status(lazy=(state, False, None))
     lw.emit(f"br label %{cont}")
     lw.start_block(cont)
     lw.stress_check(lambda: lw.deopt_exit("stress", "deopt-stress at SAFEPOINT", state))

@@ -28,11 +28,13 @@ FIELDS = (
     Field("stress_countdown", 48, "deopt-stress: deopt when this reaches zero"),
     Field("runtime_entry", 56, "address of the runtime's callback the entry stub calls"),
     Field("cells", 64, "address of the function entry-cell table"),
+    Field("deopt_target", 72, "frame address of the native frame that must deoptimize "
+                              "when its call returns (status LAZY_DEOPT)"),
 )
 OFFSET = {f.name: f.offset for f in FIELDS}
 SIZE_WORDS = len(FIELDS)
 
-STATUS_OK, STATUS_ERROR = 0, 1
+STATUS_OK, STATUS_ERROR, STATUS_LAZY_DEOPT = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)

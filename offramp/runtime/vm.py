@@ -135,6 +135,11 @@ class VM:
         """The version to compile for `func` (the client's optimizer decides)."""
         return self.optimizer(self, func) if self.optimizer else func.current
 
+    def deoptimize_frame(self, depth: int) -> bool:
+        """Ask the frame `depth` levels above the running helper's caller chain (0: the
+        helper's caller) to leave native code when control returns to it."""
+        return self.tiers is not None and self.tiers.engine.deoptimize_frame(depth)
+
     def safepoint_poll(self) -> None:
         """Run the operations pending at a safepoint (none are requested yet)."""
         self.interp.poll[0] = False

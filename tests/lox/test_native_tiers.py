@@ -1,0 +1,77 @@
+"""Lox in the native tiers: deoptHere, traces of errors raised in native code, stack overflow
+in native recursion, and tier transitions reported by --trace and --stats."""
+import io
+
+import pytest
+
+from offramp.config import Config
+from offramp.lox.driver import run_lox
+
+
+def run(source, **config):
+    out, err = io.StringIO(), io.StringIO()
+    status = run_lox(source, "test.lox", Config(**config), out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+DEOPT_HERE = """
+fun f(x) {
+  var y = x * 2;
+  deoptHere();
+  return y + 1;
+}
+var s = 0;
+for (var i = 0; i < 5; i = i + 1) s = s + f(i);
+print s;
+"""
+
+
+def test_deopt_here_deoptimizes_each_native_caller_lazily():
+    status, out, err = run(DEOPT_HERE, tier="eager", stats=True)
+    assert (status, out) == (0, "25\n")
+    assert "native deopts by reason: {'lazy deopt': 5}" in err
+
+
+def test_deopt_here_does_nothing_in_the_interpreter():
+    status, out, err = run(DEOPT_HERE, tier="interp", stats=True)
+    assert (status, out) == (0, "25\n")
+    assert "lazy deopt" not in err
+
+
+ERROR = """
+fun inner(x) {
+  return x + nil;
+}
+fun middle(x) {
+  return inner(x) * 2;
+}
+fun outer() {
+  print "before";
+  return middle(1);
+}
+outer();
+"""
+
+
+@pytest.mark.parametrize("tier,stress", [("eager", 0), ("eager", 1), ("jit", 0)])
+def test_error_raised_in_native_code_prints_the_lox_stack(tier, stress):
+    expected = run(ERROR, tier="interp")
+    assert expected[0] == 70
+    assert run(ERROR, tier=tier, deopt_stress=stress) == expected
+    assert expected[2].splitlines()[1:] == ["[line 3] in inner()", "[line 6] in middle()",
+                                            "[line 10] in outer()", "[line 12] in script"]
+
+
+def test_native_recursion_overflows_cleanly():
+    status, out, err = run("fun f(n) { return f(n + 1) + 1; } f(0);", tier="eager")
+    assert status == 70
+    assert err.splitlines()[0] == "Stack overflow."
+
+
+def test_trace_reports_tier_and_deopt_events():
+    out, err = io.StringIO(), io.StringIO()
+    config = Config(tier="eager", trace=frozenset({"tier", "deopt"}))
+    assert run_lox(DEOPT_HERE, "t.lox", config, out, err) == 0
+    lines = err.getvalue().splitlines()
+    assert any(line.startswith("[tier] compiled @lox.fn") for line in lines)
+    assert sum(line.startswith("[deopt] lazy") for line in lines) == 5
