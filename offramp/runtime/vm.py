@@ -36,12 +36,16 @@ class HeapMemory:
 
 
 class VM:
-    """A running module: heap, linked globals, interpreter, threads, trap handler."""
+    """A running module: heap, linked globals, interpreter, threads, trap handler.
+
+    Without a Config the VM only interprets; `Config(tier="jit"|"eager")` adds the native
+    tier (the `offramp` command defaults to jit).
+    """
 
     def __init__(self, module, config: Config | None = None, tracer: Tracer | None = None,
                  helpers=None, classify=None):
         self.module = module
-        self.config = config or Config()
+        self.config = config or Config(tier="interp")
         self.tracer = tracer or Tracer(self.config.trace)
         self.heap = Heap(self.config, self.tracer)
         self.global_addresses = self._link_globals()

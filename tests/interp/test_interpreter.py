@@ -21,7 +21,7 @@ HEADER = """
 def load(body: str, config=None) -> VM:
     module = parse_module(HEADER + body, "test.ir")
     verify_module(module)
-    return VM(module, config)
+    return VM(module, config or Config(tier="interp"))
 
 
 FIB = """
@@ -164,7 +164,7 @@ def test_stack_overflow_is_a_guest_error_at_the_configured_depth():
     %m = ADD <@i64> %n 1
     %r = CALL <@unary> @forever (%m) !3
     RET (%r)
-}""", Config(max_frames=500))
+}""", Config(tier="interp", max_frames=500))
     with pytest.raises(GuestError) as info:
         vm.call("forever", [0])
     assert info.value.message == "Stack overflow."

@@ -2,6 +2,7 @@
 pushed frames, thrown errors, watchpoints and misuse of the client API."""
 import pytest
 
+from offramp.config import Config
 from offramp.interp.errors import GuestError
 from offramp.ir.text import parse_module
 from offramp.ir.verify import verify_module
@@ -20,7 +21,7 @@ HEADER = """
 def load(body: str) -> VM:
     module = parse_module(HEADER + body, "test.ir")
     verify_module(module)
-    return VM(module)
+    return VM(module, Config(tier="interp"))
 
 
 def test_trap_computes_a_value_and_resumes():
