@@ -15,13 +15,15 @@
   or the stack), rebuilds the interpreter frames, runs them to completion, and returns the
   result to the native frame, which returns it: a tail call into the interpreter.
 """
+import bisect
 import ctypes
 
 from ..interp.errors import GuestError, VMError
 from ..ir import tagref
 from ..ir.types import DoubleType, FuncRefType, IntType, RefType, is_traced
 from .llvm_setup import compile_ir, ensure_llvm
-from .lower import LinkInfo
+from .lower import PATCH_BYTES, LinkInfo
+from .sidetable import SideTable, SideTableBuilder, SiteInfo
 from .lowerops import lower_version
 from ..interp.semantics import signed
 from .stackmaps import LocationKind, parse_stackmaps, records_by_function, split_statepoint
@@ -48,33 +50,32 @@ def ctype_of(ty):
 class NativeCode:
     """One compiled version: its machine code, entry point and call sites."""
 
-    def __init__(self, engine, version, symbol, compiled, address, sites, raw_stackmap_bytes):
+    def __init__(self, engine, version, symbol, compiled, address, size, table,
+                 raw_stackmap_bytes):
         self.engine = engine
         self.version = version
         self.symbol = symbol
         self.compiled = compiled
         self.address = address
-        self.sites = sites
+        self.size = size
+        self.table = table
         self.raw_stackmap_bytes = raw_stackmap_bytes
         func = engine.vm.module.functions[version.func]
         self.sig = func.sig
         restype = ctype_of(func.sig.results[0]) if func.sig.results else None
         argtypes = [ctypes.c_void_p] + [ctype_of(t) for t in func.sig.params]
         self.cfunc = ctypes.CFUNCTYPE(restype, *argtypes)(address)
+        self._decoded = {}
+
+    def lookup(self, return_address: int):
+        """The decoded side-table site at a return address into this code (cached)."""
+        site = self._decoded.get(return_address)
+        if site is None:
+            site = self._decoded[return_address] = self.table.lookup(return_address)
+        return site
 
     def __repr__(self):
         return f"<NativeCode @{self.version.func} %{self.version.name} at 0x{self.address:x}>"
-
-
-class Site:
-    """A call site or deopt exit in native code, keyed by its return address."""
-
-    __slots__ = ("desc", "locations", "code")
-
-    def __init__(self, desc, locations, code):
-        self.desc = desc
-        self.locations = locations
-        self.code = code
 
 
 class NativeEngine:
@@ -89,7 +90,7 @@ class NativeEngine:
         self.functions, self.function_ids = [], {}
         self.helper_names, self.helper_ids = [], {}
         self.watch_flags = {}
-        self.sites = {}
+        self.code_ranges = []    # sorted (start, end, index into codes)
         self.codes = []
         # Tier transitions in order: ("enter", interpreter depth, thread) when Python calls
         # native code, ("exit", anchor, deoptimizing) when native code enters the runtime.
@@ -175,33 +176,56 @@ class NativeEngine:
         compiled = compile_ir(lowered.text, symbol)
         address = compiled.function_address(symbol)
         raw = compiled.section(".llvm_stackmaps") or b""
-        code_sites = {}
-        code = NativeCode(self, version, symbol, compiled, address, code_sites, len(raw))
-        if raw:
-            stackmap = parse_stackmaps(raw)
-            for _, records in records_by_function(stackmap):
-                for record in records:
-                    self._file_site(code, lowered, stackmap, record, address, code_sites)
+        table = SideTable(self._side_table(lowered, raw), address)
+        code = NativeCode(self, version, symbol, compiled, address,
+                          compiled.function_size(symbol), table, len(raw))
+        bisect.insort(self.code_ranges, (address, address + code.size, len(self.codes)))
         self.codes.append(code)
         self.stats_compiled += 1
         if install:
             self.install(code)
         self.vm.tracer.emit("tier", f"compiled @{version.func} VERSION %{version.name} "
-                                    f"({len(code_sites)} sites)")
+                                    f"({len(table)} sites, {table.nbytes} side-table bytes)")
         return code
 
-    def _file_site(self, code, lowered, stackmap, record, address, code_sites):
-        desc = lowered.sites[record.patchpoint_id]
-        if desc.patchpoint:
-            locations = tuple(stackmap.resolve(l) for l in record.locations)
-            ret = address + record.instruction_offset + 13
-        else:
-            deopt, _ = split_statepoint(record, stackmap)
-            locations = tuple(stackmap.resolve(l) for l in deopt)
-            ret = address + record.instruction_offset
-        site = Site(desc, locations, code)
-        self.sites[ret] = site
-        code_sites[ret] = site
+    @staticmethod
+    def _side_table(lowered, raw: bytes) -> bytes:
+        """Encode what each stack-map record means, keyed by its return-address offset."""
+        builder = SideTableBuilder()
+        if not raw:
+            return builder.build()
+        stackmap = parse_stackmaps(raw)
+        for _, records in records_by_function(stackmap):
+            for record in records:
+                desc = lowered.sites[record.patchpoint_id]
+                if desc.patchpoint:
+                    locations = record.locations
+                    offset = record.instruction_offset + PATCH_BYTES
+                else:
+                    locations, _ = split_statepoint(record, stackmap)
+                    offset = record.instruction_offset
+                locations = [stackmap.resolve(loc) for loc in locations]
+                nstate = sum(len(fd.vars) for fd in desc.frames)
+                gc = tuple(locations[nstate:nstate + desc.gc_count])
+                result = ((desc.result_type, locations[-1]) if desc.result_type is not None
+                          else None)
+                builder.add_site(offset, SiteInfo(desc.kind, desc.reason, desc.frames,
+                                                  tuple(locations[:nstate]), gc, result))
+        return builder.build()
+
+    def site_at(self, return_address: int):
+        """The decoded site whose return address this is, or None (not a native call site)."""
+        i = bisect.bisect_right(self.code_ranges, (return_address, float("inf"))) - 1
+        if i < 0:
+            return None
+        start, end, index = self.code_ranges[i]
+        if not start <= return_address <= end:
+            return None
+        return self.codes[index].lookup(return_address)
+
+    def _code_index(self, address: int) -> int:
+        i = bisect.bisect_right(self.code_ranges, (address, float("inf"))) - 1
+        return self.code_ranges[i][2]
 
     def install(self, code: NativeCode) -> None:
         """Make calls of the code's function enter it (its entry cell)."""
@@ -292,34 +316,33 @@ class NativeEngine:
     def _serve_deopt(self, payload, buffer, anchor):
         """Rebuild the interpreter frames of the patchpoint site and run them."""
         ra, sp, bp, save_ptr = anchor
-        site = self.sites[ra]
-        desc = site.desc
-        self.deopts[desc.reason] = self.deopts.get(desc.reason, 0) + 1
-        if desc.kind == "stress":
+        site = self.site_at(ra)
+        self.deopts[site.reason] = self.deopts.get(site.reason, 0) + 1
+        if site.kind == "stress":
             self.reset_stress()
-        self.vm.tracer.emit("deopt", f"{desc.kind} '{desc.reason}' in @{site.code.version.func}"
-                                     f" %{site.code.version.name} -> {len(desc.frames)} frame(s)")
-        reader = self.reader(sp, bp, save_ptr)
-        values = [reader(loc) for loc in site.locations]
-        frames, pending = self.rebuild(desc, values)
-        thread = self.vm.current_thread()
-        result = self.vm.interp.resume_frames(thread, frames, pending)
-        func = self.module.functions[site.code.version.func]
+        code = self.codes[self._code_index(ra)]
+        self.vm.tracer.emit("deopt", f"{site.kind} '{site.reason}' in @{code.version.func}"
+                                     f" %{code.version.name} -> {len(site.frames)} frame(s)")
+        self.vm.note_deopt(code, site.kind, site.reason)
+        read = self.reader(sp, bp, save_ptr)
+        frames, pending = self.rebuild(site, read)
+        result = self.vm.interp.resume_frames(self.vm.current_thread(), frames, pending)
+        func = self.module.functions[code.version.func]
         return encode_word(result, func.sig.results[0], self) if func.sig.results else 0
 
-    def rebuild(self, desc, words):
-        """Interpreter frames (outermost first) and the pending result, from recorded words."""
-        frames, i = [], 0
-        for fd in desc.frames:
-            vals = {}
-            for name, ty in fd.vars:
-                vals[name] = decode_word(words[i], ty, self)
-                i += 1
+    def rebuild(self, site, read):
+        """Interpreter frames (outermost first) and the pending result of a site."""
+        frames = []
+        for frame in site.frames:
+            fd = frame.desc
+            values = {name: decode_word(read(loc), ty, self)
+                      for name, ty, loc in frame.variables()}
             frames.append(self.vm.interp.frame_at(fd.func, fd.version, fd.block, fd.index,
-                                                  vals, fd.waiting))
+                                                  values, fd.waiting))
         pending = None
-        if desc.result_type is not None:
-            pending = (decode_word(words[-1], desc.result_type, self),)
+        if site.result is not None:
+            ty, loc = site.result
+            pending = (decode_word(read(loc), ty, self),)
         return list(reversed(frames)), pending
 
     # --- reading frames --------------------------------------------------------------
@@ -364,8 +387,7 @@ class NativeEngine:
         first."""
         ra, sp, bp, save_ptr = anchor
         first = True
-        while ra in self.sites:
-            site = self.sites[ra]
+        while (site := self.site_at(ra)) is not None:
             yield site, self.reader(sp, bp, save_ptr if first else None), bp
             first = False
             ra = ctypes.c_uint64.from_address(bp + 8).value
@@ -406,7 +428,7 @@ class NativeEngine:
             if item[2]:
                 native = native[1:]   # deoptimizing: its frames now live in the interpreter
             for site, _, bp in reversed(native):
-                for fd in reversed(site.desc.frames):
+                for fd in reversed([f.desc for f in site.frames]):
                     version = self.module.version(fd.func, fd.version)
                     out.append(("native", (version, version.block(fd.block).instrs[fd.index]),
                                 bp))
@@ -424,17 +446,20 @@ class NativeEngine:
             if item[0] != "exit":
                 continue
             for site, read, _ in self.native_frames(item[1]):
-                types = [t for fd in site.desc.frames for _, t in fd.vars]
-                types += list(site.desc.gc_types)
-                for loc, ty in zip(site.locations, types):
-                    if is_traced(ty):
-                        word = read(loc)
-                        yield tagref.from_ref(word) if isinstance(ty, RefType) else word
+                for frame in site.frames:
+                    for _, ty, loc in frame.variables():
+                        if is_traced(ty):
+                            word = read(loc)
+                            yield tagref.from_ref(word) if isinstance(ty, RefType) else word
+                for loc in site.gc_extra:
+                    yield read(loc)
 
     def stats(self) -> dict:
-        raw = sum(c.raw_stackmap_bytes for c in self.codes)
-        return {"compiled versions": self.stats_compiled, "native sites": len(self.sites),
-                "stack map bytes": raw, "native deopts by reason": dict(self.deopts)}
+        return {"compiled versions": self.stats_compiled,
+                "native sites": sum(len(c.table) for c in self.codes),
+                "stack map bytes": sum(c.raw_stackmap_bytes for c in self.codes),
+                "side table bytes": sum(c.table.nbytes for c in self.codes),
+                "native deopts by reason": dict(self.deopts)}
 
 
 # --- value conversions between Python values and native words ------------------------

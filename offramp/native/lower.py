@@ -23,23 +23,12 @@ from ..interp.semantics import signed
 from ..ir import tagref
 from ..ir.analysis import live_at, liveness, value_types
 from ..ir.nodes import FrameState, Imm, Var
-from ..ir.types import DoubleType, IntType, TagRef64Type, VoidType, is_traced
+from ..ir.types import TAGREF64, DoubleType, IntType, RefType, TagRef64Type, VoidType, is_traced
+from .sidetable import FrameDesc
 from .stub import STUB_SYMBOL
 from .threadblock import OFFSET, REQUEST, STATUS_ERROR
 
 PATCH_BYTES = 13
-
-
-@dataclass(frozen=True, slots=True)
-class FrameDesc:
-    """One frame a site rebuilds: where it resumes and its variables with their types."""
-
-    func: str
-    version: str
-    block: str
-    index: int
-    waiting: bool
-    vars: tuple   # ((name, Type), ...) in the order of the recorded values
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +38,7 @@ class SiteDesc:
     kind: str               # guard | deopt | trap | stress | call | ccall | safepoint | entry
     reason: str
     frames: tuple           # FrameDesc, innermost first
-    gc_types: tuple = ()    # types of the extra GC-only values after the state's values
+    gc_count: int = 0       # extra GC-only values (tagref64 words) after the state's values
     result_type: object = None   # deopt after a call: type of the pending result, last value
     patchpoint: bool = False
 
@@ -230,7 +219,7 @@ class Lowering:
         """LLVM `type value` strings for stack-map live values."""
         out = []
         for operand, ty in values:
-            val = self.value(operand, ty)
+            val = operand if isinstance(operand, str) else self.value(operand, ty)
             if isinstance(ty, DoubleType):
                 out.append(f"double {val}")
             else:
@@ -238,13 +227,21 @@ class Lowering:
         return out
 
     def gc_extras(self, block, index, instr, state_values):
-        """Traced values live across a call that the frame state does not already hold."""
+        """Traced values live across a call that the frame state does not already hold,
+        as tagref64 words (a raw `ref` is tagged, so every GC root reads the same way)."""
         live = live_at(self.version, block, index + 1, self.live_in) - set(instr.results)
         held = {o.name for o, _ in state_values if isinstance(o, Var)}
         extras = []
         for name in sorted(live - held):
             ty = self.ctx.types.get(name)
-            if ty is not None and is_traced(ty):
+            if ty is None or not is_traced(ty):
+                continue
+            if isinstance(ty, RefType):
+                tagged = self.tmp()
+                self.emit(f"{tagged} = or i64 {self.value(Var(name), ty)}, "
+                          f"{llvm_literal(tagref.REF_TAG, None)}")
+                extras.append((tagged, TAGREF64))
+            else:
                 extras.append((Var(name), ty))
         return extras
 
@@ -275,7 +272,7 @@ class Lowering:
             val, ty = pending
             rec += self.recorded([(val, ty)])
             result_type = ty
-        site = self.new_site(SiteDesc(kind, reason, frames, (), result_type, True))
+        site = self.new_site(SiteDesc(kind, reason, frames, 0, result_type, True))
         r = self.tmp("d")
         live = "".join(", " + v for v in rec)
         self.emit(f"{r} = call i64 (i64, i32, ptr, i32, ...) "

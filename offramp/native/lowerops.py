@@ -239,7 +239,7 @@ def _statepoint_values(lw, block, index, instr, kind):
     state = _call_state(lw, block, index, instr)
     frames, values = lw.flatten(state, True)
     extras = lw.gc_extras(block, index, instr, values)
-    site = lw.new_site(SiteDesc(kind, instr.op, frames, tuple(t for _, t in extras)))
+    site = lw.new_site(SiteDesc(kind, instr.op, frames, len(extras)))
     return lw.recorded(values + extras), site
 
 

@@ -39,7 +39,8 @@ referred to by index; a frame reference 0 means "none", k means node k - 1.
                  increasing; the first delta is from 0), uv kind code (SITE_KINDS),
                  uv reason string index, uv innermost frame reference,
                  one uv location index per variable of the chain (innermost frame first,
-                 each frame's variables in order), uv ngc, ngc * uv location index
+                 each frame's variables in order), uv ngc, ngc * uv location index,
+                 uv result type code (0: none) [, uv location index of the result]
 
 A table does not know where its code is: `SideTable(data, base_address)` adds the base
 address, and `lookup(return_address)` finds the site whose offset is
@@ -48,7 +49,8 @@ address, and `lookup(return_address)` finds the site whose offset is
 import bisect
 from dataclasses import dataclass
 
-from offramp.ir.types import DOUBLE, I1, I8, I16, I32, I64, PTR, REF, TAGREF64, is_traced
+from offramp.ir.types import (DOUBLE, I1, I8, I16, I32, I64, PTR, REF, TAGREF64, FuncRefType,
+                              FuncSig, is_traced)
 
 from .stackmaps import Location, LocationKind
 
@@ -64,8 +66,16 @@ SITE_KINDS = ("guard", "deopt", "call", "ccall", "safepoint", "trap", "patchpoin
 SITE_KIND_CODES = {kind: code for code, kind in enumerate(SITE_KINDS)}
 
 
+# A funcref is held as its function's id; the signature is not needed to read it back.
+FUNCREF_CODE = 10
+ANY_FUNCREF = FuncRefType(FuncSig((), ()))
+CODE_TYPES[FUNCREF_CODE] = ANY_FUNCREF
+
+
 def type_code(ty) -> int:
     """The side-table code of an IR type (ValueError for a type a frame cannot hold)."""
+    if isinstance(ty, FuncRefType):
+        return FUNCREF_CODE
     try:
         return TYPE_CODES[ty]
     except (KeyError, TypeError):
@@ -105,6 +115,8 @@ class SiteInfo:
     frames: tuple
     locations: tuple
     gc_extra: tuple = ()
+    result: tuple | None = None   # (IR type, Location) of a call result the innermost
+                                  # (waiting) frame is handed when it resumes
 
     def __post_init__(self):
         if self.kind not in SITE_KIND_CODES:
@@ -136,6 +148,7 @@ class Site:
     reason: str
     frames: tuple
     gc_extra: tuple
+    result: tuple | None = None
 
     @property
     def gc_locations(self) -> tuple:
@@ -148,7 +161,8 @@ class Site:
     def info(self) -> SiteInfo:
         """The SiteInfo this site was built from."""
         return SiteInfo(self.kind, self.reason, tuple(f.desc for f in self.frames),
-                        tuple(loc for f in self.frames for loc in f.locations), self.gc_extra)
+                        tuple(loc for f in self.frames for loc in f.locations), self.gc_extra,
+                        self.result)
 
 
 # --- varints ----------------------------------------------------------------------------
@@ -237,9 +251,19 @@ def _check_site(site: SiteInfo) -> None:
         if not isinstance(desc.index, int) or desc.index < 0:
             raise SideTableError(f"@{desc.func}: instruction index {desc.index!r} is not >= 0")
         for name, ty in desc.vars:
-            if ty not in TYPE_CODES:
-                raise SideTableError(f"@{desc.func} %{name}: no side-table type code for {ty!r}")
-    for loc in site.locations + site.gc_extra:
+            try:
+                type_code(ty)
+            except ValueError:
+                raise SideTableError(f"@{desc.func} %{name}: no side-table type code for "
+                                     f"{ty!r}") from None
+    extra = (site.result[1],) if site.result is not None else ()
+    if site.result is not None:
+        try:
+            type_code(site.result[0])
+        except ValueError:
+            raise SideTableError(f"no side-table type code for the result type "
+                                 f"{site.result[0]!r}") from None
+    for loc in site.locations + site.gc_extra + extra:
         if loc.kind == LocationKind.CONSTANT_INDEX:
             raise SideTableError("CONSTANT_INDEX location: resolve it first "
                                  "(StackMap.resolve) so the table needs no constant pool")
@@ -282,6 +306,11 @@ class SideTableBuilder:
             _put_uv(body, len(site.gc_extra))
             for loc in site.gc_extra:
                 _put_uv(body, locations(loc))
+            if site.result is None:
+                _put_uv(body, 0)
+            else:
+                _put_uv(body, type_code(site.result[0]))
+                _put_uv(body, locations(site.result[1]))
         out = bytearray()
         for n in (FORMAT_VERSION, len(strings), len(locations), len(frames), len(self.sites)):
             _put_uv(out, n)
@@ -386,6 +415,8 @@ class SideTable:
                     reader.uv()
                 for _ in range(reader.uv()):
                     reader.uv()
+                if reader.uv():
+                    reader.uv()
             if reader.pos != len(self.data):
                 raise SideTableError(f"{len(self.data) - reader.pos} bytes after the last site")
             self._offsets, self._positions = offsets, positions
@@ -448,7 +479,10 @@ class SideTable:
             desc, ref, _ = self.frames[ref - 1]
             frames.append(SiteFrame(desc, tuple(self._location(reader.uv()) for _ in desc.vars)))
         gc_extra = tuple(self._location(reader.uv()) for _ in range(reader.uv()))
-        return Site(offset, self.base_address + offset, kind, reason, tuple(frames), gc_extra)
+        code = reader.uv()
+        result = (code_type(code), self._location(reader.uv())) if code else None
+        return Site(offset, self.base_address + offset, kind, reason, tuple(frames), gc_extra,
+                    result)
 
 
 # --- dump -------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ class TierPolicy:
         self.osr_codes = {}       # (function, version, header) -> (NativeCode, live names)
         self.reentry = 0
         self.osr_entries = 0
+        self.guard_failures = {}  # (function name, reason) -> deopts
         interp = vm.interp
         interp.call_hook = self.on_call
         interp.loop_hook = self.on_hot_loop
@@ -63,6 +64,11 @@ class TierPolicy:
         code = self.engine.compile(version)
         self.native[func.name] = code
         return code
+
+    def on_deopt(self, code, kind: str, reason: str) -> None:
+        """Count guard failures of compiled code (recompilation decisions use them)."""
+        key = (code.version.func, reason)
+        self.guard_failures[key] = self.guard_failures.get(key, 0) + 1
 
     def invalidate(self, func_name: str) -> None:
         """Stop entering the function's native code (calls go back to the interpreter)."""

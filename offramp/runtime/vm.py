@@ -139,6 +139,11 @@ class VM:
         """The version to compile for `func` (the client's optimizer decides)."""
         return self.optimizer(self, func) if self.optimizer else func.current
 
+    def note_deopt(self, code, kind: str, reason: str) -> None:
+        """A native frame of `code` deoptimized; the tiering policy may recompile."""
+        if self.tiers is not None:
+            self.tiers.on_deopt(code, kind, reason)
+
     def deoptimize_frame(self, depth: int) -> bool:
         """Ask the frame `depth` levels above the running helper's caller chain (0: the
         helper's caller) to leave native code when control returns to it."""

@@ -125,10 +125,10 @@ def test_deopt_exit_reads_register_locations_of_doubles():
     vm = native_vm(DOUBLES)
     vm.call("mix", [1e4])
     (code,) = vm.tiers.engine.codes
-    guard_sites = [s for s in code.sites.values() if s.desc.kind == "guard"]
-    kinds = {loc.kind.name for s in guard_sites for loc in s.locations}
-    regs = {loc.dwarf_reg for s in guard_sites for loc in s.locations
-            if loc.kind.name == "REGISTER"}
+    guard_sites = [s for s in code.table.sites() if s.kind == "guard"]
+    locations = [loc for s in guard_sites for f in s.frames for loc in f.locations]
+    kinds = {loc.kind.name for loc in locations}
+    regs = {loc.dwarf_reg for loc in locations if loc.kind.name == "REGISTER"}
     assert "REGISTER" in kinds
     assert any(r >= 17 for r in regs), "expected doubles in XMM registers at the exit"
 
