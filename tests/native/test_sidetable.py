@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offramp.ir.types import (DOUBLE, I1, I8, I16, I32, I64, PTR, REF, TAGREF64, FuncRefType,
-                              FuncSig)
+                              FuncSig, VoidType)
 from offramp.native.llvm_setup import compile_ir
 from offramp.native.sidetable import (FORMAT_VERSION, SITE_KINDS, TYPE_CODES, FrameDesc,
                                       SideTable, SideTableBuilder, SideTableError, SiteInfo,
@@ -176,7 +176,7 @@ def test_builder_refuses_what_it_cannot_encode():
                                      (Location(LocationKind.CONSTANT_INDEX, 8, 0, 0),)))
     with pytest.raises(SideTableError, match="type code"):
         builder.add_site(8, SiteInfo("call", "", (FrameDesc("f", "v", "b", 0, False, (
-            ("g", FuncRefType(FuncSig((), ()))),)),), (Location(R, 8, 0, 0),)))
+            ("g", VoidType()),)),), (Location(R, 8, 0, 0),)))
     with pytest.raises(SideTableError, match="index"):
         builder.add_site(8, SiteInfo("call", "", (FrameDesc("f", "v", "b", -1),), ()))
     with pytest.raises(SideTableError, match="negative"):
