@@ -18,6 +18,9 @@ class Config:
     max_native_reentry: int = 64      # nested interpreter->native entries before staying put
     call_threshold: int = 300         # jit: calls of a function before it is compiled
     loop_threshold: int = 500         # jit: iterations of a loop before OSR
+    recompile_after: int = 10         # guard failures of one compiled version before it is
+                                      # invalidated and its function recompiled
+    max_recompiles: int = 3           # then the function is compiled without speculation
     heap_reserve_bytes: int = 1 << 32 # virtual address space reserved for the heap
     gc_initial_threshold: int = 1 << 20  # bytes allocated before the first collection
     trace: frozenset = field(default_factory=frozenset)  # names from trace.TRACE_EVENTS

@@ -31,7 +31,9 @@ class TierPolicy:
         self.osr_codes = {}       # (function, version, header) -> (NativeCode, live names)
         self.reentry = 0
         self.osr_entries = 0
-        self.guard_failures = {}  # (function name, reason) -> deopts
+        self.guard_failures = {}  # id(NativeCode) -> guard failures
+        self.failed = {}          # function name -> failed guard reasons
+        self.recompiles = {}      # function name -> invalidations so far
         interp = vm.interp
         interp.call_hook = self.on_call
         interp.loop_hook = self.on_hot_loop
@@ -66,9 +68,33 @@ class TierPolicy:
         return code
 
     def on_deopt(self, code, kind: str, reason: str) -> None:
-        """Count guard failures of compiled code (recompilation decisions use them)."""
-        key = (code.version.func, reason)
-        self.guard_failures[key] = self.guard_failures.get(key, 0) + 1
+        """Count guard failures; code whose guards keep failing is invalidated, and the
+        function recompiled at its next call without the failed speculations (at most
+        Config.max_recompiles times: then it is compiled without speculation at all)."""
+        if kind != "guard":
+            return
+        base = code.version.func.split(".osr.")[0]
+        self.failed[base] = self.failed.get(base, set()) | {reason}
+        n = self.guard_failures[id(code)] = self.guard_failures.get(id(code), 0) + 1
+        if n != self.vm.config.recompile_after:
+            return
+        self.recompiles[base] = self.recompiles.get(base, 0) + 1
+        self.vm.tracer.emit("tier", f"invalidated @{code.version.func} VERSION "
+                                    f"%{code.version.name} after {n} deopts ('{reason}')")
+        if self.native.get(code.version.func) is code:
+            self.invalidate(code.version.func)
+        for key, (osr_code, _) in list(self.osr_codes.items()):
+            if osr_code is code:
+                del self.osr_codes[key]
+
+    def failed_speculations(self, func_name: str) -> set:
+        """Guard reasons that failed in compiled code of this function (or its OSR clones)."""
+        return set(self.failed.get(func_name.split(".osr.")[0], ()))
+
+    def may_speculate(self, func_name: str) -> bool:
+        """False once the function was recompiled Config.max_recompiles times."""
+        base = func_name.split(".osr.")[0]
+        return self.recompiles.get(base, 0) < self.vm.config.max_recompiles
 
     def invalidate(self, func_name: str) -> None:
         """Stop entering the function's native code (calls go back to the interpreter)."""
@@ -94,4 +120,5 @@ class TierPolicy:
         return self.enter(code, [frame.value(n) for n in live], thread)
 
     def stats(self) -> dict:
-        return {"osr entries": self.osr_entries, **self.engine.stats()}
+        return {"osr entries": self.osr_entries, "recompilations": dict(self.recompiles),
+                **self.engine.stats()}

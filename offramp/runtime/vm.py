@@ -144,6 +144,15 @@ class VM:
         if self.tiers is not None:
             self.tiers.on_deopt(code, kind, reason)
 
+    def failed_speculations(self, func_name: str) -> set:
+        """Guard reasons that failed in native code of `func_name` (for the optimizer)."""
+        return self.tiers.failed_speculations(func_name) if self.tiers is not None else set()
+
+    def may_speculate(self, func_name: str) -> bool:
+        """Whether the optimizer may still speculate for `func_name` (recompilations are
+        bounded: no deopt loops)."""
+        return self.tiers is None or self.tiers.may_speculate(func_name)
+
     def deoptimize_frame(self, depth: int) -> bool:
         """Ask the frame `depth` levels above the running helper's caller chain (0: the
         helper's caller) to leave native code when control returns to it."""
