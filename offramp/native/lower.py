@@ -227,9 +227,12 @@ class Lowering:
         return out
 
     def gc_extras(self, block, index, instr, state_values):
-        """Traced values live across a call that the frame state does not already hold,
-        as tagref64 words (a raw `ref` is tagged, so every GC root reads the same way)."""
+        """Traced values live across a call, or passed to it, that the frame state does not
+        already hold, as tagref64 words (a raw `ref` is tagged, so every GC root reads the
+        same way).  Arguments count: a runtime helper may allocate before it is done with
+        them, and the argument buffer is no root."""
         live = live_at(self.version, block, index + 1, self.live_in) - set(instr.results)
+        live |= {o.name for o in instr.value_operands() if isinstance(o, Var)}
         held = {o.name for o, _ in state_values if isinstance(o, Var)}
         extras = []
         for name in sorted(live - held):

@@ -43,6 +43,8 @@ MODES = {
 }
 
 GC_STRESS_ARGS = ["--tier=interp", "--gc-stress"]
+# GC roots in native frames come from stack maps: the same sample, compiled eagerly.
+NATIVE_GC_STRESS_ARGS = ["--tier=eager", "--gc-stress"]
 GC_STRESS_SAMPLE_SIZE = 40
 TIMEOUT_SECONDS = 60
 GC_STRESS_TIMEOUT_SECONDS = 300
@@ -271,6 +273,17 @@ def test_lox_suite(mode, relative, run_offramp):
 @pytest.mark.parametrize("relative", gc_stress_sample())
 def test_lox_suite_gc_stress_sample(relative, run_offramp):
     assert_conforms(relative, GC_STRESS_ARGS, run_offramp, GC_STRESS_TIMEOUT_SECONDS)
+
+
+@pytest.mark.parametrize("relative", gc_stress_sample())
+def test_lox_suite_native_gc_stress_sample(relative, run_offramp):
+    assert_conforms(relative, NATIVE_GC_STRESS_ARGS, run_offramp, GC_STRESS_TIMEOUT_SECONDS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("relative", sorted(set(suite_files()) - set(gc_stress_sample())))
+def test_lox_suite_native_gc_stress_rest(relative, run_offramp):
+    assert_conforms(relative, NATIVE_GC_STRESS_ARGS, run_offramp, GC_STRESS_TIMEOUT_SECONDS)
 
 
 @pytest.mark.slow
