@@ -13,6 +13,12 @@ Conventions of the generated module (the Lox runtime in `runtime.py` is the othe
   directly; the native tier specializes them).  A call is `callee_code.A`/`callee_closure`/
   `callee_this` helpers (which also raise the call errors) followed by an IR CALL, so every
   Lox call is an IR frame: stack traces, stack depth and deoptimization see them all.
+- With `profile=True` (every tier but the interpreter-only one), `PROFILE site %v` precedes
+  the helpers speculation rewrites (speculate.py): on both operands of arithmetic and
+  comparisons (the one operand of negation), on the object of every get/set_property, on
+  the superclass of a `super.m(...)` call and on the callee of every call.  The PROFILEs of
+  a helper immediately precede it; site ids are unique within the version.  Literals are
+  not profiled (their class is known).
 """
 from dataclasses import dataclass, field
 
@@ -75,6 +81,7 @@ HELPERS = {
     "lox.get_super": ((TAGREF64, TAGREF64, PTR), TAGREF64, False),
     "lox.callee_closure": (TR, TAGREF64, False),
     "lox.callee_this": (TR, TAGREF64, False),
+    "lox.instantiate": (TR, TAGREF64, False),
 }
 
 
@@ -85,7 +92,8 @@ def lox_sig_name(arity: int) -> str:
 class ModuleCodegen:
     """Owns the module being built and the tables shared by all functions."""
 
-    def __init__(self):
+    def __init__(self, profile: bool = False):
+        self.profile = profile
         self.mb = ModuleBuilder()
         mb = self.mb
         mb.typedef("tr", TAGREF64)
@@ -193,10 +201,12 @@ class ModuleCodegen:
 RETURN_THIS = "lox.rt.return_this"
 
 
-def compile_program(script: ast.FunctionNode) -> LoxProgram:
-    """Compile a resolved script into a LoxProgram."""
-    cg = ModuleCodegen()
+def compile_program(script: ast.FunctionNode, profile: bool = False) -> LoxProgram:
+    """Compile a resolved script into a LoxProgram (with PROFILE sites when `profile`)."""
+    cg = ModuleCodegen(profile)
     cg.natives()
+    if profile:
+        cg.helper("lox.instantiate")   # speculated class calls allocate with it
     info = cg.function(script)
     cg.program.script = info.ir_name
     return cg.program
@@ -250,6 +260,7 @@ class FunctionCodegen:
         self.vb = mcg.mb.version(info.ir_name, "v1")
         self.env = {}
         self.dead = False
+        self.sites = 0
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -262,6 +273,15 @@ class FunctionCodegen:
         has_result = bool(self.mcg.mb.module.externs[name].sig.results)
         return self.vb.emit("CCALL", name, tuple(args), (), None,
                             results=1 if has_result else 0)
+
+    def profile(self, *values):
+        """Record the class of each value (variables only) at a new site, when profiling."""
+        if not self.mcg.profile:
+            return
+        for value in values:
+            if isinstance(value, Var):
+                self.emit("PROFILE", self.sites, value)
+                self.sites += 1
 
     def new_block(self, hint):
         return self.vb.new_block(self.vb.fresh(hint))
@@ -441,7 +461,10 @@ class FunctionCodegen:
     def expr_Unary(self, e):
         right = self.expr(e.right)
         with self.vb.at_line(e.line):
-            return self.ccall("lox.neg" if e.op == "-" else "lox.not", right)
+            if e.op == "-":
+                self.profile(right)
+                return self.ccall("lox.neg", right)
+            return self.ccall("lox.not", right)
 
     BINARY = {"+": "lox.add", "-": "lox.sub", "*": "lox.mul", "/": "lox.div",
               "<": "lox.less", "<=": "lox.less_equal", ">": "lox.greater",
@@ -451,6 +474,8 @@ class FunctionCodegen:
         left = self.expr(e.left)
         right = self.expr(e.right)
         with self.vb.at_line(e.line):
+            if e.op not in ("==", "!="):     # equality is exact without a profile
+                self.profile(left, right)
             return self.ccall(self.BINARY[e.op], left, right)
 
     def expr_Logical(self, e):
@@ -501,12 +526,14 @@ class FunctionCodegen:
     def expr_Get(self, e):
         obj = self.expr(e.obj)
         with self.vb.at_line(e.line):
+            self.profile(obj)
             return self.ccall("lox.get_property", obj, self.mcg.string(e.name))
 
     def expr_Set(self, e):
         obj = self.expr(e.obj)
         value = self.expr(e.value)
         with self.vb.at_line(e.line):
+            self.profile(obj)
             self.ccall("lox.set_property", obj, self.mcg.string(e.name), value)
         return value
 
@@ -522,12 +549,14 @@ class FunctionCodegen:
             obj = self.expr(callee_node.obj)
             args = [self.expr(a) for a in e.args]
             with self.vb.at_line(e.line):
+                self.profile(obj)
                 callee = self.ccall("lox.get_property", obj, self.mcg.string(callee_node.name))
         elif isinstance(callee_node, ast.Super):
             this = self.read(callee_node.binding_this)
             args = [self.expr(a) for a in e.args]
             superclass = self.read(callee_node.binding_super)
             with self.vb.at_line(e.line):
+                self.profile(superclass)
                 callee = self.ccall("lox.get_super", this, superclass,
                                     self.mcg.string(callee_node.method))
         else:
@@ -539,6 +568,7 @@ class FunctionCodegen:
     def call(self, callee, args):
         """Resolve a callee value and call it as an IR frame."""
         arity = len(args)
+        self.profile(callee)
         code = self.vb.emit("CCALL", self.mcg.callee_code_helper(arity), (callee,), (), None,
                             results=1)
         closure = self.ccall("lox.callee_closure", callee)

@@ -16,7 +16,7 @@ def run_lox(source: str, path: str, config, stdout, stderr) -> int:
         for line in errors:
             print(line, file=stderr)
         return EXIT_COMPILE_ERROR
-    program = compile_program(script)
+    program = compile_program(script, profile=config.tier != "interp")
     if config.dump_ir:
         print(print_module(program.module), file=stderr)
     runtime = LoxRuntime(program, config, stdout, stderr)
@@ -30,7 +30,7 @@ def run_lox(source: str, path: str, config, stdout, stderr) -> int:
             print(line, file=stderr)
         status = EXIT_RUNTIME_ERROR
     if config.stats:
-        print_stats(runtime.vm.stats(), stderr)
+        print_stats({**runtime.vm.stats(), **runtime.stats}, stderr)
     return status
 
 

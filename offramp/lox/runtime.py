@@ -41,10 +41,24 @@ class LoxRuntime:
         self.natives_words = []  # NATIVE words by native id
         self.array_methods = {}  # method name -> NATIVE word
         self.init_name = self.heap.intern("init")
+        # Speculation (speculate.py, optimizer.py): heap words embedded in compiled code
+        # (rooted for good), closures and classes profiled since the last collection (so
+        # still the objects the profile saw), guard reasons -> (function, site), sites the
+        # client wants left generic, and the counters `--stats` adds.
+        self.embedded = set()
+        self.recent_identities = set()
+        self.guard_sites = {}
+        self.failed_sites = {}
+        self.stats = {}
         self.heap.add_root_provider(self._roots)
         self._load()
+        if config.tier != "interp":
+            from .optimizer import make_optimizer
+            self.vm.set_optimizer(make_optimizer(self))
 
     def _roots(self):
+        self.recent_identities.clear()   # after this collection a profiled word may be freed
+        yield from self.embedded
         yield self.init_name
         yield from self.functions.values()
         yield from self.natives_words
@@ -75,7 +89,9 @@ class LoxRuntime:
         return self.vm.call(script, [closure, NIL])
 
     def classify(self, word):
-        """Profile key of a value: 'num', 'nil', 'bool', or the heap kind / shape."""
+        """Profile key of a value: 'num', 'nil', 'true', 'false', ('shape', id) for an
+        instance, ('closure', word) / ('class', word) (the value itself, so call targets
+        can be speculated), or the heap kind's name."""
         if _num(word):
             return "num"
         if not tagref.is_ref(word):
@@ -83,7 +99,15 @@ class LoxRuntime:
         kind = self.heap.kind_of(word)
         if kind is ObjKind.INSTANCE:
             return ("shape", self.heap.instance_shape_id(word))
+        if kind is ObjKind.CLOSURE or kind is ObjKind.CLASS:
+            self.recent_identities.add(word)
+            return (kind.name.lower(), word)
         return kind.name.lower()
+
+    def embed(self, word) -> int:
+        """Keep a heap object alive for good: compiled code holds its address."""
+        self.embedded.add(word)
+        return word
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -105,6 +129,7 @@ class LoxRuntime:
             "lox.method": self.method, "lox.get_property": self.get_property,
             "lox.set_property": self.set_property, "lox.get_super": self.get_super,
             "lox.callee_closure": self.callee_closure, "lox.callee_this": self.callee_this,
+            "lox.instantiate": lambda cls: self.heap.new_instance(cls),
             "lox.clock": lambda: from_fp(time.perf_counter() - self.start),
             "lox.array_new": self.array_new, "lox.array_get": self.array_get,
             "lox.array_set": self.array_set, "lox.array_length": self.array_length,

@@ -157,12 +157,13 @@ class NativeEngine:
     def set_watchpoint(self, wpid: int, enabled: bool) -> None:
         ctypes.memmove(self.watchpoint_address(wpid), ctypes.byref(WORD(int(enabled))), 8)
 
-    def link_info(self) -> LinkInfo:
+    def link_info(self, invalid_word) -> LinkInfo:
         return LinkInfo(global_addresses=self.vm.global_addresses,
                         function_id=self.function_id, helper_index=self.helper_index,
                         cells_base=ctypes.addressof(self.cells),
                         watchpoint_address=self.watchpoint_address,
                         symbol_value=self.vm.interp.symbol_value,
+                        invalid_address=ctypes.addressof(invalid_word),
                         deopt_stress=self.vm.config.deopt_stress)
 
     # --- compiling -------------------------------------------------------------------
@@ -170,7 +171,8 @@ class NativeEngine:
     def compile(self, version, install=True) -> NativeCode:
         """Compile a version; with `install`, calls of its function enter it from now on."""
         symbol = f"n{len(self.codes)}.{version.func}.{version.name}".replace("-", "_")
-        lowered = lower_version(self.module, version, self.link_info(), symbol)
+        invalid = WORD(0)
+        lowered = lower_version(self.module, version, self.link_info(invalid), symbol)
         if self.vm.config.dump_ir:
             self.vm.tracer.stream.write(lowered.text + "\n")
         compiled = compile_ir(lowered.text, symbol)
@@ -179,6 +181,7 @@ class NativeEngine:
         table = SideTable(self._side_table(lowered, raw), address)
         code = NativeCode(self, version, symbol, compiled, address,
                           compiled.function_size(symbol), table, len(raw))
+        code.invalid = invalid
         bisect.insort(self.code_ranges, (address, address + code.size, len(self.codes)))
         self.codes.append(code)
         self.stats_compiled += 1
@@ -233,6 +236,36 @@ class NativeEngine:
 
     def uninstall(self, func_name: str) -> None:
         self.cells[self.function_id(func_name)] = 0
+
+    def invalidate(self, code: NativeCode) -> None:
+        """Invalid code: no new calls enter it, and its running frames leave lazily, each
+        at its next post-call check or safepoint poll."""
+        code.invalid.value = 1
+        fid = self.function_id(code.version.func)
+        if self.cells[fid] == code.address:
+            self.cells[fid] = 0
+        self.refresh_lazy_status()
+
+    def refresh_lazy_status(self) -> None:
+        """Keep the status word (and the poll word) set while a frame must leave lazily."""
+        tb = self.thread_block
+        if tb[OFFSET["status"] // 8] == STATUS_ERROR:
+            return
+        target = tb[OFFSET["deopt_target"] // 8]
+        pending = any(self.codes[self._code_index(site.address)].invalid.value or bp == target
+                      for site, bp in self._running_native_frames())
+        tb[OFFSET["status"] // 8] = STATUS_LAZY_DEOPT if pending else STATUS_OK
+        tb[OFFSET["poll"] // 8] = 1 if pending else 0
+        if not pending:
+            tb[OFFSET["deopt_target"] // 8] = 0
+
+    def _running_native_frames(self):
+        """(site, frame address) of every native frame still running (not deoptimizing)."""
+        for item in self.transitions:
+            if item[0] == "exit":
+                native = list(self.native_frames(item[1]))
+                for site, _, bp in (native[1:] if item[2] else native):
+                    yield site, bp
 
     def native_code_of(self, func) -> bool:
         return bool(self.cells[self.function_id(func.name)])
@@ -326,6 +359,8 @@ class NativeEngine:
         self.vm.note_deopt(code, site.kind, site.reason)
         read = self.reader(sp, bp, save_ptr)
         frames, pending = self.rebuild(site, read)
+        if site.kind == "lazy":
+            self.refresh_lazy_status()
         result = self.vm.interp.resume_frames(self.vm.current_thread(), frames, pending)
         func = self.module.functions[code.version.func]
         return encode_word(result, func.sig.results[0], self) if func.sig.results else 0
@@ -406,9 +441,8 @@ class NativeEngine:
         kind, _, bp = frames[-1 - depth]
         if kind != "native":
             return False
-        tb = self.thread_block
-        tb[OFFSET["deopt_target"] // 8] = bp
-        tb[OFFSET["status"] // 8] = STATUS_LAZY_DEOPT
+        self.thread_block[OFFSET["deopt_target"] // 8] = bp
+        self.refresh_lazy_status()
         return True
 
     def virtual_frames(self):

@@ -78,13 +78,14 @@ class LinkInfo:
     """Addresses and numbering the lowering embeds (supplied by the engine)."""
 
     def __init__(self, *, global_addresses, function_id, helper_index, cells_base,
-                 watchpoint_address, symbol_value, deopt_stress=0):
+                 watchpoint_address, symbol_value, invalid_address, deopt_stress=0):
         self.global_addresses = global_addresses
         self.function_id = function_id          # fn(name) -> int
         self.helper_index = helper_index        # fn(extern name) -> int
         self.cells_base = cells_base
         self.watchpoint_address = watchpoint_address  # fn(id) -> address of its flag word
         self.symbol_value = symbol_value        # fn(name) -> constant value of a .const
+        self.invalid_address = invalid_address  # this code's word: non-zero once invalid
         self.deopt_stress = deopt_stress
 
 
@@ -294,8 +295,10 @@ class Lowering:
     def check_status(self, lazy=None) -> None:
         """After a call: leave if a guest error is unwinding; deoptimize if asked to.
 
-        `lazy` is (state, waiting, pending) for the exit taken when the runtime marked this
-        very frame (by its frame address) for lazy deoptimization while the call ran.
+        `lazy` is (state, waiting, pending) for the exit taken when this very frame must
+        leave lazily: the runtime marked it by its frame address (deoptHere), or this code
+        was invalidated while the call ran (its invalid word is set).  The runtime keeps
+        the status word set while any such frame remains.
         """
         p = self.thread_word("status")
         s, c = self.tmp(), self.tmp()
@@ -314,13 +317,16 @@ class Lowering:
         if lazy is None:
             self.emit(f"br label %{cont}")
         else:
-            t, hit = self.tmp(), self.tmp()
+            t, mine, inv, invalid, hit = (self.tmp() for _ in range(5))
             self.emit(f"{t} = load i64, ptr {self.thread_word('deopt_target')}")
-            self.emit(f"{hit} = icmp eq i64 {t}, %frame_address")
+            self.emit(f"{mine} = icmp eq i64 {t}, %frame_address")
+            self.emit(f"{inv} = load volatile i64, ptr "
+                      f"inttoptr (i64 {self.link.invalid_address} to ptr)")
+            self.emit(f"{invalid} = icmp ne i64 {inv}, 0")
+            self.emit(f"{hit} = or i1 {mine}, {invalid}")
             go = self.label("lazy_deopt")
             self.emit(f"br i1 {hit}, label %{go}, label %{cont}")
             self.start_block(go)
-            self.emit(f"store i64 0, ptr {self.thread_word('status')}")
             state, waiting, pending = lazy
             self.deopt_exit("lazy", "lazy deopt", state, waiting=waiting, pending=pending)
         self.start_block(cont)

@@ -18,8 +18,6 @@ keep-alive cannot hold a literal, so there the variable stays, and with it its d
 removing definitions is dead-code elimination's job, never this pass's.  Blocks that become
 unreachable are dropped.  Rounds repeat until nothing changes.
 """
-from dataclasses import replace
-
 from ..interp import semantics as sem
 from ..interp.compile import HANDLERS
 from ..ir.analysis import value_types
@@ -27,8 +25,8 @@ from ..ir.nodes import Dest, Imm, Instr, Sym, Var
 from ..ir.ops import Flag, Kind
 from ..ir.types import DoubleType, IntType, TagRef64Type
 from ..ir.verify import dominators
-from .rewrite import (Substitution, as_version, copy_version, definitions, incoming,
-                      map_operands, reachable, remove_unreachable)
+from .rewrite import (Substitution, as_version, copy_version, definitions, map_operands,
+                      reachable, remove_unreachable)
 
 MAX_ROUNDS = 50
 

@@ -76,17 +76,18 @@ def map_operands(instr: Instr, fn, *, label=None, state_fn=None, memo=None) -> I
             ok = literal_ok(spec)
             operand = tuple(fn(v, ok) for v in operand)
         elif kind is Kind.DEST:
-            operand = map_dest(operand, fn)
-            if label is not None:
-                operand = Dest(label(operand.label), operand.args)
+            operand = _target(map_dest(operand, fn), label)
         elif kind is Kind.CASES:
-            operand = tuple((k, map_dest(d, fn) if label is None else
-                             Dest(label(d.label), map_dest(d, fn).args)) for k, d in operand)
+            operand = tuple((k, _target(map_dest(d, fn), label)) for k, d in operand)
         elif kind is Kind.STATE and operand is not None:
             operand = state_fn(operand) if state_fn else map_state(operand, fn, memo)
         out.append(operand)
     out = tuple(out)
     return instr if out == instr.operands else replace(instr, operands=out)
+
+
+def _target(dest: Dest, label) -> Dest:
+    return dest if label is None else Dest(label(dest.label), dest.args)
 
 
 class Substitution:
@@ -100,9 +101,6 @@ class Substitution:
 
     def __contains__(self, name: str) -> bool:
         return name in self.map
-
-    def __bool__(self) -> bool:
-        return bool(self.map)
 
     def resolve(self, operand):
         """What `operand` stands for after every replacement."""

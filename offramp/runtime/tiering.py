@@ -82,7 +82,8 @@ class TierPolicy:
         self.vm.tracer.emit("tier", f"invalidated @{code.version.func} VERSION "
                                     f"%{code.version.name} after {n} deopts ('{reason}')")
         if self.native.get(code.version.func) is code:
-            self.invalidate(code.version.func)
+            del self.native[code.version.func]
+        self.engine.invalidate(code)
         for key, (osr_code, _) in list(self.osr_codes.items()):
             if osr_code is code:
                 del self.osr_codes[key]
@@ -97,9 +98,11 @@ class TierPolicy:
         return self.recompiles.get(base, 0) < self.vm.config.max_recompiles
 
     def invalidate(self, func_name: str) -> None:
-        """Stop entering the function's native code (calls go back to the interpreter)."""
-        self.native.pop(func_name, None)
-        self.engine.uninstall(func_name)
+        """Invalidate the function's native code: calls go back to the interpreter (until it
+        is compiled again) and running frames of it deoptimize lazily."""
+        code = self.native.pop(func_name, None)
+        if code is not None:
+            self.engine.invalidate(code)
 
     def on_hot_loop(self, thread, frame):
         """OSR: continue a hot interpreted loop in native code, mid-iteration."""

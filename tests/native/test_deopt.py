@@ -222,3 +222,43 @@ def test_guest_error_three_native_frames_deep_has_the_whole_stack():
     assert [(v.func, i.line) for v, i in info.value.stack] == [("a", 10), ("b", 20),
                                                                ("c", 30)]
     assert len(vm.tiers.engine.codes) == 3
+
+
+INVALIDATE = """
+.funcsig @void_sig = (@i64) -> ()
+.extern @poke <@void_sig>
+.funcdef @work VERSION %v1 <@unary> {
+  %entry(<@i64> %n):
+    BRANCH %head(0 0)
+  %head(<@i64> %i <@i64> %acc):
+    %more = SLT <@i64> %i %n
+    BRANCH2 %more %body() %done()
+  %body():
+    CCALL @poke (%i)
+    %acc2 = ADD <@i64> %acc %i
+    %i2 = ADD <@i64> %i 1
+    SAFEPOINT
+    BRANCH %head(%i2 %acc2)
+  %done():
+    RET (%acc)
+}
+"""
+
+
+def test_invalidated_code_leaves_lazily_at_its_next_post_call_check():
+    module = parse_module(HEADER + INVALIDATE)
+    verify_module(module)
+    vm = None
+
+    def poke(i):
+        if i == 10:
+            (code,) = vm.tiers.engine.codes
+            vm.tiers.invalidate("work")
+            assert code.invalid.value == 1
+    vm = VM(module, Config(tier="eager"), helpers={"poke": poke})
+    assert vm.call("work", [50]) == sum(range(50))
+    assert vm.tiers.engine.deopts == {"lazy deopt": 1}
+    # The interpreter went on with the loop (re-entered by OSR: eager mode); a new call
+    # compiles the function again.
+    assert vm.call("work", [5]) == 10
+    assert [c.version.func for c in vm.tiers.engine.codes] == ["work", "work.osr.head", "work"]

@@ -1,0 +1,643 @@
+"""Speculation: a Lox function's baseline version rewritten into guarded fast paths.
+
+The baseline (codegen's first version, `v1`) does every Lox operation through a generic
+runtime helper, and its PROFILE sites count the classes of the values those helpers see
+(`LoxRuntime.classify`).  `speculate` builds a new version from the same blocks in which a
+helper whose site saw one class (at least MONOMORPHIC of the samples) becomes the fast path
+for that class behind a GUARD, and the helpers that need no speculation become plain IR.
+PROFILE instructions are dropped.
+
+Names and frame states.  The new version keeps the baseline's block labels and SSA names:
+a value the baseline computes keeps its name (a fast path's result is defined under the
+helper's result name), so a frame state gives variable %x as %x.
+- Every GUARD resumes at the rewritten instruction of the baseline, with exactly the
+  variables live there: a failed guard continues in the interpreter, which runs the generic
+  helper at that point (and raises clox's error when there is one).
+- Every CALL and CCALL kept or created waits at the matching call of the baseline with the
+  variables live after it (less its result): lazy deoptimization resumes there, and the
+  inliner composes the states of an inlined callee under it.  A SAFEPOINT resumes after
+  itself in the baseline.
+An OSR entry clone (`F.osr.HEADER`, opt/osr.py) holds a copy of F's baseline blocks with the
+same labels, positions and names: it is speculated with F's profiles, and its states resume
+in F's baseline too.  A clone of any other version of F is left as it is.
+
+Guard reasons name the speculation, the site — the baseline instruction `block:index` — and
+the function: "not a number @body3:5 in lox.fn1.fib".  The runtime files every reason
+under (function, site) in `guard_sites`, so deopt counts by reason tell which sites failed;
+sites in `excluded_sites` stay generic.
+
+| helper(s)                      | speculated when          | guards          | fast path                    |
+|--------------------------------|--------------------------|-----------------|------------------------------|
+| add sub mul div neg            | operands 'num'           | TR64_IS_FP      | FADD.. FNEG, TR64_FROM_FP    |
+| less less_equal greater ..._eq | operands 'num'           | TR64_IS_FP      | FOLT.., SELECT true false    |
+| truthy not                     | always                   | -               | NE nil, NE false, AND        |
+| equal not_equal                | always                   | -               | both fp ? FOEQ : EQ          |
+| box_get box_set upvalue        | always                   | -               | LOAD / STORE at layout offs. |
+| get_global set_global          | always                   | not UNDEFINED   | LOAD (STORE) of the cell     |
+| get_property / set_property    | one shape with the field | ref, shape id   | LOAD fields, LOAD/STORE slot |
+| get_property + call            | one shape, class method M| ref, shape id   | CALL @M (M, obj, args)       |
+| get_super + call               | superclass one class K   | superclass == K | CALL @M (M, this, args)      |
+| call                           | one closure C            | callee == C     | CALL @C (C, nil, args)       |
+| call                           | one class K              | callee == K     | instantiate, CALL @init      |
+
+Heap words a fast path embeds (closures, classes, the class of a speculated shape, which
+keeps the shape id's meaning) are rooted through `LoxRuntime.embed`.  A closure or class
+seen by a profile is only trusted when it cannot have been freed since: it was profiled
+after the last collection, is already embedded, or is the value of a Lox global now.
+"""
+from collections import Counter
+from dataclasses import replace
+
+from ..heap import HeapError, ObjKind
+from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_OFFSET, HEADER_SHAPE_SHIFT,
+                           INSTANCE_FIELDS, VALUES_SLOTS)
+from ..ir import tagref
+from ..ir.analysis import live_at, liveness, uses
+from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
+from ..ir.types import DOUBLE, I1, I64, TAGREF64
+from ..ir.verify import dominators
+from ..opt.rewrite import NameSupply, Substitution, reachable
+from .codegen import RETURN_THIS
+
+MONOMORPHIC = 0.95      # share of a site's samples one class must have
+MIN_SAMPLES = 1         # a site never reached is not speculated on
+
+NIL, TRUE, FALSE = Sym("lox.nil"), Sym("lox.true"), Sym("lox.false")
+UNDEFINED = Imm(tagref.UNDEFINED)
+
+ARITHMETIC = {"lox.add": "FADD", "lox.sub": "FSUB", "lox.mul": "FMUL", "lox.div": "FDIV"}
+COMPARISON = {"lox.less": "FOLT", "lox.less_equal": "FOLE", "lox.greater": "FOGT",
+              "lox.greater_equal": "FOGE"}
+
+
+def speculate(runtime, function, excluded_sites=frozenset(), name: str = "s1"):
+    """A new version `name` of `function` (a Lox function or an OSR clone of one), not
+    installed, with the helpers its profiles allow rewritten into guarded fast paths."""
+    return Speculator(runtime, function, frozenset(excluded_sites)).run(name)
+
+
+def original_function(module, function) -> str:
+    """The function whose baseline `function`'s frame states resume in (itself, or the
+    function an OSR entry clone was made from)."""
+    name = function.name
+    if ".osr." in name:
+        base = name.rsplit(".osr.", 1)[0]
+        if base in module.functions:
+            return base
+    return name
+
+
+def count_sites(version) -> Counter:
+    """Speculations of a version by kind (the reason text before the site)."""
+    counts = Counter()
+    for block in version.blocks:
+        for instr in block.instrs:
+            if instr.op == "GUARD":
+                what = instr.arg("reason").split(" @")[0]
+                counts[what.rstrip("0123456789 ")] += 1
+    return counts
+
+
+class Speculator:
+    """Rewrites one source version (a baseline or an OSR clone's copy of it)."""
+
+    def __init__(self, runtime, function, excluded: frozenset):
+        module = runtime.program.module
+        self.runtime, self.module, self.heap = runtime, module, runtime.heap
+        self.source = function.versions[0]
+        self.func = original_function(module, function)
+        original = module.functions[self.func]
+        self.baseline = original.version(self.source.name)
+        # Only codegen's version has profiles and the call shapes matched below.
+        self.active = self.baseline is original.versions[0]
+        self.live_in = liveness(self.baseline)
+        self.profiles = runtime.vm.interp.code_for(self.baseline).profiles
+        self.excluded = excluded
+        self.names = NameSupply(self.source)
+        self.subst = Substitution()
+        self.uses = Counter(u for b in self.source.blocks for i in b.instrs for u in uses(i))
+        self.states = {}
+        self._globals_now = None
+        self.block = None
+        self.where = None
+        self.line = None
+        _name_type(module, "double", DOUBLE)
+
+    def run(self, name: str) -> FunctionVersion:
+        """Rewrite the blocks, each after its immediate dominator (whose facts it inherits);
+        the new version lists them in the source's order."""
+        out = FunctionVersion(self.source.func, name,
+                              [Block(b.label, list(b.params), []) for b in self.source.blocks])
+        new = {b.label: b for b in out.blocks}
+        source = {b.label: b for b in self.source.blocks}
+        baseline_labels = {b.label for b in self.baseline.blocks}
+        dom = dominators(self.source)
+        order = reachable(self.source)
+        order += [b.label for b in self.source.blocks if b.label not in dom]
+        ends = {}
+        for label in order:
+            block, self.block = source[label], new[label]
+            idom = max((d for d in dom.get(label, ()) if d != label),
+                       key=lambda d: len(dom[d]), default=None)
+            self.facts = ends[idom].inherited() if idom in ends else Facts()
+            if not self.active or label not in baseline_labels:
+                self.block.instrs = list(block.instrs)   # e.g. an OSR clone's entry block
+            else:
+                self.rewrite_block(block)
+            ends[label] = self.facts
+        self.subst.apply(out)
+        return out
+
+    def rewrite_block(self, block):
+        instrs, i, profiled = block.instrs, 0, {}
+        while i < len(instrs):
+            instr = instrs[i]
+            if instr.op == "PROFILE":
+                profiled[instr.arg("value")] = instr.arg("site")
+                i += 1
+                continue
+            self.where, self.line = (block.label, i), instr.line
+            i += self.rewrite(instrs, i, profiled)
+            profiled = {}
+
+    # --- dispatch ----------------------------------------------------------------------
+
+    def rewrite(self, instrs, i, profiled) -> int:
+        """Emit instrs[i] (and what it heads) rewritten; how many instructions it took."""
+        instr = instrs[i]
+        if instr.op == "CCALL":
+            callee = instr.arg("callee")
+            if callee.startswith("lox.callee_code."):
+                handler = Speculator.direct_call
+            else:
+                handler = HANDLERS.get(callee)
+            if handler is not None and self.site() not in self.excluded:
+                taken = handler(self, instrs, i, profiled)
+                if taken:
+                    return taken
+            self.keep_call(instr)
+        elif instr.op == "CALL":
+            self.keep_call(instr)
+        elif instr.op == "SAFEPOINT" and instr.arg("state") is None:
+            self.append(replace(instr, operands=(self.state(self.where[1] + 1),)))
+        else:
+            self.append(instr)
+        return 1
+
+    def keep_call(self, instr):
+        """A generic call, waiting at itself in the baseline."""
+        self.facts.shapes.clear()
+        self.append(with_state(instr, self.waiting(self.where[1])))
+
+    # --- emitting ----------------------------------------------------------------------
+
+    def append(self, instr):
+        self.block.instrs.append(instr)
+
+    def emit(self, op, *operands, result=None, hint="s"):
+        """Append an instruction; its result (named `result`, or fresh) as a Var, or None."""
+        if result is None and _has_result(op):
+            result = self.names.fresh(hint)
+        self.append(Instr(op, operands, (result,) if result else (), None, self.line))
+        return Var(result) if result else None
+
+    def site(self) -> str:
+        return f"{self.where[0]}:{self.where[1]}"
+
+    def guard(self, cond, what: str):
+        """Deoptimize to the baseline at the current instruction unless `cond` holds."""
+        reason = f"{what} @{self.site()} in {self.func}"
+        self.runtime.guard_sites[reason] = (self.func, self.site())
+        self.emit("GUARD", cond, None, None, reason, self.state(self.where[1]))
+
+    def state(self, index: int) -> FrameState:
+        """Resume before instruction `index` of the current block in the baseline."""
+        key = (self.where[0], index, None)
+        if key not in self.states:
+            live = live_at(self.baseline, self.where[0], index, self.live_in)
+            self.states[key] = FrameState(self.func, self.baseline.name, self.where[0], index,
+                                          tuple((n, Var(n)) for n in sorted(live)))
+        return self.states[key]
+
+    def waiting(self, index: int, given=()) -> FrameState:
+        """Wait at the baseline's call at `index` of the current block (its result pending).
+
+        `given` supplies values for variables this version no longer computes."""
+        key = (self.where[0], index, given)
+        if key not in self.states:
+            there = self.baseline.block(self.where[0]).instrs[index]
+            live = live_at(self.baseline, self.where[0], index + 1, self.live_in)
+            live -= set(there.results)
+            given_map = dict(given)
+            self.states[key] = FrameState(
+                self.func, self.baseline.name, self.where[0], index,
+                tuple((n, given_map.get(n, Var(n))) for n in sorted(live)))
+        return self.states[key]
+
+    # --- profiles and heap facts -------------------------------------------------------
+
+    def profile_of(self, profiled, operand):
+        """The one class `operand` had at its PROFILE site, or None."""
+        if isinstance(operand, Imm) and isinstance(operand.value, float):
+            return "num"
+        counts = self.profiles.get(profiled.get(operand))
+        if not counts:
+            return None
+        total = sum(counts.values())
+        key, n = max(counts.items(), key=lambda kv: kv[1])
+        return key if total >= MIN_SAMPLES and n >= MONOMORPHIC * total else None
+
+    def shape_of(self, profiled, obj):
+        """The Shape `obj` always had, or None."""
+        key = self.profile_of(profiled, obj)
+        if not (isinstance(key, tuple) and key[0] == "shape"):
+            return None
+        try:
+            return self.heap.shapes[key[1]]
+        except KeyError:
+            return None
+
+    def identity(self, profiled, operand, kind: ObjKind):
+        """The one closure or class (by `kind`) `operand` was, if it is still that object."""
+        key = self.profile_of(profiled, operand)
+        if not (isinstance(key, tuple) and key[0] == kind.name.lower()):
+            return None
+        word, rt = key[1], self.runtime
+        if word not in rt.recent_identities and word not in rt.embedded and \
+                word not in self.globals_now():
+            return None
+        try:
+            return word if self.heap.kind_of(word) is kind else None
+        except HeapError:
+            return None
+
+    def globals_now(self) -> set:
+        if self._globals_now is None:
+            vm = self.runtime.vm
+            self._globals_now = {vm.read_global(g) for g in self.runtime.program.globals.values()}
+        return self._globals_now
+
+    def name_word(self, operand) -> int:
+        """The interned string a `@lox.str.K` operand holds."""
+        return self.runtime.vm.read_global(operand.name)
+
+    def code_of(self, closure, argc: int):
+        """The IR function of a closure called with `argc` arguments, or None (arity)."""
+        heap = self.heap
+        fn = heap.closure_function(closure)
+        if heap.function_arity(fn) != argc:
+            return None
+        return self.runtime.code_functions[heap.function_code_id(fn)]
+
+    def method_code(self, cls, name: int, argc: int):
+        """(closure, IR function) of a class's method for an `argc`-argument call, or None."""
+        method = self.heap.class_find_method(cls, name)
+        if method is None or self.heap.kind_of(method) is not ObjKind.CLOSURE:
+            return None
+        code = self.code_of(method, argc)
+        return None if code is None else (method, code)
+
+    # --- numbers -----------------------------------------------------------------------
+
+    def number_op(self, instrs, i, profiled) -> int:
+        instr = instrs[i]
+        callee, args = instr.arg("callee"), instr.arg("args")
+        if any(self.profile_of(profiled, a) != "num" for a in args):
+            return 0
+        xs = self.doubles(args)
+        if callee == "lox.neg":
+            r = self.emit("FNEG", DOUBLE, xs[0], hint="fp")
+        elif callee in ARITHMETIC:
+            r = self.emit(ARITHMETIC[callee], DOUBLE, *xs, hint="fp")
+        else:
+            c = self.emit(COMPARISON[callee], DOUBLE, *xs, hint="cmp")
+            self.boolean(c, instr.results[0])
+            return 1
+        self.facts.numbers[self.emit("TR64_FROM_FP", r, result=instr.results[0])] = r
+        return 1
+
+    def boolean(self, cond, result: str, yes=TRUE, no=FALSE):
+        """Box an i1 as Lox true/false (`yes` when it holds) under the name `result`."""
+        value = self.emit("SELECT", TAGREF64, cond, yes, no, result=result)
+        if yes is TRUE:
+            self.facts.bools[value] = cond
+        else:
+            self.facts.bools[value] = self.emit("XOR", I1, cond, Imm(1), hint="not")
+
+    def doubles(self, operands) -> list:
+        """Guard that each operand is a number; their doubles."""
+        out, known = [], self.facts.numbers
+        for a in operands:
+            if isinstance(a, Imm):
+                out.append(Imm(float(a.value)))
+                continue
+            if a not in known:
+                self.guard(self.emit("TR64_IS_FP", a, hint="isnum"), "not a number")
+                known[a] = self.emit("TR64_TO_FP", a, hint="fp")
+            out.append(known[a])
+        return out
+
+    # --- exact rewrites ----------------------------------------------------------------
+
+    def truthy_bits(self, v, result=None):
+        known = self.facts.bools.get(v)
+        if known is not None:
+            if result is not None:
+                self.subst[result] = known
+            return known
+        not_nil = self.emit("NE", TAGREF64, v, NIL, hint="t")
+        not_false = self.emit("NE", TAGREF64, v, FALSE, hint="t")
+        return self.emit("AND", I1, not_nil, not_false, result=result, hint="truthy")
+
+    def truthy(self, instrs, i, profiled) -> int:
+        instr = instrs[i]
+        self.truthy_bits(instr.arg("args")[0], result=instr.results[0])
+        return 1
+
+    def not_(self, instrs, i, profiled) -> int:
+        instr = instrs[i]
+        t = self.truthy_bits(instr.arg("args")[0])
+        self.boolean(t, instr.results[0], FALSE, TRUE)
+        return 1
+
+    def equality(self, instrs, i, profiled) -> int:
+        """Numbers compare as doubles (NaN != NaN, 0 == -0), everything else by bits."""
+        instr = instrs[i]
+        a, b = instr.arg("args")
+        yes, no = (TRUE, FALSE) if instr.arg("callee") == "lox.equal" else (FALSE, TRUE)
+        known = self.facts.numbers
+        if (a in known or isinstance(a, Imm)) and (b in known or isinstance(b, Imm)):
+            x, y = (known[v] if v in known else Imm(float(v.value)) for v in (a, b))
+            self.boolean(self.emit("FOEQ", DOUBLE, x, y, hint="feq"), instr.results[0], yes, no)
+            return 1
+        both = self.emit("AND", I1, self.emit("TR64_IS_FP", a, hint="isnum"),
+                         self.emit("TR64_IS_FP", b, hint="isnum"), hint="nums")
+        feq = self.emit("FOEQ", DOUBLE, self.emit("TR64_TO_FP", a, hint="fp"),
+                        self.emit("TR64_TO_FP", b, hint="fp"), hint="feq")
+        beq = self.emit("EQ", TAGREF64, a, b, hint="beq")
+        same = self.emit("SELECT", I1, both, feq, beq, hint="eq")
+        self.boolean(same, instr.results[0], yes, no)
+        return 1
+
+    def box_get(self, instrs, i, profiled) -> int:
+        instr = instrs[i]
+        box = self.emit("TR64_TO_REF", instr.arg("args")[0], hint="box")
+        self.emit("LOAD", TAGREF64, box, BOX_VALUE, result=instr.results[0])
+        return 1
+
+    def box_set(self, instrs, i, profiled) -> int:
+        b, v = instrs[i].arg("args")
+        box = self.emit("TR64_TO_REF", b, hint="box")
+        self.emit("STORE", TAGREF64, box, BOX_VALUE, v)
+        return 1
+
+    def upvalue(self, instrs, i, profiled) -> int:
+        instr = instrs[i]
+        closure, k = instr.arg("args")
+        if not isinstance(k, Imm):
+            return 0
+        c = self.emit("TR64_TO_REF", closure, hint="closure")
+        self.emit("LOAD", TAGREF64, c, CLOSURE_UPVALUES + 8 * k.value, result=instr.results[0])
+        return 1
+
+    def get_global(self, instrs, i, profiled) -> int:
+        instr = instrs[i]
+        cell = instr.arg("args")[0]
+        value = self.emit("LOAD", TAGREF64, cell, 0, result=instr.results[0])
+        self.guard(self.emit("NE", TAGREF64, value, UNDEFINED, hint="defined"),
+                   "undefined variable")
+        return 1
+
+    def set_global(self, instrs, i, profiled) -> int:
+        cell, _, value = instrs[i].arg("args")
+        old = self.emit("LOAD", TAGREF64, cell, 0, hint="old")
+        self.guard(self.emit("NE", TAGREF64, old, UNDEFINED, hint="defined"),
+                   "undefined variable")
+        self.emit("STORE", TAGREF64, cell, 0, value)
+        return 1
+
+    # --- properties --------------------------------------------------------------------
+
+    def guard_shape(self, obj, shape):
+        """Guard that `obj` is an instance of `shape` (unless that is known); its fields."""
+        known = self.facts.shapes.get(obj)
+        if known is not None and known[0] == shape.id:
+            return known[1]
+        self.runtime.embed(tagref.from_ref(shape.class_addr))   # keeps the id's meaning
+        what = f"not shape {shape.id}"
+        self.guard(self.emit("TR64_IS_REF", obj, hint="isref"), what)
+        ref = self.emit("TR64_TO_REF", obj, hint="obj")
+        header = self.emit("LOAD", I64, ref, HEADER_OFFSET, hint="header")
+        shape_id = self.emit("LSHR", I64, header, Imm(HEADER_SHAPE_SHIFT), hint="shape")
+        self.guard(self.emit("EQ", I64, shape_id, Imm(shape.id), hint="isshape"), what)
+        fields = None
+        if shape.field_count:      # an instance with a field has its VALUES object
+            values = self.emit("LOAD", TAGREF64, ref, INSTANCE_FIELDS, hint="fields")
+            fields = self.emit("TR64_TO_REF", values, hint="fields")
+        self.facts.shapes[obj] = (shape.id, fields)
+        return fields
+
+    def get_property(self, instrs, i, profiled) -> int:
+        instr = instrs[i]
+        obj, name_cell = instr.arg("args")
+        shape = self.shape_of(profiled, obj)
+        if shape is None:
+            return 0
+        name = self.name_word(name_cell)
+        slot = shape.slot_of.get(name)
+        if slot is None:
+            return self.method_call(instrs, i, shape, obj, name)
+        fields = self.guard_shape(obj, shape)
+        self.emit("LOAD", TAGREF64, fields, VALUES_SLOTS + 8 * slot, result=instr.results[0])
+        return 1
+
+    def set_property(self, instrs, i, profiled) -> int:
+        obj, name_cell, value = instrs[i].arg("args")
+        shape = self.shape_of(profiled, obj)
+        if shape is None:
+            return 0
+        slot = shape.slot_of.get(self.name_word(name_cell))
+        if slot is None:
+            return 0          # adding a field: the helper moves the instance to a new shape
+        fields = self.guard_shape(obj, shape)
+        self.emit("STORE", TAGREF64, fields, VALUES_SLOTS + 8 * slot, value)
+        return 1
+
+    def method_call(self, instrs, i, shape, obj, name) -> int:
+        """`obj.m(args)` on one shape whose class has method m: call m directly."""
+        seq = self.call_sequence(instrs, i)
+        if seq is None:
+            return 0
+        call = instrs[seq[-1]]
+        args = call.arg("args")[2:]
+        cls = tagref.from_ref(shape.class_addr)
+        found = self.method_code(cls, name, len(args))
+        if found is None:
+            return 0
+        method, code = found
+        self.guard_shape(obj, shape)
+        self.emit_direct_call(call, seq[-1], code, method, obj, args)
+        return seq[-1] - i + 1
+
+    def super_call(self, instrs, i, profiled) -> int:
+        """`super.m(args)` with one superclass: call its method m directly."""
+        this, superclass, name_cell = instrs[i].arg("args")
+        cls = self.identity(profiled, superclass, ObjKind.CLASS)
+        seq = self.call_sequence(instrs, i) if cls is not None else None
+        if seq is None:
+            return 0
+        call = instrs[seq[-1]]
+        args = call.arg("args")[2:]
+        found = self.method_code(cls, self.name_word(name_cell), len(args))
+        if found is None:
+            return 0
+        method, code = found
+        self.runtime.embed(cls)
+        self.guard(self.emit("EQ", TAGREF64, superclass, Imm(cls), hint="issuper"),
+                   "not the superclass")
+        self.emit_direct_call(call, seq[-1], code, method, this, args)
+        return seq[-1] - i + 1
+
+    def call_sequence(self, instrs, i):
+        """Indexes of (callee_code, callee_closure, callee_this, CALL) using only the bound
+        method instrs[i] makes, when nothing else (a frame state included) needs it."""
+        bound = instrs[i].results[0]
+        j = i + 1
+        if j < len(instrs) and instrs[j].op == "PROFILE" and instrs[j].arg("value") == Var(bound):
+            j += 1
+        seq = self.sequence_at(instrs, j, Var(bound))
+        if seq is None or self.uses[bound] != 3 + (j - i - 1):
+            return None
+        return seq
+
+    def sequence_at(self, instrs, j, callee):
+        """The call sequence codegen emits for `callee` starting at instrs[j], or None."""
+        if j + 3 >= len(instrs):
+            return None
+        code, closure, this, call = instrs[j:j + 4]
+        helpers = ("lox.callee_closure", "lox.callee_this")
+        if code.op != "CCALL" or not code.arg("callee").startswith("lox.callee_code."):
+            return None
+        if any(h.op != "CCALL" or h.arg("callee") != name
+               for h, name in zip((closure, this), helpers)):
+            return None
+        if any(h.arg("args") != (callee,) for h in (code, closure, this)):
+            return None
+        if call.op != "CALL" or call.arg("callee") != Var(code.results[0]) or \
+                call.arg("args")[:2] != (Var(closure.results[0]), Var(this.results[0])):
+            return None
+        return (j, j + 1, j + 2, j + 3)
+
+    def emit_direct_call(self, call, index, code, closure, this, args):
+        """CALL the closure's own function with `this`, waiting at the baseline's CALL."""
+        self.facts.shapes.clear()
+        self.runtime.embed(closure)
+        self.append(Instr("CALL", (call.arg("sig"), Sym(code.name),
+                                   (Imm(closure), this, *args), (),
+                                   self.waiting(index)), call.results, call.name, call.line))
+
+    # --- calls -------------------------------------------------------------------------
+
+    def direct_call(self, instrs, i, profiled) -> int:
+        """A call whose callee was always one closure, or always one class."""
+        callee = instrs[i].arg("args")[0]
+        seq = self.sequence_at(instrs, i, callee)
+        if seq is None:
+            return 0
+        call = instrs[seq[-1]]
+        args = call.arg("args")[2:]
+        closure = self.identity(profiled, callee, ObjKind.CLOSURE)
+        if closure is not None:
+            code = self.code_of(closure, len(args))
+            if code is None:
+                return 0
+            self.guard(self.emit("EQ", TAGREF64, callee, Imm(closure), hint="iscallee"),
+                       "not the closure")
+            self.emit_direct_call(call, seq[-1], code, closure, NIL, args)
+            return 4
+        cls = self.identity(profiled, callee, ObjKind.CLASS)
+        if cls is not None and "lox.instantiate" in self.module.externs:
+            return self.construct(instrs, seq, callee, cls, args)
+        return 0
+
+    def construct(self, instrs, seq, callee, cls, args) -> int:
+        """`K(args)`: a new instance, then K's init (if any) called directly."""
+        heap, rt = self.heap, self.runtime
+        init = heap.class_find_method(cls, rt.init_name)
+        if init is None:
+            if args:
+                return 0
+            code_fn, init_word = self.module.functions[RETURN_THIS], NIL
+        else:
+            if heap.kind_of(init) is not ObjKind.CLOSURE:
+                return 0
+            code_fn = self.code_of(init, len(args))
+            if code_fn is None:
+                return 0
+            init_word = Imm(init)
+            rt.embed(init)
+        rt.embed(cls)
+        code_i, closure_i, this_i, call_i = (instrs[k] for k in seq)
+        self.guard(self.emit("EQ", TAGREF64, callee, Imm(cls), hint="iscallee"),
+                   "not the class")
+        # Deoptimizing in the allocation resumes the baseline waiting in callee_this, with
+        # the code and closure callee_code/callee_closure would have given.
+        given = ((code_i.results[0], Sym(code_fn.name)), (closure_i.results[0], init_word))
+        instance = this_i.results[0]
+        self.facts.shapes.clear()
+        self.append(Instr("CCALL", ("lox.instantiate", (Imm(cls),), (),
+                                    self.waiting(seq[2], given)), (instance,), None,
+                          this_i.line))
+        if init is None:
+            self.subst[call_i.results[0]] = Var(instance)
+        else:
+            self.emit_direct_call(call_i, seq[3], code_fn, init, Var(instance), args)
+        return 4
+
+
+class Facts:
+    """What the code emitted so far proves about values at the current point.
+
+    Numbers (value -> its double) and booleans (Lox true/false value -> the i1 that is true
+    when it is true) are facts about SSA values, which never change: they hold wherever the
+    guard or definition dominates, so a block inherits them from its immediate dominator.
+    Shapes (value -> (shape id, its VALUES reference or None)) hold until anything that may
+    add a field runs (a helper or a call), and only within the block.
+    """
+
+    def __init__(self, numbers=None, bools=None):
+        self.numbers = dict(numbers or {})
+        self.bools = dict(bools or {})
+        self.shapes = {}
+
+    def inherited(self) -> "Facts":
+        return Facts(self.numbers, self.bools)
+
+
+HANDLERS = {
+    **{h: Speculator.number_op for h in (*ARITHMETIC, *COMPARISON, "lox.neg")},
+    "lox.truthy": Speculator.truthy, "lox.not": Speculator.not_,
+    "lox.equal": Speculator.equality, "lox.not_equal": Speculator.equality,
+    "lox.box_get": Speculator.box_get, "lox.box_set": Speculator.box_set,
+    "lox.upvalue": Speculator.upvalue,
+    "lox.get_global": Speculator.get_global, "lox.set_global": Speculator.set_global,
+    "lox.get_property": Speculator.get_property, "lox.set_property": Speculator.set_property,
+    "lox.get_super": Speculator.super_call,
+}
+
+
+def with_state(instr, state):
+    """`instr` (a CALL or CCALL) with its optional frame state set."""
+    position = instr.opdef.position("state")
+    return replace(instr, operands=instr.operands[:position] + (state,)
+                   + instr.operands[position + 1:])
+
+
+def _has_result(op: str) -> bool:
+    return op not in ("GUARD", "STORE")
+
+
+def _name_type(module, name: str, ty) -> None:
+    """Give `ty` a name in the module (the text form and the verifier need one)."""
+    if not any(t == ty for t in module.types.values()):
+        module.types[name] = ty
