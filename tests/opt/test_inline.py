@@ -307,3 +307,45 @@ def test_compose_attaches_below_the_outermost_frame():
     composed = compose(inner, outer)
     assert composed.depth() == 3 and composed.parent.parent is outer
     assert inner.depth() == 2      # frozen: the original is untouched
+
+
+def test_waiting_states_of_traps_and_ccalls_in_the_body_compose_too():
+    module = load("""
+.extern @twice <@unary>
+.funcdef @g VERSION %v1 <@unary> {
+  %entry(<@i64> %m):
+    %t = CCALL @twice (%m) [@g %v1 %entry 0 (%m=%m)]
+    %u = [%stop] TRAP <@i64> KEEPALIVE(%t) [@g %v1 %entry 1 (%m=%m)]
+    %s = ADD <@i64> %u %m
+    RET (%s)
+}
+.funcdef @f VERSION %v1 <@unary> {
+  %entry(<@i64> %n):
+    %x = CALL <@unary> @g (%n) [@f %v1 %entry 0 (%n=%n)]
+    %y = MUL <@i64> %x %n
+    RET (%y)
+}""")
+    f1 = module.functions["f"].current
+    v2 = install(module, optimize(module, f1, "v2", verify=True))
+    waiting = [i for b in v2.blocks for i in b.instrs if i.op in ("CCALL", "TRAP")]
+    assert [(i.arg("state").func, i.arg("state").parent.func) for i in waiting] == \
+        [("g", "f"), ("g", "f")]
+    vm = VM(module, helpers={"twice": lambda v: 2 * v})
+    seen = []
+
+    def handler(ctx):
+        seen.append((frames_of(ctx), ctx.cursor().keepalives()))
+        return ctx.pass_values(ctx.cursor().keepalives()[0] + 1)
+    vm.set_trap_handler(handler)
+    assert vm.call("f", [4]) == (8 + 1 + 4) * 4 == run(vm, f1, [4])
+    # Inlined, the trap is in f's frame; called, in g's frame under f's.
+    assert seen == [([("f", "v2", "entry", 1)], (8,)),
+                    ([("g", "v1", "entry", 1), ("f", "v1", "entry", 0)], (8,))]
+
+
+def test_pipeline_without_inlining_keeps_calls():
+    module = load(THREE)
+    stats = {}
+    v2 = optimize(module, module.functions["f"], "v2", inline=False, stats=stats, verify=True)
+    assert instr_ops(v2) == ["SUB", "CALL", "ADD", "RET"]
+    assert stats == {"frame states before": 1, "frame states after": 1}

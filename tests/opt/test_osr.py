@@ -6,7 +6,7 @@ from offramp.ir.verify import verify_module
 from offramp.opt.osr import osr_entry
 from offramp.runtime.vm import VM
 
-from .helpers import frames_of, load
+from .helpers import frames_of, load, run
 
 # v1 is the baseline with a probe trap at the loop header; v2 the speculative version
 # whose guard gives up at i = 50 and resumes v1's header (the probe) at that iteration.
@@ -87,7 +87,6 @@ def test_entering_at_an_interpreted_iteration_gives_the_same_result(k):
     v1 = module.functions["f"].version("v1")
     clone, live = osr_entry(module, v1, "head")
     vm, probes, captured = probing_vm(module, capture_at=k, live_names=live)
-    from .helpers import run
     assert run(vm, v1, [20, 1]) == total(20)
     assert captured == {"i": k, "acc": total(k), "n": 20, "step": 1}
     probes.clear()
