@@ -25,16 +25,33 @@ from .llvm_setup import compile_ir, ensure_llvm
 from .lower import PATCH_BYTES, LinkInfo
 from .sidetable import SideTable, SideTableBuilder, SiteInfo
 from .lowerops import lower_version
-from ..interp.semantics import signed
 from .stackmaps import LocationKind, parse_stackmaps, records_by_function, split_statepoint
-from .stub import SAVE_AREA_BYTES, STUB_SYMBOL, XMM_BASE_DWARF, XMM_SAVE_OFFSET, stub_module_asm
+from .stub import (GPR_DWARF, SAVE_AREA_BYTES, STUB_SYMBOL, XMM_BASE_DWARF, XMM_SAVE_OFFSET,
+                   stub_module_asm)
 from .threadblock import (OFFSET, PAYLOAD_SHIFT, REQUEST, REQUEST_BY_CODE, SIZE_WORDS, STATUS_ERROR,
                           STATUS_LAZY_DEOPT, STATUS_OK)
 
 CELL_CAPACITY = 1 << 16
 WORD = ctypes.c_uint64
 MASK64 = (1 << 64) - 1
-ENTRY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
+ENTRY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p)
+SAVE_RSI, SAVE_RDX = 8 * GPR_DWARF.index("rsi"), 8 * GPR_DWARF.index("rdx")
+HELPER_REQUEST, DEOPT_REQUEST = REQUEST["helper"], REQUEST["deopt"]
+
+
+def anchor_of(save_ptr: int) -> tuple:
+    """(return address, stack pointer, frame pointer, save area) of the native frame that
+    entered the stub whose save area is at `save_ptr` (the stub's frame sits above it)."""
+    stub_bp = save_ptr + SAVE_AREA_BYTES
+    return (WORD.from_address(stub_bp + 8).value,
+            WORD.from_address(save_ptr + 8 * GPR_DWARF.index("rsp")).value,
+            WORD.from_address(save_ptr + 8 * GPR_DWARF.index("rbp")).value, save_ptr)
+
+
+def is_plain_word(ty) -> bool:
+    """Values of this type cross the argument buffer as the very same 64-bit word."""
+    return not isinstance(ty, (DoubleType, FuncRefType)) and not (
+        isinstance(ty, IntType) and ty.bits < 64)
 
 
 def ctype_of(ty):
@@ -88,7 +105,7 @@ class NativeEngine:
         self.thread_block = (WORD * SIZE_WORDS)()
         self.cells = (WORD * CELL_CAPACITY)()
         self.functions, self.function_ids = [], {}
-        self.helper_names, self.helper_ids = [], {}
+        self.helper_names, self.helper_ids, self.helper_servers = [], {}, []
         self.watch_flags = {}
         self.code_ranges = []    # sorted (start, end, index into codes)
         self.codes = []
@@ -146,6 +163,7 @@ class NativeEngine:
         if index is None:
             index = self.helper_ids[name] = len(self.helper_names)
             self.helper_names.append(name)
+            self.helper_servers.append(self._helper_server(name))
         return index
 
     def watchpoint_address(self, wpid: int) -> int:
@@ -294,17 +312,21 @@ class NativeEngine:
     # --- the runtime entry -----------------------------------------------------------
 
     def _runtime_entry(self, thread_ptr, save_ptr):
-        """Called by the stub: serve one request; never let an exception escape."""
-        save = (WORD * (SAVE_AREA_BYTES // 8)).from_address(save_ptr)
-        request = save[4]
-        kind, payload = request & 0xFF, request >> PAYLOAD_SHIFT
-        tb = self.thread_block
-        anchor = (tb[OFFSET["anchor_ra"] // 8], tb[OFFSET["anchor_sp"] // 8],
-                  tb[OFFSET["anchor_bp"] // 8], save_ptr)
-        self.transitions.append(("exit", anchor, kind == REQUEST["deopt"]))
+        """Called by the stub: serve one request; never let an exception escape.
+
+        This is the hot path of every runtime helper called from native code: it reads
+        only the request and the argument buffer from the save area (rsi and rdx) and
+        hands helper calls to a server prepared for that helper's signature.
+        """
+        request = WORD.from_address(save_ptr + SAVE_RSI).value
+        kind = request & 0xFF
+        self.transitions.append(("exit", save_ptr, kind == DEOPT_REQUEST))
         try:
+            buffer = WORD.from_address(save_ptr + SAVE_RDX).value
+            if kind == HELPER_REQUEST:
+                return self.helper_servers[request >> PAYLOAD_SHIFT](buffer)
             serve = getattr(self, "_serve_" + REQUEST_BY_CODE[kind].name)
-            return signed(serve(payload, save[1], anchor) & MASK64, 64)
+            return serve(request >> PAYLOAD_SHIFT, buffer, save_ptr) & MASK64
         except BaseException as error:  # noqa: BLE001 - must not unwind through native code
             if isinstance(error, GuestError) and error.stack is None:
                 error.stack = self.guest_stack()
@@ -313,7 +335,7 @@ class NativeEngine:
                 wrapped.__cause__ = error
                 error = wrapped
             self.pending_error = error
-            tb[OFFSET["status"] // 8] = STATUS_ERROR
+            self.thread_block[OFFSET["status"] // 8] = STATUS_ERROR
             return 0
         finally:
             self.transitions.pop()
@@ -322,33 +344,51 @@ class NativeEngine:
         words = (WORD * max(1, len(types))).from_address(buffer)
         return [decode_word(words[i], t, self) for i, t in enumerate(types)]
 
-    def _serve_helper(self, index, buffer, anchor):
-        name = self.helper_names[index]
+    def _helper_server(self, name: str):
+        """A function serving calls of helper `name`: decode the argument buffer, call,
+        encode the result — with no conversion at all for word-typed signatures."""
         extern = self.module.externs[name]
-        result = self.vm.interp.helper(name)(*self._args(buffer, extern.sig.params))
-        if not extern.sig.results:
-            return 0
-        return encode_word(result, extern.sig.results[0], self)
+        impl = self.vm.interp.helper(name)
+        params, results = extern.sig.params, extern.sig.results
+        n = len(params)
+        words = WORD * max(1, n)
+        plain = all(is_plain_word(t) for t in params)
+        if plain and (not results or is_plain_word(results[0])):
+            if not results:
+                def serve_void(buffer):
+                    impl(*words.from_address(buffer)[:n])
+                    return 0
+                return serve_void
 
-    def _serve_call(self, fid, buffer, anchor):
+            def serve_words(buffer):
+                return impl(*words.from_address(buffer)[:n])
+            return serve_words
+
+        def serve(buffer):
+            raw = words.from_address(buffer)
+            result = impl(*[decode_word(raw[i], t, self) for i, t in enumerate(params)])
+            return encode_word(result, results[0], self) if results else 0
+        return serve
+
+    def _serve_call(self, fid, buffer, save_ptr):
         func = self.functions[fid]
         args = self._args(buffer, func.sig.params)
         result = self.vm.invoke(func, args)
         return encode_word(result, func.sig.results[0], self) if func.sig.results else 0
 
-    def _serve_safepoint(self, payload, buffer, anchor):
+    def _serve_safepoint(self, payload, buffer, save_ptr):
         self.vm.safepoint_poll()
         return 0
 
-    def _serve_stack_overflow(self, payload, buffer, anchor):
+    def _serve_stack_overflow(self, payload, buffer, save_ptr):
         raise GuestError("Stack overflow.")
 
-    def _serve_unreachable(self, payload, buffer, anchor):
+    def _serve_unreachable(self, payload, buffer, save_ptr):
         raise VMError("UNREACHABLE executed in native code")
 
-    def _serve_deopt(self, payload, buffer, anchor):
+    def _serve_deopt(self, payload, buffer, save_ptr):
         """Rebuild the interpreter frames of the patchpoint site and run them."""
-        ra, sp, bp, save_ptr = anchor
+        ra, sp, bp, save_ptr = anchor_of(save_ptr)
         site = self.site_at(ra)
         self.deopts[site.reason] = self.deopts.get(site.reason, 0) + 1
         if site.kind == "stress":
@@ -417,10 +457,10 @@ class NativeEngine:
             return int.from_bytes(raw, "little")
         return read
 
-    def native_frames(self, anchor):
+    def native_frames(self, save_ptr):
         """(site, reader, frame address) of each native frame above an anchor, innermost
         first."""
-        ra, sp, bp, save_ptr = anchor
+        ra, sp, bp, save_ptr = anchor_of(save_ptr)
         first = True
         while (site := self.site_at(ra)) is not None:
             yield site, self.reader(sp, bp, save_ptr if first else None), bp
