@@ -1,13 +1,20 @@
 """The Lox optimizer: what tier-up compiles for a function (`VM.set_optimizer`).
 
 For a Lox function, or an OSR entry clone of one:
-1. speculate (speculate.py) from its baseline and profiles, leaving generic the sites whose
-   guards failed before: those `runtime.failed_sites[function]` lists, and every site whose
-   guard reason (`runtime.guard_sites`) has a deopt count in the VM's statistics (tiering
-   does not recompile after deopts yet, so this matters when something recompiles);
-2. run `opt.pipeline.optimize`: inline the small callees that are already speculated (a
-   callee's baseline would bring its PROFILEs and generic helpers; natives are not inlined,
-   so `deoptHere()` keeps its own frame), fold, remove dead code, share frame states;
+1. speculate (speculate.py) from its baseline and profiles, without the speculations that
+   failed before — every deopt reason filed for the function in `runtime.guard_sites` that
+   the VM counted: the VM's `failed_speculations` (guard failures in native code; tiering
+   invalidates code whose guards keep failing and recompiles it), and the deopts of native
+   code and of the interpreter (which runs installed versions when it cannot enter native
+   code) — and leaving `runtime.failed_sites[function]` generic.  Guards resume at the
+   PROFILEs of their site, so the profile has seen the value that failed and the new
+   speculation can differ (a shape guard for the two shapes seen since).  Once the VM says
+   `may_speculate` no more (recompilations are bounded), only the rewrites that need no
+   guard are made;
+2. run `opt.pipeline.optimize`: inline the small callees that are already speculated and
+   whose guards have not failed (a callee's baseline would bring its PROFILEs and generic
+   helpers; natives are not inlined, so `deoptHere()` keeps its own frame), fold, remove
+   dead code, share frame states;
 3. verify the result, append it to the function's versions (frames and calls find it there;
    it becomes current) and count it in `runtime.stats` for `--stats`.
 The runtime library's IR functions (natives, `lox.rt.*`) are compiled as they are.
@@ -21,26 +28,26 @@ LIBRARY_PREFIXES = ("lox.native.", "lox.rt.")
 
 
 def make_optimizer(runtime, verify_passes: bool = False):
-    """The function `vm.set_optimizer` takes: (vm, Function) -> an installed version."""
-    produced = set()   # ids of versions made here: the callees worth inlining
+    """The function `vm.set_optimizer` takes: (vm, Function) -> an installed version.
 
-    def should_inline(call, callee_version) -> bool:
-        if id(callee_version) not in produced:
-            return False
-        return sum(len(b.instrs) for b in callee_version.blocks) <= INLINE_MAX_INSTRUCTIONS
+    `verify_passes` verifies the speculated version and the result of every pass (tests)."""
+    produced = set()   # ids of the versions made here: the callees worth inlining
 
     def optimizer(vm, function):
         if function.name.startswith(LIBRARY_PREFIXES):
             return function.current
         module = runtime.program.module
         name = fresh_version_name(function)
-        excluded = failed_sites(runtime, original_function(module, function))
-        speculated = speculate(runtime, function, excluded, name)
+        base = original_function(module, function)
+        failed = failed_anywhere(runtime)
+        speculated = speculate(runtime, function, runtime.failed_sites.get(base, ()), name,
+                               guarded=vm.may_speculate(base),
+                               failed_reasons=failed_reasons(runtime, base, failed))
         if verify_passes:
             verify_version(module, speculated)
         counts = {}
-        version = optimize(module, speculated, name, inline=should_inline, stats=counts,
-                           verify=verify_passes)
+        version = optimize(module, speculated, name, stats=counts, verify=verify_passes,
+                           inline=lambda call, callee: should_inline(callee, produced, failed))
         verify_version(module, version)
         function.versions.append(version)
         produced.add(id(version))
@@ -48,6 +55,18 @@ def make_optimizer(runtime, verify_passes: bool = False):
         return version
 
     return optimizer
+
+
+def should_inline(callee_version, produced: set, failed: set) -> bool:
+    """Inline small versions made by this optimizer whose guards have not failed (one that
+    failed waits for its function's recompilation); not the library's natives, so that
+    `deoptHere()` keeps a frame of its own."""
+    if id(callee_version) not in produced:
+        return False
+    if sum(len(b.instrs) for b in callee_version.blocks) > INLINE_MAX_INSTRUCTIONS:
+        return False
+    return not any(i.op == "GUARD" and i.arg("reason") in failed
+                   for b in callee_version.blocks for i in b.instrs)
 
 
 def fresh_version_name(function) -> str:
@@ -59,16 +78,17 @@ def fresh_version_name(function) -> str:
     return f"s{n}"
 
 
-def failed_sites(runtime, func_name: str) -> frozenset:
-    """Sites of `func_name` to leave generic: reported ones and those whose guards failed."""
-    sites = set(runtime.failed_sites.get(func_name, ()))
+def failed_reasons(runtime, func_name: str, failed: set) -> frozenset:
+    """The deopt reasons of `func_name`'s speculations that the VM saw fail (in its own
+    code, or inlined in another function's): `failed` and the VM's failed speculations."""
+    seen = set(runtime.vm.failed_speculations(func_name)) | failed
+    return frozenset(r for r in seen if runtime.guard_sites.get(r, ("",))[0] == func_name)
+
+
+def failed_anywhere(runtime) -> set:
+    """Every deopt reason the VM counted, in the interpreter and in native code."""
     stats = runtime.vm.stats()
-    for key in ("deopts by reason", "native deopts by reason"):
-        for reason in stats.get(key, {}):
-            where = runtime.guard_sites.get(reason)
-            if where is not None and where[0] == func_name:
-                sites.add(where[1])
-    return frozenset(sites)
+    return set(stats["deopts by reason"]) | set(stats.get("native deopts by reason", ()))
 
 
 def record(stats: dict, frame_states: dict, guards) -> None:

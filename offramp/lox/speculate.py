@@ -3,45 +3,54 @@
 The baseline (codegen's first version, `v1`) does every Lox operation through a generic
 runtime helper, and its PROFILE sites count the classes of the values those helpers see
 (`LoxRuntime.classify`).  `speculate` builds a new version from the same blocks in which a
-helper whose site saw one class (at least MONOMORPHIC of the samples) becomes the fast path
-for that class behind a GUARD, and the helpers that need no speculation become plain IR.
-PROFILE instructions are dropped.
+helper whose site saw one class (at least MONOMORPHIC of the samples; for properties, up to
+MAX_SHAPES shapes) becomes the fast path for it behind GUARDs, and the helpers that need no
+speculation become plain IR.  PROFILE instructions are dropped.
 
 Names and frame states.  The new version keeps the baseline's block labels and SSA names:
 a value the baseline computes keeps its name (a fast path's result is defined under the
 helper's result name), so a frame state gives variable %x as %x.
-- Every GUARD resumes at the rewritten instruction of the baseline, with exactly the
-  variables live there: a failed guard continues in the interpreter, which runs the generic
-  helper at that point (and raises clox's error when there is one).
+- Every GUARD resumes in the baseline at the rewritten helper — at the PROFILEs right
+  before it, the same point for the program — with exactly the variables live there.  A
+  failed guard continues in the interpreter, which records the value that failed and runs
+  the generic helper (raising clox's error if there is one).
 - Every CALL and CCALL kept or created waits at the matching call of the baseline with the
   variables live after it (less its result): lazy deoptimization resumes there, and the
   inliner composes the states of an inlined callee under it.  A SAFEPOINT resumes after
   itself in the baseline.
 An OSR entry clone (`F.osr.HEADER`, opt/osr.py) holds a copy of F's baseline blocks with the
 same labels, positions and names: it is speculated with F's profiles, and its states resume
-in F's baseline too.  A clone of any other version of F is left as it is.
+in F's baseline too.  Its blocks after the loop that never ran (the loop had not finished
+its first run) become a DEOPT: the interpreter runs them, profiling, and OSR can enter a
+later loop with that loop's profile.  A clone of any other version of F is left as it is.
+
+Facts.  Blocks are rewritten each after its immediate dominator, inheriting what the code
+proves about SSA values — a number's double, a Lox boolean's i1 — so a value is guarded and
+unboxed once, and `if (a < b)` branches on the FOLT itself; the shapes checked stay known
+within a block until a helper or call (which may add a field) runs.
 
 Guard reasons name the speculation, the site — the baseline instruction `block:index` — and
 the function: "not a number @body3:5 in lox.fn1.fib".  The runtime files every reason
-under (function, site) in `guard_sites`, so deopt counts by reason tell which sites failed;
-sites in `excluded_sites` stay generic.
+under (function, site) in `guard_sites`.  Sites in `excluded_sites` stay generic; a
+speculation whose reason is in `failed_reasons` is not made again (another one at the same
+site may be, e.g. a guard for the two shapes the site has seen since).
 
-| helper(s)                      | speculated when          | guards          | fast path                    |
-|--------------------------------|--------------------------|-----------------|------------------------------|
-| add sub mul div neg            | operands 'num'           | TR64_IS_FP      | FADD.. FNEG, TR64_FROM_FP    |
-| less less_equal greater ..._eq | operands 'num'           | TR64_IS_FP      | FOLT.., SELECT true false    |
-| truthy not                     | always                   | -               | NE nil, NE false, AND        |
-| equal not_equal                | always                   | -               | both fp ? FOEQ : EQ          |
-| box_get box_set upvalue        | always                   | -               | LOAD / STORE at layout offs. |
-| get_global set_global          | always                   | not UNDEFINED   | LOAD (STORE) of the cell     |
-| get_property / set_property    | one shape with the field | ref, shape id   | LOAD fields, LOAD/STORE slot |
-| get_property + call            | one shape, class method M| ref, shape id   | CALL @M (M, obj, args)       |
-| get_super + call               | superclass one class K   | superclass == K | CALL @M (M, this, args)      |
-| call                           | one closure C            | callee == C     | CALL @C (C, nil, args)       |
-| call                           | one class K              | callee == K     | instantiate, CALL @init      |
+| helper(s)                      | speculated when            | guards           | fast path                  |
+|--------------------------------|----------------------------|------------------|----------------------------|
+| add sub mul div neg            | operands 'num'             | TR64_IS_FP       | FADD.. FNEG, TR64_FROM_FP  |
+| less less_equal greater ..._eq | operands 'num'             | TR64_IS_FP       | FOLT.., SELECT true false  |
+| truthy not                     | always                     | -                | NE nil, NE false, AND      |
+| equal not_equal                | always                     | -                | both fp ? FOEQ : EQ        |
+| box_get box_set upvalue        | always                     | -                | LOAD / STORE at offsets    |
+| get_global set_global          | always                     | not UNDEFINED    | LOAD (STORE) of the cell   |
+| get_property / set_property    | shapes, field in one slot  | ref, shape ids   | LOAD fields, LOAD/STORE    |
+| get_property + call            | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
+| get_super + call               | superclass one class K     | superclass == K  | CALL @M (M, this, args)    |
+| call                           | one closure C              | callee == C      | CALL @C (C, nil, args)     |
+| call                           | one class K                | callee == K      | instantiate, CALL @init    |
 
-Heap words a fast path embeds (closures, classes, the class of a speculated shape, which
-keeps the shape id's meaning) are rooted through `LoxRuntime.embed`.  A closure or class
+Heap words a fast path embeds (closures, classes, the classes of speculated shapes, which
+keep the shape ids' meaning) are rooted through `LoxRuntime.embed`.  A closure or class
 seen by a profile is only trusted when it cannot have been freed since: it was profiled
 after the last collection, is already embedded, or is the value of a Lox global now.
 """
@@ -56,11 +65,13 @@ from ..ir.analysis import live_at, liveness, uses
 from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
 from ..ir.types import DOUBLE, I1, I64, TAGREF64
 from ..ir.verify import dominators
-from ..opt.rewrite import NameSupply, Substitution, reachable
+from ..opt.rewrite import NameSupply, Substitution, reachable, successors
 from .codegen import RETURN_THIS
 
 MONOMORPHIC = 0.95      # share of a site's samples one class must have
 MIN_SAMPLES = 1         # a site never reached is not speculated on
+MAX_SHAPES = 4          # a property site that saw more shapes stays generic
+WARM_SAMPLES = 20       # samples a function's profile needs before unreached code deopts
 
 NIL, TRUE, FALSE = Sym("lox.nil"), Sym("lox.true"), Sym("lox.false")
 UNDEFINED = Imm(tagref.UNDEFINED)
@@ -70,10 +81,17 @@ COMPARISON = {"lox.less": "FOLT", "lox.less_equal": "FOLE", "lox.greater": "FOGT
               "lox.greater_equal": "FOGE"}
 
 
-def speculate(runtime, function, excluded_sites=frozenset(), name: str = "s1"):
+def speculate(runtime, function, excluded_sites=frozenset(), name: str = "s1", *,
+              guarded: bool = True, failed_reasons=frozenset()):
     """A new version `name` of `function` (a Lox function or an OSR clone of one), not
-    installed, with the helpers its profiles allow rewritten into guarded fast paths."""
-    return Speculator(runtime, function, frozenset(excluded_sites)).run(name)
+    installed, with the helpers its profiles allow rewritten into guarded fast paths.
+
+    Sites in `excluded_sites` stay generic; a speculation whose guard reason is in
+    `failed_reasons` is not made again (another one at its site may be: e.g. a shape guard
+    for the shapes the site has seen since); `guarded=False` makes only the rewrites that
+    need no guard."""
+    return Speculator(runtime, function, frozenset(excluded_sites), guarded,
+                      frozenset(failed_reasons)).run(name)
 
 
 def original_function(module, function) -> str:
@@ -94,14 +112,15 @@ def count_sites(version) -> Counter:
         for instr in block.instrs:
             if instr.op == "GUARD":
                 what = instr.arg("reason").split(" @")[0]
-                counts[what.rstrip("0123456789 ")] += 1
+                counts[what.rstrip("0123456789, ")] += 1
     return counts
 
 
 class Speculator:
     """Rewrites one source version (a baseline or an OSR clone's copy of it)."""
 
-    def __init__(self, runtime, function, excluded: frozenset):
+    def __init__(self, runtime, function, excluded: frozenset, guarded: bool = True,
+                 failed_reasons=frozenset()):
         module = runtime.program.module
         self.runtime, self.module, self.heap = runtime, module, runtime.heap
         self.source = function.versions[0]
@@ -113,6 +132,9 @@ class Speculator:
         self.live_in = liveness(self.baseline)
         self.profiles = runtime.vm.interp.code_for(self.baseline).profiles
         self.excluded = excluded
+        self.guarded = guarded
+        self.failed_reasons = failed_reasons
+        self.resume = 0
         self.names = NameSupply(self.source)
         self.subst = Substitution()
         self.uses = Counter(u for b in self.source.blocks for i in b.instrs for u in uses(i))
@@ -135,6 +157,7 @@ class Speculator:
         order = reachable(self.source)
         order += [b.label for b in self.source.blocks if b.label not in dom]
         ends = {}
+        unreached = self.unreached() if self.active else set()
         for label in order:
             block, self.block = source[label], new[label]
             idom = max((d for d in dom.get(label, ()) if d != label),
@@ -142,21 +165,54 @@ class Speculator:
             self.facts = ends[idom].inherited() if idom in ends else Facts()
             if not self.active or label not in baseline_labels:
                 self.block.instrs = list(block.instrs)   # e.g. an OSR clone's entry block
+            elif label in unreached:
+                self.where, self.line = (label, 0), block.instrs[0].line
+                reason = self.reason("unreached")
+                self.emit("DEOPT", reason, self.state(0))
             else:
                 self.rewrite_block(block)
             ends[label] = self.facts
         self.subst.apply(out)
         return out
 
+    def unreached(self) -> set:
+        """In an OSR entry clone, the blocks after the loop that the interpreter never ran
+        (the first PROFILE site of the block has no sample): the loop has not finished its
+        first run yet.  They deoptimize when reached, so the interpreter runs them with
+        profiling, and OSR can enter a later loop with that loop's profile.  (Elsewhere a
+        block without samples may just be rare; it is compiled.)"""
+        original = self.module.functions[self.func]
+        if self.func == self.source.func or not self.guarded or len(original.versions) > 1 \
+                or sum(sum(c.values()) for c in self.profiles.values()) < WARM_SAMPLES:
+            return set()
+        entry = self.source.blocks[0].instrs[-1]
+        in_loop = reaching(self.source, [d.label for d in entry.dests()])
+        out = set()
+        for block in self.source.blocks:
+            if block.label in in_loop:
+                continue
+            first = next((i.arg("site") for i in block.instrs if i.op == "PROFILE"), None)
+            if first is not None and not self.profiles.get(first) and \
+                    f"{block.label}:0" not in self.excluded and \
+                    f"unreached @{block.label}:0 in {self.func}" not in self.failed_reasons:
+                out.add(block.label)
+        return out
+
     def rewrite_block(self, block):
         instrs, i, profiled = block.instrs, 0, {}
+        start = 0
         while i < len(instrs):
             instr = instrs[i]
             if instr.op == "PROFILE":
+                if not profiled:
+                    start = i
                 profiled[instr.arg("value")] = instr.arg("site")
                 i += 1
                 continue
+            # Guards resume at the helper's PROFILEs, so a deopt records the value that
+            # broke the speculation (and a recompilation sees it).
             self.where, self.line = (block.label, i), instr.line
+            self.resume = start if profiled else i
             i += self.rewrite(instrs, i, profiled)
             profiled = {}
 
@@ -171,8 +227,9 @@ class Speculator:
                 handler = Speculator.direct_call
             else:
                 handler = HANDLERS.get(callee)
-            if handler is not None and self.site() not in self.excluded:
-                taken = handler(self, instrs, i, profiled)
+            if handler is not None and self.site() not in self.excluded and \
+                    (self.guarded or handler in UNGUARDED):
+                taken = self.attempt(handler, instrs, i, profiled)
                 if taken:
                     return taken
             self.keep_call(instr)
@@ -183,6 +240,16 @@ class Speculator:
         else:
             self.append(instr)
         return 1
+
+    def attempt(self, handler, instrs, i, profiled) -> int:
+        """Run a handler; undo what it emitted if it needs a guard that failed before."""
+        mark, saved = len(self.block.instrs), self.facts.copy()
+        try:
+            return handler(self, instrs, i, profiled)
+        except FailedBefore:
+            del self.block.instrs[mark:]
+            self.facts = saved
+            return 0
 
     def keep_call(self, instr):
         """A generic call, waiting at itself in the baseline."""
@@ -204,11 +271,18 @@ class Speculator:
     def site(self) -> str:
         return f"{self.where[0]}:{self.where[1]}"
 
-    def guard(self, cond, what: str):
-        """Deoptimize to the baseline at the current instruction unless `cond` holds."""
+    def reason(self, what: str) -> str:
+        """A deopt reason naming the speculation, the site and the function (filed)."""
         reason = f"{what} @{self.site()} in {self.func}"
         self.runtime.guard_sites[reason] = (self.func, self.site())
-        self.emit("GUARD", cond, None, None, reason, self.state(self.where[1]))
+        return reason
+
+    def guard(self, cond, what: str):
+        """Deoptimize to the baseline at the current instruction unless `cond` holds."""
+        reason = self.reason(what)
+        if reason in self.failed_reasons:
+            raise FailedBefore(reason)
+        self.emit("GUARD", cond, None, None, reason, self.state(self.resume))
 
     def state(self, index: int) -> FrameState:
         """Resume before instruction `index` of the current block in the baseline."""
@@ -238,7 +312,7 @@ class Speculator:
 
     def profile_of(self, profiled, operand):
         """The one class `operand` had at its PROFILE site, or None."""
-        if isinstance(operand, Imm) and isinstance(operand.value, float):
+        if is_number_literal(operand):
             return "num"
         counts = self.profiles.get(profiled.get(operand))
         if not counts:
@@ -247,15 +321,24 @@ class Speculator:
         key, n = max(counts.items(), key=lambda kv: kv[1])
         return key if total >= MIN_SAMPLES and n >= MONOMORPHIC * total else None
 
-    def shape_of(self, profiled, obj):
-        """The Shape `obj` always had, or None."""
+    def shapes_of(self, profiled, obj) -> list:
+        """Candidate shape sets for `obj`, best first: every shape its site saw (at most
+        MAX_SHAPES, nothing but instances), then the one it had MONOMORPHIC of the time."""
+        counts = self.profiles.get(profiled.get(obj)) or {}
+        candidates = []
+        if 1 < len(counts) <= MAX_SHAPES and all(isinstance(k, tuple) and k[0] == "shape"
+                                                  for k in counts):
+            candidates.append(sorted(k[1] for k in counts))
         key = self.profile_of(profiled, obj)
-        if not (isinstance(key, tuple) and key[0] == "shape"):
-            return None
-        try:
-            return self.heap.shapes[key[1]]
-        except KeyError:
-            return None
+        if isinstance(key, tuple) and key[0] == "shape":
+            candidates.append([key[1]])
+        out = []
+        for ids in candidates:
+            try:
+                out.append([self.heap.shapes[i] for i in ids])
+            except KeyError:
+                continue        # a shape of a class that died since
+        return out
 
     def identity(self, profiled, operand, kind: ObjKind):
         """The one closure or class (by `kind`) `operand` was, if it is still that object."""
@@ -302,7 +385,8 @@ class Speculator:
     def number_op(self, instrs, i, profiled) -> int:
         instr = instrs[i]
         callee, args = instr.arg("callee"), instr.arg("args")
-        if any(self.profile_of(profiled, a) != "num" for a in args):
+        if any(a not in self.facts.numbers and self.profile_of(profiled, a) != "num"
+               for a in args):
             return 0
         xs = self.doubles(args)
         if callee == "lox.neg":
@@ -328,8 +412,8 @@ class Speculator:
         """Guard that each operand is a number; their doubles."""
         out, known = [], self.facts.numbers
         for a in operands:
-            if isinstance(a, Imm):
-                out.append(Imm(float(a.value)))
+            if is_number_literal(a):
+                out.append(a)
                 continue
             if a not in known:
                 self.guard(self.emit("TR64_IS_FP", a, hint="isnum"), "not a number")
@@ -366,8 +450,8 @@ class Speculator:
         a, b = instr.arg("args")
         yes, no = (TRUE, FALSE) if instr.arg("callee") == "lox.equal" else (FALSE, TRUE)
         known = self.facts.numbers
-        if (a in known or isinstance(a, Imm)) and (b in known or isinstance(b, Imm)):
-            x, y = (known[v] if v in known else Imm(float(v.value)) for v in (a, b))
+        if all(v in known or is_number_literal(v) for v in (a, b)):
+            x, y = (known.get(v, v) for v in (a, b))
             self.boolean(self.emit("FOEQ", DOUBLE, x, y, hint="feq"), instr.results[0], yes, no)
             return 1
         both = self.emit("AND", I1, self.emit("TR64_IS_FP", a, hint="isnum"),
@@ -418,66 +502,80 @@ class Speculator:
 
     # --- properties --------------------------------------------------------------------
 
-    def guard_shape(self, obj, shape):
-        """Guard that `obj` is an instance of `shape` (unless that is known); its fields."""
+    def guard_shapes(self, obj, shapes):
+        """Guard that `obj` is an instance of one of `shapes` (unless that is known); the
+        reference of its VALUES object when every one of them has a field, else None."""
+        ids = frozenset(shape.id for shape in shapes)
         known = self.facts.shapes.get(obj)
-        if known is not None and known[0] == shape.id:
+        if known is not None and known[0] <= ids:
             return known[1]
-        self.runtime.embed(tagref.from_ref(shape.class_addr))   # keeps the id's meaning
-        what = f"not shape {shape.id}"
+        for shape in shapes:       # the class keeps the shape id's meaning
+            self.runtime.embed(tagref.from_ref(shape.class_addr))
+        what = "not shape " + ",".join(str(i) for i in sorted(ids))
         self.guard(self.emit("TR64_IS_REF", obj, hint="isref"), what)
         ref = self.emit("TR64_TO_REF", obj, hint="obj")
         header = self.emit("LOAD", I64, ref, HEADER_OFFSET, hint="header")
         shape_id = self.emit("LSHR", I64, header, Imm(HEADER_SHAPE_SHIFT), hint="shape")
-        self.guard(self.emit("EQ", I64, shape_id, Imm(shape.id), hint="isshape"), what)
+        ok = None
+        for i in sorted(ids):
+            test = self.emit("EQ", I64, shape_id, Imm(i), hint="isshape")
+            ok = test if ok is None else self.emit("OR", I1, ok, test, hint="isshape")
+        self.guard(ok, what)
         fields = None
-        if shape.field_count:      # an instance with a field has its VALUES object
+        if all(shape.field_count for shape in shapes):   # then it has its VALUES object
             values = self.emit("LOAD", TAGREF64, ref, INSTANCE_FIELDS, hint="fields")
             fields = self.emit("TR64_TO_REF", values, hint="fields")
-        self.facts.shapes[obj] = (shape.id, fields)
+        self.facts.shapes[obj] = (ids, fields)
         return fields
+
+    def field_slot(self, profiled, obj, name_cell):
+        """(shapes, slot) when `obj` had shapes that all keep field `name` in one slot."""
+        name = self.name_word(name_cell)
+        for shapes in self.shapes_of(profiled, obj):
+            slots = {shape.slot_of.get(name) for shape in shapes}
+            if len(slots) == 1 and None not in slots:
+                return shapes, slots.pop()
+        return None
 
     def get_property(self, instrs, i, profiled) -> int:
         instr = instrs[i]
         obj, name_cell = instr.arg("args")
-        shape = self.shape_of(profiled, obj)
-        if shape is None:
-            return 0
-        name = self.name_word(name_cell)
-        slot = shape.slot_of.get(name)
-        if slot is None:
-            return self.method_call(instrs, i, shape, obj, name)
-        fields = self.guard_shape(obj, shape)
-        self.emit("LOAD", TAGREF64, fields, VALUES_SLOTS + 8 * slot, result=instr.results[0])
+        found = self.field_slot(profiled, obj, name_cell)
+        if found is None:
+            return self.method_call(instrs, i, profiled, obj, self.name_word(name_cell))
+        fields = self.guard_shapes(obj, found[0])
+        self.emit("LOAD", TAGREF64, fields, VALUES_SLOTS + 8 * found[1],
+                  result=instr.results[0])
         return 1
 
     def set_property(self, instrs, i, profiled) -> int:
         obj, name_cell, value = instrs[i].arg("args")
-        shape = self.shape_of(profiled, obj)
-        if shape is None:
-            return 0
-        slot = shape.slot_of.get(self.name_word(name_cell))
-        if slot is None:
-            return 0          # adding a field: the helper moves the instance to a new shape
-        fields = self.guard_shape(obj, shape)
-        self.emit("STORE", TAGREF64, fields, VALUES_SLOTS + 8 * slot, value)
+        found = self.field_slot(profiled, obj, name_cell)
+        if found is None:
+            return 0          # e.g. adding a field: the helper moves the instance's shape
+        fields = self.guard_shapes(obj, found[0])
+        self.emit("STORE", TAGREF64, fields, VALUES_SLOTS + 8 * found[1], value)
         return 1
 
-    def method_call(self, instrs, i, shape, obj, name) -> int:
-        """`obj.m(args)` on one shape whose class has method m: call m directly."""
+    def method_call(self, instrs, i, profiled, obj, name) -> int:
+        """`obj.m(args)` on shapes without a field m whose classes share method m: call m
+        directly with `this = obj`."""
         seq = self.call_sequence(instrs, i)
         if seq is None:
             return 0
         call = instrs[seq[-1]]
         args = call.arg("args")[2:]
-        cls = tagref.from_ref(shape.class_addr)
-        found = self.method_code(cls, name, len(args))
-        if found is None:
-            return 0
-        method, code = found
-        self.guard_shape(obj, shape)
-        self.emit_direct_call(call, seq[-1], code, method, obj, args)
-        return seq[-1] - i + 1
+        for shapes in self.shapes_of(profiled, obj):
+            if any(name in shape.slot_of for shape in shapes):
+                continue
+            found = [self.method_code(tagref.from_ref(shape.class_addr), name, len(args))
+                     for shape in shapes]
+            if found[0] is not None and all(f == found[0] for f in found):
+                method, code = found[0]
+                self.guard_shapes(obj, shapes)
+                self.emit_direct_call(call, seq[-1], code, method, obj, args)
+                return seq[-1] - i + 1
+        return 0
 
     def super_call(self, instrs, i, profiled) -> int:
         """`super.m(args)` with one superclass: call its method m directly."""
@@ -613,6 +711,15 @@ class Facts:
     def inherited(self) -> "Facts":
         return Facts(self.numbers, self.bools)
 
+    def copy(self) -> "Facts":
+        facts = Facts(self.numbers, self.bools)
+        facts.shapes = dict(self.shapes)
+        return facts
+
+
+class FailedBefore(Exception):
+    """A speculation would emit a guard whose reason already failed."""
+
 
 HANDLERS = {
     **{h: Speculator.number_op for h in (*ARITHMETIC, *COMPARISON, "lox.neg")},
@@ -626,6 +733,25 @@ HANDLERS = {
 }
 
 
+UNGUARDED = {Speculator.truthy, Speculator.not_, Speculator.equality, Speculator.box_get,
+             Speculator.box_set, Speculator.upvalue}
+
+
+def reaching(version, targets) -> set:
+    """Labels of the blocks from which one of `targets` can be reached."""
+    preds = {}
+    for block in version.blocks:
+        for label in successors(block):
+            preds.setdefault(label, []).append(block.label)
+    seen, stack = set(targets), list(targets)
+    while stack:
+        for p in preds.get(stack.pop(), ()):
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return seen
+
+
 def with_state(instr, state):
     """`instr` (a CALL or CCALL) with its optional frame state set."""
     position = instr.opdef.position("state")
@@ -633,8 +759,12 @@ def with_state(instr, state):
                    + instr.operands[position + 1:])
 
 
+def is_number_literal(operand) -> bool:
+    return isinstance(operand, Imm) and isinstance(operand.value, float)
+
+
 def _has_result(op: str) -> bool:
-    return op not in ("GUARD", "STORE")
+    return op not in ("GUARD", "STORE", "DEOPT")
 
 
 def _name_type(module, name: str, ty) -> None:
