@@ -109,8 +109,9 @@ class NativeEngine:
         self.watch_flags = {}
         self.code_ranges = []    # sorted (start, end, index into codes)
         self.codes = []
-        # Tier transitions in order: ("enter", interpreter depth, thread) when Python calls
-        # native code, ("exit", anchor, deoptimizing) when native code enters the runtime.
+        # Tier transitions in order: ("enter", interpreter depth, thread, replaces top frame)
+        # when Python calls native code (an OSR entry replaces the interpreter frame that
+        # entered it), ("exit", save area, deoptimizing) when native code enters the runtime.
         self.transitions = []
         self.pending_error = None
         self.deopts = {}
@@ -290,11 +291,12 @@ class NativeEngine:
 
     # --- entering native code from Python --------------------------------------------
 
-    def invoke(self, code: NativeCode, args, thread):
+    def invoke(self, code: NativeCode, args, thread, replaces_frame=False):
         """Call compiled code with Python values; raise any guest error it ended with.
 
         A pending lazy deopt stays pending: its target is a native frame further out."""
-        self.transitions.append(("enter", len(thread.frames), thread))
+        # An OSR entry continues the top interpreter frame: that frame is not a caller.
+        self.transitions.append(("enter", len(thread.frames), thread, replaces_frame))
         try:
             converted = [encode_arg(a, t, self) for a, t in zip(args, code.sig.params)]
             result = code.cfunc(ctypes.addressof(self.thread_block), *converted)
@@ -495,7 +497,7 @@ class NativeEngine:
         depth = 0
         for item in self.transitions:
             if item[0] == "enter":
-                out += [("interp", f, None) for f in frames[depth:item[1]]]
+                out += [("interp", f, None) for f in frames[depth:item[1] - item[3]]]
                 depth = item[1]
                 continue
             native = list(self.native_frames(item[1]))

@@ -50,13 +50,13 @@ class TierPolicy:
             code = self.compile(func)
         return self.enter(code, args, thread)
 
-    def enter(self, code, args, thread):
+    def enter(self, code, args, thread, osr=False):
         """Call native code from the interpreter, unless entries are nested too deep."""
         if self.reentry >= self.max_reentry:
             return None
         self.reentry += 1
         try:
-            return (True, self.engine.invoke(code, args, thread))
+            return (True, self.engine.invoke(code, args, thread, replaces_frame=osr))
         finally:
             self.reentry -= 1
 
@@ -71,7 +71,7 @@ class TierPolicy:
         """Count guard failures; code whose guards keep failing is invalidated, and the
         function recompiled at its next call without the failed speculations (at most
         Config.max_recompiles times: then it is compiled without speculation at all)."""
-        if kind != "guard":
+        if kind not in ("guard", "deopt"):
             return
         base = code.version.func.split(".osr.")[0]
         self.failed[base] = self.failed.get(base, set()) | {reason}
@@ -120,7 +120,7 @@ class TierPolicy:
         self.osr_entries += 1
         self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration "
                                    f"{frame.code.loop_counts.get(frame.pc, 0)}")
-        return self.enter(code, [frame.value(n) for n in live], thread)
+        return self.enter(code, [frame.value(n) for n in live], thread, osr=True)
 
     def stats(self) -> dict:
         return {"osr entries": self.osr_entries, "recompilations": dict(self.recompiles),

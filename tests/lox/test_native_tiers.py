@@ -75,3 +75,16 @@ def test_trace_reports_tier_and_deopt_events():
     lines = err.getvalue().splitlines()
     assert any(line.startswith("[tier] compiled @lox.fn") for line in lines)
     assert sum(line.startswith("[deopt] lazy") for line in lines) == 5
+
+
+def test_error_after_an_osr_entry_names_the_script_frame_once():
+    source = """
+var s = 0;
+for (var i = 0; i < 2000; i = i + 1) s = s + i;
+print s;
+print s + nil;
+"""
+    expected = run(source, tier="interp")
+    assert run(source, tier="jit", loop_threshold=100) == expected
+    assert expected[2].splitlines() == ["Operands must be two numbers or two strings.",
+                                        "[line 5] in script"]
