@@ -88,6 +88,17 @@ class FrameState:
             state = state.parent
 
 
+_OPS_MODULE = []
+
+
+def _ops():
+    """The instruction table's module (imported on first use: it imports this module)."""
+    if not _OPS_MODULE:
+        from . import ops
+        _OPS_MODULE.append(ops)
+    return _OPS_MODULE[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Instr:
     """One instruction: opcode, defined SSA names, operands in the order of its syntax row."""
@@ -99,16 +110,15 @@ class Instr:
     line: int | None = None
 
     def __post_init__(self):
-        from .ops import OPS, check_operands
-        if self.op not in OPS:
+        ops = _ops()
+        if self.op not in ops.OPS:
             raise ValueError(f"unknown instruction {self.op!r}")
-        check_operands(OPS[self.op], self.operands)
+        ops.check_operands(ops.OPS[self.op], self.operands)
 
     @property
     def opdef(self):
         """The table row that says what this instruction is."""
-        from .ops import OPS
-        return OPS[self.op]
+        return _ops().OPS[self.op]
 
     def arg(self, name: str):
         """The operand in the position the table names `name`."""
@@ -116,7 +126,7 @@ class Instr:
 
     def value_operands(self):
         """Every value operand read, including keep-alives and frame-state values."""
-        from .ops import Kind
+        Kind = _ops().Kind
         for spec, operand in zip(self.opdef.syntax, self.operands):
             if spec.kind is Kind.VALUE:
                 yield operand
@@ -132,7 +142,7 @@ class Instr:
 
     def dests(self):
         """The branch targets of a terminator, in syntax order."""
-        from .ops import Kind
+        Kind = _ops().Kind
         for spec, operand in zip(self.opdef.syntax, self.operands):
             if spec.kind is Kind.DEST:
                 yield operand
@@ -142,7 +152,7 @@ class Instr:
 
     def state(self):
         """The frame state this instruction carries, if any."""
-        from .ops import Kind
+        Kind = _ops().Kind
         for spec, operand in zip(self.opdef.syntax, self.operands):
             if spec.kind is Kind.STATE:
                 return operand

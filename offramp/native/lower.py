@@ -96,6 +96,7 @@ class Lowering:
         self.table = table
         self.pending_edges = []
         self.alias = {}           # SSA name -> LLVM value (results bound without a copy)
+        self._types = {}
         self.declarations = set()
         self.module = module
         self.version = version
@@ -198,13 +199,20 @@ class Lowering:
         return FrameState(self.version.func, self.version.name, block, index,
                           tuple((n, Var(n)) for n in sorted(live)))
 
+    def types_of(self, version) -> dict:
+        """SSA value types of a version a frame state names (computed once per version)."""
+        types = self._types.get(id(version))
+        if types is None:
+            types = self._types[id(version)] = value_types(self.module, version).types
+        return types
+
     def flatten(self, state: FrameState, innermost_waiting: bool):
         """(frames, recorded values) of a state chain, innermost first."""
         frames, values = [], []
         waiting = innermost_waiting
         while state is not None:
             target = self.module.version(state.func, state.version)
-            types = value_types(self.module, target).types
+            types = self.types_of(target)
             vars_ = []
             for name, operand in state.values:
                 ty = types[name]
