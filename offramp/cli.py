@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-frames", type=_count(1), default=None, metavar="N",
                      help=f"guest call depth before 'Stack overflow.' "
                           f"(default {Config().max_frames})")
+    run.add_argument("--verify-ir", action="store_true",
+                     help="verify every optimized version and every pass's result (slow)")
     run.add_argument("--dump-ir", action="store_true",
                      help="print the IR of every function as it is built")
 
@@ -99,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> Config:
     """Turn the parsed options of `run` into the one Config the VM is built from."""
     config = Config(tier=args.tier, gc_stress=args.gc_stress, deopt_stress=args.deopt_stress,
-                    trace=args.trace, stats=args.stats, dump_ir=args.dump_ir)
+                    trace=args.trace, stats=args.stats, dump_ir=args.dump_ir,
+                    verify_ir=args.verify_ir)
     if args.max_frames is not None:
         config.max_frames = args.max_frames
     return config

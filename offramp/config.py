@@ -16,8 +16,8 @@ class Config:
     max_frames: int = 10_000          # guest call depth before "Stack overflow."
     native_stack_bytes: int = 4 << 20 # C stack native frames may use below their entry
     max_native_reentry: int = 64      # nested interpreter->native entries before staying put
-    call_threshold: int = 300         # jit: calls of a function before it is compiled
-    loop_threshold: int = 500         # jit: iterations of a loop before OSR
+    call_threshold: int = 100         # jit: calls of a function before it is compiled
+    loop_threshold: int = 100         # jit: iterations of a loop before OSR
     recompile_after: int = 10         # guard failures of one compiled version before it is
                                       # invalidated and its function recompiled
     max_recompiles: int = 3           # then the function is compiled without speculation
@@ -26,3 +26,4 @@ class Config:
     trace: frozenset = field(default_factory=frozenset)  # names from trace.TRACE_EVENTS
     stats: bool = False
     dump_ir: bool = False
+    verify_ir: bool = False           # verify every version the optimizer produces

@@ -48,7 +48,8 @@ def make_optimizer(runtime, verify_passes: bool = False):
         counts = {}
         version = optimize(module, speculated, name, stats=counts, verify=verify_passes,
                            inline=lambda call, callee: should_inline(callee, produced, failed))
-        verify_version(module, version)
+        if verify_passes or vm.config.verify_ir:
+            verify_version(module, version)
         function.versions.append(version)
         produced.add(id(version))
         record(runtime.stats, counts, count_sites(speculated))

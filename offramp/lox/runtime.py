@@ -54,7 +54,7 @@ class LoxRuntime:
         self._load()
         if config.tier != "interp":
             from .optimizer import make_optimizer
-            self.vm.set_optimizer(make_optimizer(self))
+            self.vm.set_optimizer(make_optimizer(self, verify_passes=config.verify_ir))
 
     def _roots(self):
         self.recent_identities.clear()   # after this collection a profiled word may be freed

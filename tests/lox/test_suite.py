@@ -39,7 +39,7 @@ MODES = {
     "interp": ["--tier=interp"],
     "eager": ["--tier=eager"],
     "deopt-stress": ["--tier=eager", "--deopt-stress=1"],
-    "jit": ["--tier=jit"],
+    "jit": ["--tier=jit", "--verify-ir"],
 }
 
 GC_STRESS_ARGS = ["--tier=interp", "--gc-stress"]
