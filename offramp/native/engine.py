@@ -286,9 +286,6 @@ class NativeEngine:
                 for site, _, bp in (native[1:] if item[2] else native):
                     yield site, bp
 
-    def native_code_of(self, func) -> bool:
-        return bool(self.cells[self.function_id(func.name)])
-
     # --- entering native code from Python --------------------------------------------
 
     def invoke(self, code: NativeCode, args, thread, replaces_frame=False):

@@ -142,12 +142,13 @@ var total = 0;
 for (var i = 0; i < 60; i = i + 1) total = total + Tree(8).check();
 print total;
 """
-    out, err = io.StringIO(), io.StringIO()
+    out = io.StringIO()
     config = Config(tier="interp", gc_initial_threshold=256 * 1024)
     from offramp.lox.codegen import compile_program
     from offramp.lox.parser import parse_program
     from offramp.lox.runtime import LoxRuntime
     script, errors = parse_program(source)
+    assert errors == []
     runtime = LoxRuntime(compile_program(script), config, out)
     runtime.run()
     assert out.getvalue() == f"{60 * 511}\n"
