@@ -58,7 +58,8 @@ from collections import Counter
 from dataclasses import replace
 
 from ..heap import HeapError, ObjKind
-from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_OFFSET, HEADER_SHAPE_SHIFT,
+from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_LOW_MASK, HEADER_OFFSET,
+                           HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK, HEADER_SIZE_SHIFT,
                            INSTANCE_FIELDS, VALUES_SLOTS)
 from ..ir import tagref
 from ..ir.analysis import live_at, liveness, uses
@@ -552,9 +553,40 @@ class Speculator:
         obj, name_cell, value = instrs[i].arg("args")
         found = self.field_slot(profiled, obj, name_cell)
         if found is None:
-            return 0          # e.g. adding a field: the helper moves the instance's shape
+            return self.add_field(profiled, obj, name_cell, value)
         fields = self.guard_shapes(obj, found[0])
         self.emit("STORE", TAGREF64, fields, VALUES_SLOTS + 8 * found[1], value)
+        return 1
+
+    def add_field(self, profiled, obj, name_cell, value) -> int:
+        """Adding a field along a transition the site has taken: when the instance's field
+        storage has room (new instances get room for the most fields their class has had),
+        store the slot and move the header to the child shape, as the heap's helper does."""
+        name = self.name_word(name_cell)
+        for shapes in self.shapes_of(profiled, obj):
+            if len(shapes) == 1 and name in shapes[0].transitions:
+                shape = shapes[0]
+                break
+        else:
+            return 0          # a new edge, or several shapes: the helper adds it
+        child, slot = shape.transitions[name], shape.field_count
+        self.guard_shapes(obj, [shape])
+        ref = self.emit("TR64_TO_REF", obj, hint="obj")
+        values = self.emit("LOAD", TAGREF64, ref, INSTANCE_FIELDS, hint="fields")
+        self.guard(self.emit("NE", TAGREF64, values, NIL, hint="hasfields"),
+                   "no field storage")
+        fields = self.emit("TR64_TO_REF", values, hint="fields")
+        vheader = self.emit("LOAD", I64, fields, HEADER_OFFSET, hint="vheader")
+        size = self.emit("AND", I64, self.emit("LSHR", I64, vheader, Imm(HEADER_SIZE_SHIFT),
+                                               hint="size"), Imm(HEADER_SIZE_MASK), hint="size")
+        room = self.emit("ULT", I64, Imm(slot + VALUES_SLOTS // 8), size, hint="room")
+        self.guard(room, "no room for a field")
+        self.emit("STORE", TAGREF64, fields, VALUES_SLOTS + 8 * slot, value)
+        header = self.emit("LOAD", I64, ref, HEADER_OFFSET, hint="header")
+        low = self.emit("AND", I64, header, Imm(HEADER_LOW_MASK), hint="header")
+        self.emit("STORE", I64, ref, HEADER_OFFSET,
+                  self.emit("OR", I64, low, Imm(child.id << HEADER_SHAPE_SHIFT), hint="header"))
+        self.facts.shapes[obj] = (frozenset({child.id}), fields)
         return 1
 
     def method_call(self, instrs, i, profiled, obj, name) -> int:

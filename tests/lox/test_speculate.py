@@ -449,3 +449,41 @@ def test_jit_reports_speculation_stats():
     assert status == 0
     assert "speculated versions:" in err and "frame states after:" in err
     assert "not shape" in err      # the native shape guards failed, by reason
+
+
+ADD_FIELDS = """
+class Node {
+  init(a, b) { this.left = a; this.right = b; }
+  sum() { return this.left + this.right; }
+}
+var total = 0;
+for (var i = 0; i < 40; i = i + 1) total = total + Node(i, 1).sum();
+print total;
+"""
+
+
+def helpers_called(version) -> set:
+    return {i.arg("callee") for b in version.blocks for i in b.instrs if i.op == "CCALL"}
+
+
+def test_adding_fields_along_a_known_transition_needs_no_helper():
+    run = Run(ADD_FIELDS)
+    assert run.out.getvalue() == f"{sum(range(40)) + 40}\n"
+    init = run.version("init")
+    assert "lox.set_property" not in helpers_called(init)
+    assert run.deopts == {}
+
+
+def test_an_instance_without_room_for_the_field_deoptimizes():
+    # The first Node was made before its class had fields: it has no field storage yet.
+    source = """
+class Box { init() {} }
+var first = Box();
+fun fill(b, v) { b.value = v; return b; }
+for (var i = 0; i < 20; i = i + 1) fill(Box(), i);
+print fill(first, 7).value;
+"""
+    run = Run(source)
+    assert run.out.getvalue() == "7\n"
+    assert "lox.set_property" not in helpers_called(run.version("fill"))
+    assert [r for r in run.deopts if r.startswith("no field storage")]
