@@ -309,14 +309,12 @@ _ROWS = [
 OPS = {row.name: row for row in _ROWS}
 
 
-def check_operands(opdef: OpDef, operands: tuple) -> None:
-    """Reject an operand tuple that does not match the syntax row's arity and kinds."""
+def _operand_checks() -> dict:
+    """Kind -> predicate on an operand (built once; nodes.py imports this module lazily)."""
     from .nodes import Dest, FrameState, Imm, Sym, Var
     from .types import FuncSig
-    if len(operands) != len(opdef.syntax):
-        raise ValueError(f"{opdef.name} takes {len(opdef.syntax)} operands, got {len(operands)}")
     value = (Var, Sym, Imm)
-    checks = {
+    return {
         Kind.TYPE: lambda o: not isinstance(o, (FuncSig, tuple)) and o is not None,
         Kind.TYPES2: lambda o: isinstance(o, tuple) and len(o) == 2,
         Kind.SIG: lambda o: isinstance(o, FuncSig),
@@ -330,13 +328,22 @@ def check_operands(opdef: OpDef, operands: tuple) -> None:
         Kind.INT: lambda o: isinstance(o, int),
         Kind.REASON: lambda o: isinstance(o, str),
         Kind.WORD: lambda o: o is None,
+        Kind.STATE: lambda o: isinstance(o, FrameState),
     }
+
+
+_CHECKS = []
+
+
+def check_operands(opdef: OpDef, operands: tuple) -> None:
+    """Reject an operand tuple that does not match the syntax row's arity and kinds."""
+    if not _CHECKS:
+        _CHECKS.append(_operand_checks())
+    checks = _CHECKS[0]
+    if len(operands) != len(opdef.syntax):
+        raise ValueError(f"{opdef.name} takes {len(opdef.syntax)} operands, got {len(operands)}")
     for spec, operand in zip(opdef.syntax, operands):
-        if spec.kind is Kind.STATE:
-            ok = isinstance(operand, FrameState) or (spec.optional and operand is None)
-        else:
-            ok = checks[spec.kind](operand)
-        if not ok:
+        if not (checks[spec.kind](operand) or (spec.optional and operand is None)):
             raise ValueError(f"{opdef.name}: operand {spec.name!r} ({spec.kind.value}) "
                              f"cannot be {operand!r}")
 
