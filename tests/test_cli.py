@@ -9,7 +9,6 @@ import pytest
 from offramp.cli import main, native_tier_available
 from offramp.config import Config
 
-NOT_BUILT_TIER = "offramp: the native tier is not built yet; use --tier=interp\n"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HELLO = str(REPO_ROOT / "examples" / "hello.lox")
 EXAMPLES = sorted(path.name for path in (REPO_ROOT / "examples").glob("*.lox"))
@@ -94,11 +93,11 @@ def test_invalid_utf8_is_unreadable(capsys, tmp_path):
     assert "not valid UTF-8" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(native_tier_available(), reason="the native tier is built")
 @pytest.mark.parametrize("tier_args", [["--tier=jit"], ["--tier=eager"], []])
-def test_native_tiers_say_they_are_not_built(tier_args, capsys):
-    assert main(["run", *tier_args, HELLO]) == 64
-    assert capsys.readouterr().err == NOT_BUILT_TIER
+def test_native_tiers_run_programs(tier_args, run_offramp):
+    assert native_tier_available()
+    result = run_offramp(["run", *tier_args, "examples/hello.lox"])
+    assert (result.returncode, result.stdout, result.stderr) == (0, "Hello, world!\n", "")
 
 
 @pytest.mark.parametrize("tool", ["debug", "profile"])
