@@ -66,7 +66,7 @@ from ..ir.analysis import live_at, liveness, uses
 from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
 from ..ir.types import DOUBLE, I1, I64, TAGREF64
 from ..ir.verify import dominators
-from ..opt.rewrite import NameSupply, Substitution, reachable, successors
+from ..opt.rewrite import NameSupply, Substitution, reachable, remove_unreachable, successors
 from .codegen import RETURN_THIS
 
 MONOMORPHIC = 0.95      # share of a site's samples one class must have
@@ -158,6 +158,7 @@ class Speculator:
         order = reachable(self.source)
         order += [b.label for b in self.source.blocks if b.label not in dom]
         ends = {}
+        self.warm = sum(sum(c.values()) for c in self.profiles.values()) >= WARM_SAMPLES
         unreached = self.unreached() if self.active else set()
         for label in order:
             block, self.block = source[label], new[label]
@@ -174,6 +175,7 @@ class Speculator:
                 self.rewrite_block(block)
             ends[label] = self.facts
         self.subst.apply(out)
+        remove_unreachable(out)     # what only the never-reached code led to
         return out
 
     def unreached(self) -> set:
@@ -214,8 +216,29 @@ class Speculator:
             # broke the speculation (and a recompilation sees it).
             self.where, self.line = (block.label, i), instr.line
             self.resume = start if profiled else i
+            if profiled and self.never_reached(profiled, start):
+                return
             i += self.rewrite(instrs, i, profiled)
             profiled = {}
+
+    def never_reached(self, profiled, start: int) -> bool:
+        """An uncommon trap: in a warm function, an operation whose profile sites never saw
+        a value deoptimizes when reached (emitting DEOPT; the rest of the block is dead),
+        so it is compiled with a profile later instead of as slow generic code now.  Not
+        in OSR clones: a rare block inside a hot loop is compiled (a deopt there would
+        leave the rest of the loop to the interpreter)."""
+        if not (self.active and self.guarded and self.warm and self.func == self.source.func):
+            return False
+        if any(self.profiles.get(site) for site in profiled.values()):
+            return False
+        where = self.where
+        self.where = (where[0], start)
+        reason = self.reason("unreached")
+        self.where = where
+        if reason in self.failed_reasons or f"{where[0]}:{start}" in self.excluded:
+            return False
+        self.emit("DEOPT", reason, self.state(start))
+        return True
 
     # --- dispatch ----------------------------------------------------------------------
 

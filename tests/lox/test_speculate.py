@@ -487,3 +487,18 @@ print fill(first, 7).value;
     assert run.out.getvalue() == "7\n"
     assert "lox.set_property" not in helpers_called(run.version("fill"))
     assert [r for r in run.deopts if r.startswith("no field storage")]
+
+
+def test_code_never_reached_before_compilation_becomes_an_uncommon_trap():
+    source = """
+fun f(n) { if (n < 100) return n + 1; return n * 2; }
+var s = 0;
+for (var i = 0; i < 130; i = i + 1) s = s + f(i);
+print s;
+"""
+    run = Run(source, after_calls=30)
+    expected = sum(n + 1 for n in range(100)) + sum(n * 2 for n in range(100, 130))
+    assert run.out.getvalue() == f"{expected}\n"
+    text = print_version(run.module, run.version("f"))
+    assert 'DEOPT "unreached' in text and "lox.mul" not in text
+    assert sum(n for r, n in run.deopts.items() if r.startswith("unreached")) == 30
