@@ -105,7 +105,7 @@ class CompiledVersion:
         operands = instr.arg(name)
         return [self.slot(o, t) for o, t in zip(operands, _pad(types, len(operands)))]
 
-    def dest_step(self, dest, pc_from):
+    def dest_step(self, dest):
         """Parallel-copy the arguments into the target's parameters; count loop entries."""
         target = self.version.block(dest.label)
         params = [self.slots[n] for n, _ in target.params]
@@ -117,7 +117,7 @@ class CompiledVersion:
 
     def jump(self, dest):
         """The step fragment that branches to `dest` (binding its parameters)."""
-        return _copy_to(*self.dest_step(dest, None), self.loop_counts,
+        return _copy_to(*self.dest_step(dest), self.loop_counts,
                         self.interp.loop_threshold)
 
     def keepalive_slots(self, pc):
@@ -143,7 +143,7 @@ def _pad(types, n):
 def _resume_after(code, instr, pc):
     """How a waiting frame at `pc` resumes when handed values: bind results, go on."""
     if instr.op == "WATCHPOINT":
-        params, args, tpc = code.dest_step(instr.arg("enabled"), pc)
+        params, args, tpc = code.dest_step(instr.arg("enabled"))
 
         def resume_watchpoint(regs, values):
             vals = [regs[a] for a in args] + list(values)

@@ -7,8 +7,8 @@
   code, deoptimization, safepoint polls, stack overflow.  Python exceptions never cross
   native frames: a guest error sets the thread's status word, every native frame returns at
   its post-call check, and the Python side that entered native code raises it again.
-- A frame walk starts from an anchor the stub recorded (return address, stack pointer and
-  frame pointer of the innermost native frame) and follows saved frame pointers while the
+- A frame walk starts from the anchor a stub's save area gives (return address, stack
+  pointer and frame pointer of the innermost native frame) and follows saved frame pointers while the
   return address is a known call site.  Each frame's site says which virtual frames —
   several when code was inlined — it stands for, and where their values are.
 - Deoptimization reads the values of a patchpoint site (from the stub's register save area
@@ -128,7 +128,7 @@ class NativeEngine:
 
     def _install_stub(self):
         import llvmlite.binding as llvm
-        text = stub_module_asm() + "define void @offramp_anchor() {\n  ret void\n}\n" + \
+        text = stub_module_asm() + \
             "define i64 @offramp_stack_pointer() #0 {\n" \
             "  %f = call ptr @llvm.frameaddress.p0(i32 0)\n" \
             "  %i = ptrtoint ptr %f to i64\n  ret i64 %i\n}\n" \

@@ -3,10 +3,10 @@
 Native code calls `offramp_runtime_entry(thread, request, args)` — through a patchpoint at
 deopt exits (values may sit in any register there) and through a gc.statepoint at runtime
 calls (values spilled to the stack).  The stub saves every general-purpose and XMM
-register into a save area on its own stack, records the caller's return address, stack
-pointer and frame pointer in the thread block (the anchor a frame walk starts from), and
-calls the runtime's callback with (thread, save area).  The callback's i64 result is
-returned to native code.
+register into a save area on its own stack and calls the runtime's callback with (thread,
+save area).  The callback's i64 result is returned to native code.  The save area also
+anchors frame walks: the caller's rsp and rbp are in it, and its return address sits just
+above the stub's frame (engine.anchor_of).
 
 Save area layout (SAVE_AREA_BYTES bytes), indexed like DWARF register numbers so that a
 stack-map Register location reads `save[regno]`:
@@ -42,10 +42,7 @@ def stub_assembly() -> list:
         lines += _save_gpr(index, name)
     for i in range(16):
         lines.append(f"movdqu %xmm{i}, {XMM_SAVE_OFFSET + 16 * i}(%rsp)")
-    lines += ["movq 8(%rbp), %rax", f"movq %rax, {OFFSET['anchor_ra']}(%rdi)",
-              "leaq 16(%rbp), %rax", f"movq %rax, {OFFSET['anchor_sp']}(%rdi)",
-              "movq 0(%rbp), %rax", f"movq %rax, {OFFSET['anchor_bp']}(%rdi)",
-              "movq %rsp, %rsi", f"callq *{OFFSET['runtime_entry']}(%rdi)",
+    lines += ["movq %rsp, %rsi", f"callq *{OFFSET['runtime_entry']}(%rdi)",
               "movq %rbp, %rsp", "popq %rbp", "retq"]
     return lines
 

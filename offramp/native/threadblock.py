@@ -20,15 +20,11 @@ FIELDS = (
                      "and loop back-edges)"),
     Field("status", 8, "0 normally; non-zero while a guest error or VM error unwinds "
                        "native frames (checked after every call)"),
-    Field("anchor_ra", 16, "return address into the innermost native frame at the last "
-                           "runtime entry (written by the entry stub)"),
-    Field("anchor_sp", 24, "that frame's stack pointer at the call"),
-    Field("anchor_bp", 32, "that frame's frame pointer"),
-    Field("stack_limit", 40, "lowest stack address native prologues may use"),
-    Field("stress_countdown", 48, "deopt-stress: deopt when this reaches zero"),
-    Field("runtime_entry", 56, "address of the runtime's callback the entry stub calls"),
-    Field("cells", 64, "address of the function entry-cell table"),
-    Field("deopt_target", 72, "frame address of the native frame that must deoptimize "
+    Field("stack_limit", 16, "lowest stack address native prologues may use"),
+    Field("stress_countdown", 24, "deopt-stress: deopt when this reaches zero"),
+    Field("runtime_entry", 32, "address of the runtime's callback the entry stub calls"),
+    Field("cells", 40, "address of the function entry-cell table"),
+    Field("deopt_target", 48, "frame address of the native frame that must deoptimize "
                               "when its call returns (status LAZY_DEOPT)"),
 )
 OFFSET = {f.name: f.offset for f in FIELDS}

@@ -11,6 +11,7 @@ a guest error raised at run time.
 """
 from ..interp.errors import GuestError, VMError
 from ..ir import tagref
+from ..ir.analysis import value_types
 from ..ir.text import IRSyntaxError, parse_module
 from ..ir.types import DOUBLE, I1, I64, TAGREF64, DoubleType, FuncSig, IntType, TagRef64Type
 from ..ir.verify import VerifyError, verify_module
@@ -78,7 +79,6 @@ def print_trap(stdout):
 
 
 def _keepalive_types(module, cursor):
-    from ..ir.analysis import value_types
     ctx = value_types(module, module.version(cursor.func, cursor.version))
     return [ctx.type_of(o) for o in cursor.instruction.arg("keepalive")]
 

@@ -10,7 +10,7 @@ import pytest
 from offramp.interp.compile import HANDLERS
 from offramp.ir import tagref
 from offramp.ir.builder import ModuleBuilder
-from offramp.ir.nodes import Var
+from offramp.ir.nodes import Instr, Var
 from offramp.ir.ops import OPS, Flag
 from offramp.ir.types import DOUBLE, I1, I8, I32, I64, TAGREF64
 from offramp.runtime.vm import VM
@@ -130,7 +130,8 @@ def same(a, b) -> bool:
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_arithmetic_and_comparisons(op, ty, operands, expected):
     row = OPS[op]
-    result_ty = row.results(type("I", (), {"arg": lambda self, n: ty})(), None)[0]
+    probe = Instr(op, (ty,) + tuple(Var(f"a{i}") for i in range(len(row.syntax) - 1)), ("r",))
+    result_ty = row.results(probe, None)[0]
     arg_types = [I1, ty, ty] if op == "SELECT" else [ty] * len(operands)
     assert same(run_one(op, operands, arg_types, result_ty, ty), expected)
 
