@@ -3,9 +3,16 @@
     python bench/run.py [--only NAME ...] [--repeat N] [--tiers interp,jit] [--quick]
                         [--budget TIER=SECONDS ...]
 
-What is measured: the wall time of a whole process — interpreter start-up, parsing, warm-up
-and LLVM compilation included — for `offramp run --tier=T FILE.lox` in each asked tier, and
-for `python bench/ports/NAME.py` (the same Python as this script). Every process of one
+What is measured, for `offramp run --tier=T FILE.lox` in each asked tier and for
+`python bench/ports/NAME.py` (the same Python as this script):
+- wall: the wall time of the whole process — Python start-up, imports, parsing, warm-up and
+  LLVM compilation included;
+- clock: the time the program measures itself with `clock()` and prints
+  (`Benchmark.clock_lines`) — warm-up in the interpreter and LLVM compilation included,
+  Python start-up and imports not.
+Python's bytecode caches are allowed to exist, as they do for an installed package: the
+children run without PYTHONDONTWRITEBYTECODE, and one untimed warm-up process per command
+fills the caches before the first round. Every process of one
 benchmark runs in the same round, interleaved with the others, and the best of `--repeat`
 rounds is kept, so a slow moment of the machine hits all columns alike. A process that
 outlives its tier's time budget is killed and reported as `> budget`; it is not run again in
@@ -62,6 +69,7 @@ class Benchmark:
     name: str
     knobs: tuple[Knob, ...]
     timing_lines: tuple[int, ...] = (-1,)  # indexes into the printed lines; -1 is the last
+    clock_lines: tuple[int, ...] = (-1,)   # the timing lines whose sum is the program's time
 
     @property
     def lox_path(self) -> Path:
@@ -85,7 +93,7 @@ BENCHMARKS = {bench.name: bench for bench in (
                         Knob("i < {}; i = i + 1", (100,), (10,)))),
     # equality prints three timings, each after its label: "loop", "elapsed", "equals".
     Benchmark("equality", (Knob("while (i < {})", (10000000,), (10000,), occurrences=2),),
-              timing_lines=(1, 3, 5)),
+              timing_lines=(1, 3, 5), clock_lines=(1, 3)),
 )}
 
 
@@ -113,6 +121,15 @@ def compared_lines(bench: Benchmark, stdout: str) -> list[str]:
     return [line for i, line in enumerate(lines) if i not in timing]
 
 
+def program_seconds(bench: Benchmark, stdout: str) -> float | None:
+    """The time the program measured itself: the sum of its clock lines, None if unreadable."""
+    lines = stdout.splitlines()
+    try:
+        return sum(float(lines[i]) for i in bench.clock_lines)
+    except (IndexError, ValueError):
+        return None
+
+
 def offramp_command(tier: str, lox_path: Path) -> list[str]:
     """The command line running `lox_path` in one offramp tier."""
     return [sys.executable, "-m", "offramp", "run", f"--tier={tier}", str(lox_path)]
@@ -130,11 +147,19 @@ class Run:
     seconds: float | None = None
     stdout: str = ""
     detail: str = ""                 # for 'error': exit status and the end of stderr
+    clock: float | None = None       # what the program measured itself (program_seconds)
 
 
-def run_process(argv: list[str], budget: float) -> Run:
-    """Run `argv` from the repository root, timing its whole life; kill it past `budget` s."""
+def child_environment() -> dict:
+    """The environment of measured processes: UTF-8, and bytecode caches allowed."""
     env = dict(os.environ, PYTHONUTF8="1", PYTHONIOENCODING="utf-8")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_process(argv: list[str], budget: float, bench: Benchmark | None = None) -> Run:
+    """Run `argv` from the repository root, timing its whole life; kill it past `budget` s."""
+    env = child_environment()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, encoding="utf-8",
@@ -149,7 +174,7 @@ def run_process(argv: list[str], budget: float) -> Run:
     if proc.returncode != 0:
         tail = " | ".join(stderr.strip().splitlines()[-3:])
         return Run("error", stdout=stdout, detail=f"exit {proc.returncode}: {tail}")
-    return Run("ok", seconds, stdout)
+    return Run("ok", seconds, stdout, clock=program_seconds(bench, stdout) if bench else None)
 
 
 @dataclass(slots=True)
@@ -158,13 +183,16 @@ class Result:
     bench: Benchmark
     commands: dict[str, list[str]]
     best: dict[str, Run] = field(default_factory=dict)
+    best_clock: dict[str, float] = field(default_factory=dict)
 
     def record(self, column: str, run: Run) -> None:
-        """Keep `run` if it is the column's first or its fastest so far."""
+        """Keep `run` if it is the column's first or its fastest so far (wall and clock apart)."""
         old = self.best.get(column)
         if old is None or (run.status == "ok" and old.status == "ok"
                            and run.seconds < old.seconds):
             self.best[column] = run
+        if run.clock is not None:
+            self.best_clock[column] = min(run.clock, self.best_clock.get(column, run.clock))
 
     def finished(self, column: str) -> bool:
         """Whether the column needs no more rounds (it failed or ran out of budget)."""
@@ -198,6 +226,10 @@ def measure(benches: list[Benchmark], tiers: list[str], quick: bool, repeat: int
         commands.update((tier, offramp_command(tier, lox_path)) for tier in tiers)
         results.append(Result(bench, commands))
     columns = [PORT, *tiers]
+    for result in results:
+        for column in columns:
+            progress(f"warm-up: {result.bench.name} {column}")
+            warm_bytecode_caches(result.commands[column])
     for round_no in range(repeat):
         # Rotate the order each round, so no column always runs right after another.
         order = columns[round_no % len(columns):] + columns[:round_no % len(columns)]
@@ -206,8 +238,19 @@ def measure(benches: list[Benchmark], tiers: list[str], quick: bool, repeat: int
                 if result.finished(column):
                     continue
                 progress(f"round {round_no + 1}/{repeat}: {result.bench.name} {column}")
-                result.record(column, run_process(result.commands[column], budgets[column]))
+                result.record(column, run_process(result.commands[column], budgets[column],
+                                                  result.bench))
     return results
+
+
+def warm_bytecode_caches(argv: list[str]) -> None:
+    """Compile the modules `argv` imports to bytecode caches, untimed, by importing them."""
+    script = argv[1:2] if argv[1] != "-m" else []
+    module = "offramp.cli" if argv[1] == "-m" else None
+    code = (f"import {module}" if module else
+            f"import py_compile; py_compile.compile({str(script[0])!r})")
+    subprocess.run([argv[0], "-c", code], cwd=REPO_ROOT, env=child_environment(),
+                   capture_output=True, timeout=120)
 
 
 def seconds_cell(run: Run | None, budget: float) -> str:
@@ -219,6 +262,20 @@ def seconds_cell(run: Run | None, budget: float) -> str:
     if run.status == "error":
         return "error"
     return f"{run.seconds:.2f}"
+
+
+def clock_cell(result: Result, column: str) -> str:
+    """A column's best clock() time as the table shows it."""
+    seconds = result.best_clock.get(column)
+    return "-" if seconds is None else f"{seconds:.3f}"
+
+
+def clock_ratio_cell(result: Result, column: str) -> str:
+    """`column / jit` of the programs' own clock() times, as "N.NNx"."""
+    top, base = result.best_clock.get(column), result.best_clock.get(BASE_TIER)
+    if top is None or not base:
+        return "-"
+    return f"{top / base:.2f}x"
 
 
 def ratio_cell(result: Result, column: str, budgets: dict[str, float]) -> str:
@@ -249,11 +306,15 @@ def table_rows(results: list[Result], tiers: list[str],
     """The header and the rows of the result table."""
     columns = [PORT, *tiers]
     ratio_columns = [c for c in (PORT, *tiers) if c != BASE_TIER] if BASE_TIER in tiers else []
-    header = (["benchmark"] + [f"{c} s" for c in columns]
-              + [f"{c}/{BASE_TIER}" for c in ratio_columns] + ["output"])
+    header = (["benchmark"] + [f"{c} wall" for c in columns]
+              + [f"{c}/{BASE_TIER} wall" for c in ratio_columns]
+              + [f"{c} clock" for c in columns]
+              + [f"{c}/{BASE_TIER} clock" for c in ratio_columns] + ["output"])
     rows = [[r.bench.name]
             + [seconds_cell(r.best.get(c), budgets[c]) for c in columns]
             + [ratio_cell(r, c, budgets) for c in ratio_columns]
+            + [clock_cell(r, c) for c in columns]
+            + [clock_ratio_cell(r, c) for c in ratio_columns]
             + [output_cell(r)] for r in results]
     return header, rows
 
@@ -352,12 +413,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="offramp-bench-") as workdir:
         results = measure(benches, args.tiers, args.quick, args.repeat, budgets,
                           Path(workdir), progress)
-    title = (f"{'quick' if args.quick else 'full'} sizes, wall seconds of whole processes, "
-             f"best of {args.repeat}; Python {sys.version.split()[0]}")
+    title = (f"{'quick' if args.quick else 'full'} sizes, seconds (wall: whole processes; "
+             f"clock: what the program measured), best of {args.repeat}; "
+             f"Python {sys.version.split()[0]}")
     print_table(title, *table_rows(results, args.tiers, budgets))
     print(f"{PORT}/{BASE_TIER}: how many times faster than CPython offramp's {BASE_TIER} "
           f"tier is; interp/{BASE_TIER}: how much the {BASE_TIER} tier gains over "
-          "the interpreter.")
+          "the interpreter. Wall includes Python start-up and imports; clock does not, "
+          "but includes warm-up and compilation.")
     print_problems(results)
     ok = all(not r.mismatches() and all(run.status != "error" for run in r.best.values())
              for r in results)

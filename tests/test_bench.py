@@ -97,3 +97,21 @@ def test_ratio_cells_give_bounds_past_the_budget():
     result.record(bench.PORT, bench.Run("ok", 8.0, "true\n1\n"))
     assert bench.ratio_cell(result, "interp", budgets) == "> 30.00x"
     assert bench.ratio_cell(result, bench.PORT, budgets) == "4.00x"
+
+
+def test_program_seconds_sum_the_clock_lines():
+    """fib's own time is its last line; equality's is its loop time plus its elapsed time."""
+    assert bench.program_seconds(bench.BENCHMARKS["fib"], "true\n1.5\n") == 1.5
+    equality = "loop\n0.25\nelapsed\n0.5\nequals\n0.25\n"
+    assert bench.program_seconds(bench.BENCHMARKS["equality"], equality) == 0.75
+    assert bench.program_seconds(bench.BENCHMARKS["fib"], "") is None
+
+
+def test_clock_ratios_use_the_best_clock_of_each_column():
+    """The clock ratio divides the best clock() times, independently of the wall times."""
+    result = bench.Result(bench.BENCHMARKS["fib"], {})
+    result.record("jit", bench.Run("ok", 2.0, "true\n0.5\n", clock=0.5))
+    result.record("jit", bench.Run("ok", 1.9, "true\n0.6\n", clock=0.6))
+    result.record(bench.PORT, bench.Run("ok", 3.0, "true\n2\n", clock=2.0))
+    assert bench.clock_cell(result, "jit") == "0.500"
+    assert bench.clock_ratio_cell(result, bench.PORT) == "4.00x"

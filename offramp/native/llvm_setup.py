@@ -12,7 +12,7 @@ patch code which registers it must preserve, and our entry stub saves all of the
 records then carry no live-outs.
 
 `compile_ir(text, name)` is the one path from LLVM IR text to callable code: parse, verify,
-optimize at -O2 with the new pass manager, JIT with MCJIT, and keep the emitted object file's
+optimize (FUNCTION_PASSES, -O1 codegen), JIT with MCJIT, and keep the emitted object file's
 bytes (captured through the engine's object cache) so that its sections, `.llvm_stackmaps`
 first of all, can be read.  The returned `CompiledObject` owns the execution engine: the
 machine code stays mapped exactly as long as the object is alive.
@@ -31,7 +31,18 @@ import llvmlite.binding as llvm
 _init_lock = threading.Lock()
 _initialized = False
 
-OPT_LEVEL = 2
+CODEGEN_LEVEL = 1
+"""The target machine's optimization level: -O1 codegen (SelectionDAG, greedy register
+allocation) gives the same code size as -O2 on our modules at half the codegen time."""
+
+FUNCTION_PASSES = ("instruction_combine", "simplify_cfg", "new_gvn", "instruction_combine",
+                   "simplify_cfg")
+"""The LLVM passes run on every module, in order.  offramp's own optimizer has already
+inlined, folded and removed dead code; what is left for LLVM is local clean-up (instcombine
+turns the NaN-box tests into single compares), merging the identical tag tests of inlined
+code (GVN) and the CFG.  Measured on the OSR clone of method_call.lox: this pipeline plus
+-O1 codegen takes 29 ms where the -O2 default pipeline takes 75 ms, and the object code has
+the same size."""
 
 
 def ensure_llvm() -> None:
@@ -49,14 +60,14 @@ def ensure_llvm() -> None:
 
 
 def target_machine():
-    """A new target machine for the host at -O2.
+    """A new target machine for the host at CODEGEN_LEVEL.
 
     Never share one: `create_mcjit_compiler` hands the target machine to the engine, which
     frees it with itself, so a second engine on the same machine crashes on disposal.
     """
     ensure_llvm()
     target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(opt=OPT_LEVEL, codemodel="jitdefault")
+    return target.create_target_machine(opt=CODEGEN_LEVEL, codemodel="jitdefault")
 
 
 @dataclass(eq=False)
@@ -134,16 +145,24 @@ def object_sections(object_bytes: bytes) -> dict:
     return sections
 
 
+def optimize_module(module, tm) -> None:
+    """Run FUNCTION_PASSES over `module` in place."""
+    builder = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=1))
+    passes = llvm.create_new_module_pass_manager()
+    for name in FUNCTION_PASSES:
+        getattr(passes, f"add_{name}_pass")()
+    passes.run(module, builder)
+
+
 def compile_ir(llvm_ir_text: str, name: str) -> CompiledObject:
-    """Parse, verify, optimize (-O2, new pass manager) and JIT `llvm_ir_text` as module `name`."""
+    """Parse, verify, optimize (FUNCTION_PASSES) and JIT `llvm_ir_text` as module `name`."""
     tm = target_machine()
     module = llvm.parse_assembly(llvm_ir_text)
     module.name = name
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
     module.verify()
-    builder = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=OPT_LEVEL))
-    builder.getModulePassManager().run(module, builder)
+    optimize_module(module, tm)
     optimized_ir = str(module)
     engine = llvm.create_mcjit_compiler(module, tm)
     objects = []
