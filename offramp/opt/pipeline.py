@@ -1,4 +1,5 @@
-"""The optimization pipeline: inline, fold, clean up, share frame states, clean up.
+"""The optimization pipeline: inline, fold, remove redundancy, clean up, share frame
+states, clean up.
 
 `optimize` returns a new version of the function (not installed: the caller appends it to
 `module.functions[f].versions` when it should become current, or hands it to the native
@@ -9,6 +10,7 @@ number of distinct frame states before and after, which `--stats` reports.
 from ..ir.verify import VerifyError, verify_version
 from .dce import eliminate_dead_code
 from .fold import fold_constants
+from .redundancy import eliminate_redundancy
 from .inline import DEFAULT_MAX_DEPTH, DEFAULT_MAX_GROWTH, always, inline_calls
 from .rewrite import as_version
 from .states import count_states, share_states
@@ -40,6 +42,7 @@ def optimize(module, version, new_name: str, *, inline=True, stats: dict | None 
                                            max_depth=max_inline_depth,
                                            max_growth=max_inline_growth))
     v = checked("fold", fold_constants(module, v, new_name))
+    v = checked("redundancy", eliminate_redundancy(module, v, new_name))
     v = checked("dce", eliminate_dead_code(module, v, new_name))
     v = checked("share states", share_states(module, v, new_name))
     v = checked("dce", eliminate_dead_code(module, v, new_name))

@@ -1,0 +1,219 @@
+"""Redundancy elimination: common subexpressions, repeated loads, implied guards.
+
+Inlined code repeats the checks of its callers: `toggle.activate().value()` tests that
+`toggle` is a reference and has the expected shape at the call, again at the top of the
+inlined `activate`, again before `value`.  This pass removes the repetitions, visiting blocks in
+reverse postorder with tables inherited from the immediate dominator:
+
+- a PURE instruction computing what a dominating one computed (same opcode, same operands
+  after replacement) is replaced by it;
+- a LOAD of the same type, base and offset as an *available* earlier LOAD, or as an earlier
+  STORE (its stored value), is replaced by that value.  Availability is killed by writes
+  that may alias (`may_alias`) and by everything else with a side effect except GUARD and
+  PROFILE: calls, helper calls (unless the helper is PURE), traps, safepoints — a trap
+  handler, a debugger or the GC may write memory there.  A block starts with the loads
+  available at the end of every predecessor (the same value on each edge); a loop header,
+  whose back edge is not known yet when it is visited, starts with none;
+- a GUARD whose condition a dominating GUARD already required is removed: past a guard its
+  condition holds in every block it dominates.  An OR with such an operand holds too (a
+  polymorphic shape test after a monomorphic one), and so does a tag test of a value
+  that was just boxed with that tag (ALWAYS_PASSES).
+
+Aliasing is decided from what a memory base is.  A reference (the result of TR64_TO_REF)
+points to the start of a heap object, a global's symbol to its static cell; heap objects
+and static cells never overlap, two different globals never do, and words of objects at
+different offsets never do (whatever the objects).  Any other base (a pointer computed by
+arithmetic, a block parameter) may alias anything at any offset.  So a field store
+(`fields + 8`) leaves the shape word (`obj + 0`) available, and a global's store leaves
+every heap load available.
+
+Replacements reach every use, frame states included, so a removed guard's later states
+read the value the dominating computation produced — the same value.  Removing what has
+become unused is dead-code elimination's job.
+"""
+from ..ir.nodes import Sym, Var
+from ..ir.ops import Flag
+from .rewrite import Substitution, as_version, copy_version, remove_unreachable, successors
+
+KILLS_NOTHING = frozenset({"GUARD", "PROFILE"})
+PLAIN_EDGES = frozenset({"BRANCH", "BRANCH2", "SWITCH"})
+ALWAYS_PASSES = {"TR64_IS_FP": "TR64_FROM_FP", "TR64_IS_REF": "TR64_FROM_REF",
+                 "TR64_IS_INT": "TR64_FROM_INT"}
+"""A tag test -> the boxing whose result always passes it."""
+OBJECT, STATIC, UNKNOWN = "object", "static", "unknown"
+
+
+def eliminate_redundancy(module, version, new_name: str | None = None):
+    """A new version of `version` without repeated computations, loads and guards."""
+    version = as_version(module, version)
+    out = copy_version(version, new_name)
+    remove_unreachable(out)
+    _Walk(module, out).run()
+    return out
+
+
+class _Walk:
+    """One walk over the dominator tree of a version, rewriting its blocks in place."""
+
+    def __init__(self, module, version):
+        self.module, self.version = module, version
+        self.by_label = {b.label: b for b in version.blocks}
+        self.preds = {b.label: [] for b in version.blocks}
+        for block in version.blocks:
+            for s in successors(block):
+                self.preds[s].append(block.label)
+        self.order, self.idom = dominators_in_order(version, self.preds)
+        self.subst = Substitution()
+        self.base_kind = {}
+        self.boxed = {}      # Var -> the TR64_FROM_* that defined it
+
+    def run(self) -> None:
+        """Visit blocks in reverse postorder: a block's immediate dominator and its forward
+        predecessors are done before it."""
+        self.note_bases()
+        done = {}    # label -> (pure, known, loads) at the block's end
+        for label in self.order:
+            block = self.by_label[label]
+            idom = self.idom.get(label)
+            pure, known = ({}, set()) if idom is None else (dict(done[idom][0]), set(done[idom][1]))
+            loads = self.loads_on_entry(label, done)
+            self.rewrite(block, pure, known, loads)
+            done[label] = (pure, known, loads)
+        self.subst.apply(self.version)
+
+    def loads_on_entry(self, label: str, done: dict) -> dict:
+        """Loads available on every edge into the block: none at the entry and where an edge
+        is not done yet (a loop's back edge) or ends a WATCHPOINT; else their intersection."""
+        preds = self.preds[label]
+        if not preds or any(p not in done or self.by_label[p].instrs[-1].op not in PLAIN_EDGES
+                            for p in preds):
+            return {}
+        first, *rest = (done[p][2] for p in preds)
+        return {key: value for key, value in first.items()
+                if all(other.get(key) == value for other in rest)}
+
+    def rewrite(self, block, pure: dict, known: set, loads: dict) -> None:
+        """Rewrite `block`'s instructions given what dominating code computed and checked."""
+        kept = []
+        for instr in block.instrs:
+            op, flags = instr.op, instr.opdef.flags
+            if op == "GUARD":
+                cond = self.subst.resolve(instr.operands[0])
+                if cond in known:
+                    continue
+                known.add(cond)
+            elif op == "OR" and any(self.key(o) in known for o in instr.operands[1:]):
+                known.add(Var(instr.results[0]))
+            elif op in ALWAYS_PASSES and self.boxed.get(self.key(instr.operands[0])) == ALWAYS_PASSES[op]:
+                known.add(Var(instr.results[0]))
+            elif flags & Flag.PURE and len(instr.results) == 1:
+                key = (op, tuple(self.key(o) for o in instr.operands))
+                if self.replace(instr, pure.get(key)):
+                    continue
+                pure[key] = Var(instr.results[0])
+            elif op == "LOAD":
+                ty, base, offset = instr.operands
+                key = (ty, self.subst.resolve(base), offset)
+                if self.replace(instr, loads.get(key)):
+                    continue
+                loads[key] = Var(instr.results[0])
+            elif op == "STORE":
+                ty, base, offset, value = instr.operands
+                base = self.subst.resolve(base)
+                for key in [k for k in loads if self.may_alias(k[1], k[2], base, offset)]:
+                    del loads[key]
+                loads[(ty, base, offset)] = self.subst.resolve(value)
+            elif flags & Flag.SIDE_EFFECT and op not in KILLS_NOTHING and not self.pure_call(instr):
+                loads.clear()
+            kept.append(instr)
+        block.instrs = kept
+
+    def key(self, operand):
+        """An operand as a table key: its replacement if it has one (types stay as they are)."""
+        return self.subst.resolve(operand) if isinstance(operand, Var) else operand
+
+    def replace(self, instr, earlier) -> bool:
+        """Replace `instr`'s one result by `earlier` (when there is one): True if replaced."""
+        if earlier is None:
+            return False
+        self.subst[instr.results[0]] = earlier
+        return True
+
+    def pure_call(self, instr) -> bool:
+        """A CCALL of a helper declared PURE writes nothing."""
+        if instr.op != "CCALL":
+            return False
+        extern = self.module.externs.get(instr.operands[0])
+        return extern is not None and extern.pure
+
+    def kind_of(self, base) -> str:
+        """What a memory base points to: a heap object's start, a static cell, or unknown."""
+        if isinstance(base, Sym):
+            return STATIC if base.name in self.module.globals else UNKNOWN
+        if isinstance(base, Var):
+            return self.base_kind.get(base.name, UNKNOWN)
+        return UNKNOWN
+
+    def may_alias(self, base_a, offset_a: int, base_b, offset_b: int) -> bool:
+        """Whether a word at base_a+offset_a and one at base_b+offset_b may overlap."""
+        if base_a == base_b:
+            return offset_a == offset_b
+        kind_a, kind_b = self.kind_of(base_a), self.kind_of(base_b)
+        if UNKNOWN in (kind_a, kind_b):
+            return True
+        if kind_a != kind_b or kind_a == STATIC:
+            return False
+        return offset_a == offset_b
+
+    def note_bases(self) -> None:
+        """Record which variables are object references (results of TR64_TO_REF) and which
+        were boxed by a TR64_FROM_*."""
+        for block in self.version.blocks:
+            for instr in block.instrs:
+                if instr.op == "TR64_TO_REF":
+                    self.base_kind[instr.results[0]] = OBJECT
+                elif instr.op in ALWAYS_PASSES.values():
+                    self.boxed[Var(instr.results[0])] = instr.op
+
+
+def dominators_in_order(version, preds: dict) -> tuple:
+    """(reverse postorder of the reachable labels, label -> immediate dominator) by Cooper,
+    Harvey and Kennedy's iteration; the entry has no immediate dominator."""
+    entry = version.blocks[0].label
+    order, seen = [], {entry}
+    stack = [(entry, iter(successors(version.blocks[0])))]
+    by_label = {b.label: b for b in version.blocks}
+    while stack:
+        label, it = stack[-1]
+        for s in it:
+            if s not in seen:
+                seen.add(s)
+                stack.append((s, iter(successors(by_label[s]))))
+                break
+        else:
+            stack.pop()
+            order.append(label)
+    order.reverse()
+    number = {label: i for i, label in enumerate(order)}
+    idom = {entry: entry}
+    changed = True
+    while changed:
+        changed = False
+        for label in order[1:]:
+            done = [p for p in preds[label] if p in idom]
+            new = done[0]
+            for p in done[1:]:
+                new = _intersect(p, new, idom, number)
+            if idom.get(label) != new:
+                idom[label], changed = new, True
+    del idom[entry]
+    return order, idom
+
+
+def _intersect(a: str, b: str, idom: dict, number: dict) -> str:
+    while a != b:
+        while number[a] > number[b]:
+            a = idom[a]
+        while number[b] > number[a]:
+            b = idom[b]
+    return a
