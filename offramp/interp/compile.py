@@ -10,7 +10,7 @@ steps never ask what kind of operand they read.
 completeness test checks that none is missing.
 """
 from ..ir import tagref
-from ..ir.analysis import loop_headers, value_types
+from ..ir.analysis import loop_bodies, value_types
 from ..ir.nodes import FrameState, Imm, Var
 from ..ir.ops import Kind
 from ..ir.types import DoubleType, IntType, RefType, is_traced
@@ -35,7 +35,8 @@ class CompiledVersion:
         self.steps, self.instrs, self.locations, self.resume = [], [], [], []
         self.block_pc = {}
         self.entry_count = 0
-        self.loop_counts = {}
+        self.loop_counts = {}     # header pc -> iterations so far
+        self.hot_at = {}          # header pc -> the count at which it reports a hot loop
         self.profiles = {}
         self._keepalives = {}
         self._layout()
@@ -59,7 +60,12 @@ class CompiledVersion:
                            if n in self.slots and is_traced(t) and not isinstance(t, RefType)]
         self.ref_slots = [self.slots[n] for n, t in self.ctx.types.items()
                           if n in self.slots and isinstance(t, RefType)]
-        self.headers = {self.block_pc[h] for h in loop_headers(self.version)}
+        bodies = loop_bodies(self.version)
+        self.headers = {self.block_pc[h] for h in bodies}
+        self.loops_of = {}        # block label -> pcs of the headers of loops containing it
+        for header, body in bodies.items():
+            for label in body:
+                self.loops_of.setdefault(label, []).append(self.block_pc[header])
 
     def _new_slot(self, name):
         if name in self.slots:
@@ -113,12 +119,20 @@ class CompiledVersion:
         tpc = self.block_pc[dest.label]
         if tpc in self.headers:
             self.loop_counts[tpc] = 0
+            self.hot_at[tpc] = self.interp.loop_threshold or -1
         return params, args, tpc
 
     def jump(self, dest):
         """The step fragment that branches to `dest` (binding its parameters)."""
-        return _copy_to(*self.dest_step(dest), self.loop_counts,
-                        self.interp.loop_threshold)
+        return _copy_to(*self.dest_step(dest), self.loop_counts, self.hot_at)
+
+    def rearm_hot_loops(self, pc: int) -> tuple:
+        """Make the next iteration of each loop containing `pc` report a hot loop (again);
+        the pcs of their headers (none if `pc` is in no loop)."""
+        headers = tuple(self.loops_of.get(self.locations[pc][0], ()))
+        for header in headers:
+            self.hot_at[header] = self.loop_counts[header] + 1
+        return headers
 
     def keepalive_slots(self, pc):
         """Slots of the KEEPALIVE values of the instruction at `pc`."""
@@ -337,10 +351,10 @@ def _store(code, instr, pc):
     return step
 
 
-def _copy_to(params, args, tpc, counts, threshold=0):
+def _copy_to(params, args, tpc, counts, hot_at=None):
     """A jump that binds block parameters (reading all arguments before writing any)."""
     if tpc in counts:
-        return _counted_jump(params, args, tpc, counts, threshold)
+        return _counted_jump(params, args, tpc, counts, hot_at)
     if not params:
         return lambda regs: tpc
     if len(params) == 1:
@@ -359,8 +373,9 @@ def _copy_to(params, args, tpc, counts, threshold=0):
     return jump
 
 
-def _counted_jump(params, args, tpc, counts, threshold):
-    """A jump into a loop header: counts the iteration, and reports the loop hot once."""
+def _counted_jump(params, args, tpc, counts, hot_at):
+    """A jump into a loop header: counts the iteration, and reports the loop hot when the
+    count reaches `hot_at[tpc]` (the loop threshold, or a later count after a re-arm)."""
     hot = (HOT_LOOP, tpc)
 
     def jump(regs):
@@ -368,7 +383,7 @@ def _counted_jump(params, args, tpc, counts, threshold):
         for s, v in zip(params, vals):
             regs[s] = v
         n = counts[tpc] = counts[tpc] + 1
-        if n == threshold:
+        if n == hot_at[tpc]:
             return hot
         return tpc
     return jump

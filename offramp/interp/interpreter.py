@@ -159,6 +159,11 @@ class Interpreter:
             raise VMError(f"%{block}[{index}] is not an instruction of @{func} %{version}")
         return Frame(code, regs, pc, waiting)
 
+    def rearm_hot_loops(self, frame) -> tuple:
+        """Make the next iteration of the loops `frame` is in report a hot loop (again: a
+        loop reports once, at Config.loop_threshold); the pcs of their headers."""
+        return frame.code.rearm_hot_loops(frame.pc) if self.loop_threshold else ()
+
     def call(self, thread: InterpThread, function, args):
         """Call the current version of `function` (a name or Function) and run to its return."""
         func = self.module.functions[function] if isinstance(function, str) else function

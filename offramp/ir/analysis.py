@@ -82,6 +82,87 @@ def loop_headers(version) -> set:
     return headers
 
 
+def loop_bodies(version) -> dict:
+    """Header label -> labels of its natural loop: the header and every block that reaches
+    a back edge's source (a predecessor the header dominates) without passing the header."""
+    preds = predecessors(version)
+    _, idom = dominators_in_order(version)
+
+    def dominated_by(header, label):
+        while label is not None:
+            if label == header:
+                return True
+            label = idom.get(label)
+        return False
+
+    bodies = {}
+    for header in loop_headers(version):
+        body = {header}
+        work = [p for p in preds[header] if p in idom or p == header]
+        work = [p for p in work if dominated_by(header, p)]
+        while work:
+            label = work.pop()
+            if label not in body:
+                body.add(label)
+                work.extend(preds[label])
+        bodies[header] = body
+    return bodies
+
+
+def predecessors(version) -> dict:
+    """Label -> labels of the blocks branching to it (once per block)."""
+    preds = {b.label: [] for b in version.blocks}
+    for block in version.blocks:
+        for s in dict.fromkeys(successors(block)):
+            if s in preds:
+                preds[s].append(block.label)
+    return preds
+
+
+def dominators_in_order(version) -> tuple:
+    """(reverse postorder of the reachable labels, label -> immediate dominator) by Cooper,
+    Harvey and Kennedy's iteration; the entry has no immediate dominator."""
+    preds = predecessors(version)
+    entry = version.blocks[0].label
+    order, seen = [], {entry}
+    stack = [(entry, iter(successors(version.blocks[0])))]
+    by_label = {b.label: b for b in version.blocks}
+    while stack:
+        label, it = stack[-1]
+        for s in it:
+            if s not in seen:
+                seen.add(s)
+                stack.append((s, iter(successors(by_label[s]))))
+                break
+        else:
+            stack.pop()
+            order.append(label)
+    order.reverse()
+    number = {label: i for i, label in enumerate(order)}
+    idom = {entry: entry}
+    changed = True
+    while changed:
+        changed = False
+        for label in order[1:]:
+            done = [p for p in preds[label] if p in idom]
+            new = done[0]
+            for p in done[1:]:
+                new = _intersect(p, new, idom, number)
+            if idom.get(label) != new:
+                idom[label], changed = new, True
+    del idom[entry]
+    return order, idom
+
+
+def _intersect(a: str, b: str, idom: dict, number: dict) -> str:
+    while a != b:
+        while number[a] > number[b]:
+            a = idom[a]
+        while number[b] > number[a]:
+            b = idom[b]
+    return a
+
+
 def uses(instr):
     """SSA names an instruction reads."""
     return [o.name for o in instr.value_operands() if isinstance(o, Var)]
@@ -123,6 +204,22 @@ def live_at(version, block_label: str, index: int, live_in=None) -> set:
         live.difference_update(instr.results)
         live.update(uses(instr))
     return live
+
+
+def live_before_each(version, block_label: str, live_in: dict) -> list:
+    """`live_at(version, block_label, i)` for every index i of the block (and its length),
+    in one backward walk: what a pass asking at many points of one block wants."""
+    block = version.block(block_label)
+    live = set()
+    for s in successors(block):
+        live |= live_in.get(s, set())
+    out = [set(live)]
+    for instr in reversed(block.instrs):
+        live.difference_update(instr.results)
+        live.update(uses(instr))
+        out.append(set(live))
+    out.reverse()
+    return out
 
 
 def is_symbol(operand) -> bool:

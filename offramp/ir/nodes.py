@@ -118,7 +118,7 @@ class Instr:
     @property
     def opdef(self):
         """The table row that says what this instruction is."""
-        return _ops().OPS[self.op]
+        return (_OPS_MODULE[0] if _OPS_MODULE else _ops()).OPS[self.op]
 
     def arg(self, name: str):
         """The operand in the position the table names `name`."""
@@ -126,18 +126,21 @@ class Instr:
 
     def value_operands(self):
         """Every value operand read, including keep-alives and frame-state values."""
-        Kind = _ops().Kind
-        for spec, operand in zip(self.opdef.syntax, self.operands):
-            if spec.kind is Kind.VALUE:
+        ops = _OPS_MODULE[0] if _OPS_MODULE else _ops()
+        Kind = ops.Kind
+        operands = self.operands
+        for i, kind in ops.READ_POSITIONS[self.op]:
+            operand = operands[i]
+            if kind is Kind.VALUE:
                 yield operand
-            elif spec.kind in (Kind.VALUES, Kind.KEEPALIVE):
+            elif kind is Kind.VALUES or kind is Kind.KEEPALIVE:
                 yield from operand
-            elif spec.kind is Kind.DEST:
+            elif kind is Kind.DEST:
                 yield from operand.args
-            elif spec.kind is Kind.CASES:
+            elif kind is Kind.CASES:
                 for _, dest in operand:
                     yield from dest.args
-            elif spec.kind is Kind.STATE and operand is not None:
+            elif operand is not None:
                 yield from operand.operands()
 
     def dests(self):

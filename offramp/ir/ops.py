@@ -308,6 +308,12 @@ _ROWS = [
 
 OPS = {row.name: row for row in _ROWS}
 
+_READ_KINDS = (Kind.VALUE, Kind.VALUES, Kind.KEEPALIVE, Kind.DEST, Kind.CASES, Kind.STATE)
+READ_POSITIONS = {row.name: tuple((i, spec.kind) for i, spec in enumerate(row.syntax)
+                                  if spec.kind in _READ_KINDS) for row in _ROWS}
+"""Opcode -> (operand index, kind) of every position that reads values: derived from OPS
+once, for `Instr.value_operands` (the hottest question passes ask)."""
+
 
 def _operand_checks() -> dict:
     """Kind -> predicate on an operand (built once; nodes.py imports this module lazily)."""

@@ -11,15 +11,21 @@ For a Lox function, or an OSR entry clone of one:
    speculation can differ (a shape guard for the two shapes seen since).  Once the VM says
    `may_speculate` no more (recompilations are bounded), only the rewrites that need no
    guard are made;
-2. run `opt.pipeline.optimize`: inline the small callees that are already speculated and
-   whose guards have not failed (a callee's baseline would bring its PROFILEs and generic
-   helpers; natives are not inlined, so `deoptHere()` keeps its own frame), fold, remove
-   dead code, share frame states;
-3. verify the result, append it to the function's versions (frames and calls find it there;
+2. speculate, the same way, every Lox function the result calls directly and whose baseline
+   has run (it has profiles) — recursively, to the inliner's depth — as versions for
+   inlining only: they are not installed, and they are made afresh for each compilation,
+   so they use the profiles as they are now (a callee's speculation from an earlier
+   compilation may be stale: a new shape has come since);
+3. run `opt.pipeline.optimize`: inline the small callee versions made here whose guards
+   have not failed (a callee's baseline would bring its PROFILEs and generic helpers;
+   natives are not inlined, so `deoptHere()` keeps its own frame), fold, remove
+   redundancy and dead code, share frame states;
+4. verify the result, append it to the function's versions (frames and calls find it there;
    it becomes current) and count it in `runtime.stats` for `--stats`.
 The runtime library's IR functions (natives, `lox.rt.*`) are compiled as they are.
 """
 from ..ir.verify import verify_version
+from ..opt.inline import DEFAULT_MAX_DEPTH, called_function
 from ..opt.pipeline import optimize
 from .speculate import count_sites, original_function, speculate
 
@@ -32,30 +38,55 @@ def make_optimizer(runtime, verify_passes: bool = False):
 
     `verify_passes` verifies the speculated version and the result of every pass (tests)."""
     produced = set()   # ids of the versions made here: the callees worth inlining
+    module = runtime.program.module
 
-    def optimizer(vm, function):
-        if function.name.startswith(LIBRARY_PREFIXES):
-            return function.current
-        module = runtime.program.module
+    def build(vm, function, failed: set, callees: dict, depth: int):
+        """Speculate and optimize `function` (not installed), its callees speculated first."""
         name = fresh_version_name(function)
         base = original_function(module, function)
-        failed = failed_anywhere(runtime)
         speculated = speculate(runtime, function, runtime.failed_sites.get(base, ()), name,
                                guarded=vm.may_speculate(base),
                                failed_reasons=failed_reasons(runtime, base, failed))
         if verify_passes:
             verify_version(module, speculated)
+        if depth < DEFAULT_MAX_DEPTH:
+            for callee in callees_to_speculate(runtime, speculated, callees):
+                callees[callee] = None      # a recursive call is never inlined
+                callees[callee] = build(vm, module.functions[callee], failed, callees,
+                                        depth + 1)
         counts = {}
         version = optimize(module, speculated, name, stats=counts, verify=verify_passes,
-                           inline=lambda call, callee: should_inline(callee, produced, failed))
+                           inline=lambda call, callee: should_inline(callee, produced, failed),
+                           callee_version=lambda callee: callees.get(callee))
         if verify_passes or vm.config.verify_ir:
             verify_version(module, version)
-        function.versions.append(version)
         produced.add(id(version))
         record(runtime.stats, counts, count_sites(speculated))
         return version
 
+    def optimizer(vm, function):
+        if function.name.startswith(LIBRARY_PREFIXES):
+            return function.current
+        version = build(vm, function, failed_anywhere(runtime), {}, 0)
+        function.versions.append(version)
+        return version
+
     return optimizer
+
+
+def callees_to_speculate(runtime, version, done: dict) -> list:
+    """Lox functions `version` calls directly, not yet in `done`, whose baselines have run."""
+    module, interp = runtime.program.module, runtime.vm.interp
+    found = []
+    for block in version.blocks:
+        for instr in block.instrs:
+            name = called_function(module, instr)
+            if (name is None or name in done or name in found or name == version.func
+                    or name.startswith(LIBRARY_PREFIXES)):
+                continue
+            if interp.code_for(module.functions[name].versions[0]).entry_count:
+                found.append(name)
+    return found
 
 
 def should_inline(callee_version, produced: set, failed: set) -> bool:

@@ -62,7 +62,7 @@ from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_LOW_MASK, HEADER_
                            HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK, HEADER_SIZE_SHIFT,
                            INSTANCE_FIELDS, VALUES_SLOTS)
 from ..ir import tagref
-from ..ir.analysis import live_at, liveness, uses
+from ..ir.analysis import live_before_each, liveness, uses
 from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
 from ..ir.types import DOUBLE, I1, I64, TAGREF64
 from ..ir.verify import dominators
@@ -131,6 +131,7 @@ class Speculator:
         # Only codegen's version has profiles and the call shapes matched below.
         self.active = self.baseline is original.versions[0]
         self.live_in = liveness(self.baseline)
+        self.block_live = {}
         self.profiles = runtime.vm.interp.code_for(self.baseline).profiles
         self.excluded = excluded
         self.guarded = guarded
@@ -312,10 +313,16 @@ class Speculator:
         """Resume before instruction `index` of the current block in the baseline."""
         key = (self.where[0], index, None)
         if key not in self.states:
-            live = live_at(self.baseline, self.where[0], index, self.live_in)
+            live = self.live_before(self.where[0], index)
             self.states[key] = FrameState(self.func, self.baseline.name, self.where[0], index,
                                           tuple((n, Var(n)) for n in sorted(live)))
         return self.states[key]
+
+    def live_before(self, label: str, index: int) -> set:
+        """The baseline's variables live before instruction `index` of block `label`."""
+        if label not in self.block_live:
+            self.block_live[label] = live_before_each(self.baseline, label, self.live_in)
+        return self.block_live[label][index]
 
     def waiting(self, index: int, given=()) -> FrameState:
         """Wait at the baseline's call at `index` of the current block (its result pending).
@@ -324,8 +331,7 @@ class Speculator:
         key = (self.where[0], index, given)
         if key not in self.states:
             there = self.baseline.block(self.where[0]).instrs[index]
-            live = live_at(self.baseline, self.where[0], index + 1, self.live_in)
-            live -= set(there.results)
+            live = self.live_before(self.where[0], index + 1) - set(there.results)
             given_map = dict(given)
             self.states[key] = FrameState(
                 self.func, self.baseline.name, self.where[0], index,

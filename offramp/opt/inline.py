@@ -43,31 +43,44 @@ def compose(state: FrameState, outer: FrameState) -> FrameState:
 
 def inline_calls(module, version, new_name: str, should_inline=always, *,
                  max_depth: int = DEFAULT_MAX_DEPTH,
-                 max_growth: int = DEFAULT_MAX_GROWTH):
-    """A new version of `version` with the calls `should_inline(call, callee)` accepts inlined."""
+                 max_growth: int = DEFAULT_MAX_GROWTH, callee_version=None):
+    """A new version of `version` with the calls `should_inline(call, callee)` accepts inlined.
+
+    `callee_version(function_name)` says which version of a callee a call would run (None:
+    not inlinable); by default, the function's current version.  A client passes versions
+    made for inlining only — speculated for this compilation, never installed."""
     version = as_version(module, version)
     out = copy_version(version, new_name)
-    inliner = _Inliner(module, out, should_inline, max_depth, max_growth)
+    inliner = _Inliner(module, out, should_inline, max_depth, max_growth,
+                       callee_version or current_version(module))
     inliner.run()
     return out
 
 
-def inlinable_callee(module, instr):
-    """The current version of the function a stateful `CALL @g` calls, else None."""
+def called_function(module, instr) -> str | None:
+    """The name of the function a stateful `CALL @g` calls, else None."""
     if instr.op != "CALL" or instr.arg("state") is None:
         return None
     callee = instr.arg("callee")
     if not isinstance(callee, Sym) or callee.name not in module.functions:
         return None
-    func = module.functions[callee.name]
-    return func.versions[-1] if func.versions else None
+    return callee.name
+
+
+def current_version(module):
+    """The default `callee_version`: a function's current version."""
+    def version_of(name: str):
+        func = module.functions[name]
+        return func.versions[-1] if func.versions else None
+    return version_of
 
 
 class _Inliner:
     """Walks the blocks in order, expanding calls; inlined blocks are walked in turn."""
 
-    def __init__(self, module, version, should_inline, max_depth, max_growth):
+    def __init__(self, module, version, should_inline, max_depth, max_growth, callee_version):
         self.module, self.version = module, version
+        self.callee_version = callee_version
         self.should_inline = should_inline
         self.max_depth, self.budget = max_depth, max_growth
         self.names = NameSupply(version)
@@ -88,7 +101,8 @@ class _Inliner:
             i += 1
 
     def candidate(self, instr, chain):
-        callee = inlinable_callee(self.module, instr)
+        name = called_function(self.module, instr)
+        callee = None if name is None else self.callee_version(name)
         if callee is None or callee.func == self.version.func or callee.func in chain:
             return None
         if len(chain) >= self.max_depth:

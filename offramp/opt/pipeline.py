@@ -18,11 +18,12 @@ from .states import count_states, share_states
 
 def optimize(module, version, new_name: str, *, inline=True, stats: dict | None = None,
              verify: bool = False, max_inline_depth: int = DEFAULT_MAX_DEPTH,
-             max_inline_growth: int = DEFAULT_MAX_GROWTH):
+             max_inline_growth: int = DEFAULT_MAX_GROWTH, callee_version=None):
     """A new, optimized version `new_name` of `version` (or of a Function's current one).
 
     `inline` is True (inline every stateful call within budget), False, or a policy
-    `should_inline(call, callee_version) -> bool`.
+    `should_inline(call, callee_version) -> bool`; `callee_version(name)` picks the version
+    of a callee to inline (default: its current one).
     """
     version = as_version(module, version)
 
@@ -40,7 +41,8 @@ def optimize(module, version, new_name: str, *, inline=True, stats: dict | None 
         policy = always if inline is True else inline
         v = checked("inline", inline_calls(module, v, new_name, policy,
                                            max_depth=max_inline_depth,
-                                           max_growth=max_inline_growth))
+                                           max_growth=max_inline_growth,
+                                           callee_version=callee_version))
     v = checked("fold", fold_constants(module, v, new_name))
     v = checked("redundancy", eliminate_redundancy(module, v, new_name))
     v = checked("dce", eliminate_dead_code(module, v, new_name))

@@ -31,6 +31,7 @@ Replacements reach every use, frame states included, so a removed guard's later 
 read the value the dominating computation produced — the same value.  Removing what has
 become unused is dead-code elimination's job.
 """
+from ..ir.analysis import dominators_in_order
 from ..ir.nodes import Sym, Var
 from ..ir.ops import Flag
 from .rewrite import Substitution, as_version, copy_version, remove_unreachable, successors
@@ -62,7 +63,7 @@ class _Walk:
         for block in version.blocks:
             for s in successors(block):
                 self.preds[s].append(block.label)
-        self.order, self.idom = dominators_in_order(version, self.preds)
+        self.order, self.idom = dominators_in_order(version)
         self.subst = Substitution()
         self.base_kind = {}
         self.boxed = {}      # Var -> the TR64_FROM_* that defined it
@@ -174,46 +175,3 @@ class _Walk:
                     self.base_kind[instr.results[0]] = OBJECT
                 elif instr.op in ALWAYS_PASSES.values():
                     self.boxed[Var(instr.results[0])] = instr.op
-
-
-def dominators_in_order(version, preds: dict) -> tuple:
-    """(reverse postorder of the reachable labels, label -> immediate dominator) by Cooper,
-    Harvey and Kennedy's iteration; the entry has no immediate dominator."""
-    entry = version.blocks[0].label
-    order, seen = [], {entry}
-    stack = [(entry, iter(successors(version.blocks[0])))]
-    by_label = {b.label: b for b in version.blocks}
-    while stack:
-        label, it = stack[-1]
-        for s in it:
-            if s not in seen:
-                seen.add(s)
-                stack.append((s, iter(successors(by_label[s]))))
-                break
-        else:
-            stack.pop()
-            order.append(label)
-    order.reverse()
-    number = {label: i for i, label in enumerate(order)}
-    idom = {entry: entry}
-    changed = True
-    while changed:
-        changed = False
-        for label in order[1:]:
-            done = [p for p in preds[label] if p in idom]
-            new = done[0]
-            for p in done[1:]:
-                new = _intersect(p, new, idom, number)
-            if idom.get(label) != new:
-                idom[label], changed = new, True
-    del idom[entry]
-    return order, idom
-
-
-def _intersect(a: str, b: str, idom: dict, number: dict) -> str:
-    while a != b:
-        while number[a] > number[b]:
-            a = idom[a]
-        while number[b] > number[a]:
-            b = idom[b]
-    return a

@@ -2,7 +2,8 @@
 
 `--tier=jit` counts calls of each function and iterations of each loop header in the
 interpreter and compiles when a count reaches its threshold (Config.call_threshold,
-Config.loop_threshold); `--tier=eager` compiles every function at its first call and
+Config.loop_threshold) — a callee that gets hot in an interpreted loop has that loop
+compiled first (`compile_caller_first`); `--tier=eager` compiles every function at its first call and
 enters native code at a loop's first iteration.  What is compiled is decided by the
 client's optimizer (`VM.set_optimizer`): by default the function's current version as is.
 
@@ -22,11 +23,13 @@ class TierPolicy:
         self.vm = vm
         config = vm.config
         self.engine = NativeEngine(vm)
-        eager = config.tier == "eager"
+        self.eager = eager = config.tier == "eager"
         self.call_threshold = 1 if eager else config.call_threshold
         vm.interp.loop_threshold = 1 if eager else config.loop_threshold
         self.max_reentry = config.max_native_reentry
         self.calls = {}
+        self.deferred = set()     # (callee, id(caller's code), loop headers) compiled with
+                                  # the caller's loop first
         self.native = {}          # function name -> NativeCode entered by calls
         self.osr_codes = {}       # (function, version, header) -> (NativeCode, live names)
         self.reentry = 0
@@ -47,8 +50,28 @@ class TierPolicy:
             n = self.calls[func.name] = self.calls.get(func.name, 0) + 1
             if n < self.call_threshold or not func.versions:
                 return None
+            if self.compile_caller_first(thread, func):
+                return None
             code = self.compile(func)
         return self.enter(code, args, thread)
+
+    def compile_caller_first(self, thread, func) -> bool:
+        """A function that gets hot called from an interpreted loop is compiled with that
+        loop: the loop reports hot at its next iteration (OSR), and its compilation
+        speculates and inlines the callee — one compilation instead of two, and no calls
+        from the interpreter into native code meanwhile.  Once per (callee, caller's loop):
+        if the callee gets hot again from there, it is compiled on its own."""
+        if self.eager or not thread.frames:
+            return False
+        caller = thread.frames[-1]
+        loops = caller.code.loops_of.get(caller.code.locations[caller.pc][0])
+        key = (func.name, id(caller.code), tuple(loops or ()))
+        if not loops or key in self.deferred:
+            return False
+        self.vm.interp.rearm_hot_loops(caller)
+        self.deferred.add(key)
+        self.calls[func.name] = 0
+        return True
 
     def enter(self, code, args, thread, osr=False):
         """Call native code from the interpreter, unless entries are nested too deep."""

@@ -240,3 +240,51 @@ def test_calls_enter_the_current_version_but_frames_keep_theirs():
     assert vm.call("f", [0]) == 1
     assert vm.call("f", [0]) == 2
     assert versions == ["v1"]
+
+
+def test_a_rearmed_loop_reports_hot_at_its_next_iteration_and_counts_stay_true():
+    """Tiering re-arms the loops a frame is in (a callee got hot there): the next back edge
+    reports a hot loop although the count is far below the threshold."""
+    from offramp.ir.text import parse_module
+    from offramp.runtime.vm import VM
+    module = parse_module(LOOP_FOR_REARM)
+    vm = VM(module)
+    vm.interp.loop_threshold = 1000
+    reports = []
+
+    def on_hot(thread, frame):
+        reports.append(frame.code.loop_counts[frame.pc])
+        return None
+
+    def on_call(thread, func, args):
+        frame = thread.frames[-1]
+        if frame.code.loop_counts[frame.code.block_pc["head"]] == 5:
+            assert vm.interp.rearm_hot_loops(frame) == (frame.code.block_pc["head"],)
+        return None
+    vm.interp.loop_hook, vm.interp.call_hook = on_hot, on_call
+    assert vm.call("f", [10]) == 10
+    assert reports == [6]
+
+
+LOOP_FOR_REARM = """
+.typedef @i1 = int<1>
+.typedef @i64 = int<64>
+.funcsig @unary = (@i64) -> (@i64)
+.funcdef @id VERSION %v1 <@unary> {
+  %entry(<@i64> %x):
+    RET (%x)
+}
+.funcdef @f VERSION %v1 <@unary> {
+  %entry(<@i64> %n):
+    BRANCH %head(0)
+  %head(<@i64> %i):
+    %more = SLT <@i64> %i %n
+    BRANCH2 %more %body() %done()
+  %body():
+    %j = CALL <@unary> @id (%i)
+    %i2 = ADD <@i64> %j 1
+    BRANCH %head(%i2)
+  %done():
+    RET (%i)
+}
+"""

@@ -88,3 +88,43 @@ print s + nil;
     assert run(source, tier="jit", loop_threshold=100) == expected
     assert expected[2].splitlines() == ["Operands must be two numbers or two strings.",
                                         "[line 5] in script"]
+
+
+METHODS_IN_A_LOOP = """
+class Counter {
+  init() { this.n = 0; }
+  bump() { this.n = this.n + 1; return this; }
+  get() { return this.n; }
+}
+var c = Counter();
+var total = 0;
+for (var i = 0; i < 300; i = i + 1) {
+  total = total + c.bump().get();
+}
+print total;
+print c.get();
+"""
+
+
+def test_a_callee_hot_in_a_loop_is_compiled_inlined_into_the_loop():
+    """bump and get reach the call threshold inside the loop: the loop is entered by OSR at
+    its next iteration, with both speculated and inlined — neither is compiled alone."""
+    expected = run(METHODS_IN_A_LOOP, tier="interp")
+    config = dict(tier="jit", call_threshold=20, loop_threshold=1000,
+                  trace=frozenset({"tier", "osr"}))
+    status, out, err = run(METHODS_IN_A_LOOP, **config)
+    assert (status, out) == expected[:2]
+    lines = err.splitlines()
+    enters = [line for line in lines if line.startswith("[osr] enter")]
+    assert enters == ["[osr] enter @lox.fn0.script.osr.header11 at iteration 21"], lines
+    compiled = [line for line in lines if line.startswith("[tier] compiled")]
+    assert len(compiled) == 1 and ".osr." in compiled[0], lines
+
+
+def test_a_callee_hot_outside_any_loop_is_compiled_on_its_own():
+    source = "fun f(n) { if (n < 2) return n; return f(n - 1) + f(n - 2); }\nprint f(15);"
+    status, out, err = run(source, tier="jit", call_threshold=20,
+                           trace=frozenset({"tier", "osr"}))
+    assert (status, out) == (0, "610\n")
+    assert err.splitlines()[0].startswith("[tier] compiled @lox.fn1.f VERSION")
+    assert "[osr]" not in err
