@@ -32,7 +32,7 @@ and remainder by zero gives the dividend; shifts use the amount modulo the width
 saturates and maps NaN to 0.
 """
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .types import (DOUBLE, I1, I64, REF, TAGREF64, DoubleType, FuncRefType, IntType,
                     PtrType, RefType, TagRef64Type, VoidType)
@@ -91,6 +91,12 @@ class OpDef:
     results: object            # fn(instr, ctx) -> tuple of Types
     flags: Flag
     doc: str
+    bits: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        # The flags as a plain int: passes ask `has` for every instruction they look at,
+        # and enum.Flag's `&` is a Python-level call.
+        object.__setattr__(self, "bits", self.flags._value_)
 
     def position(self, name: str) -> int:
         """The index of the operand called `name` in an instruction's operand tuple."""
@@ -101,7 +107,7 @@ class OpDef:
 
     def has(self, flag: Flag) -> bool:
         """Whether this instruction kind has `flag`."""
-        return bool(self.flags & flag)
+        return (self.bits & flag._value_) != 0
 
 
 # --- type rules: functions of (instr, ctx); ctx gives module, sig of the version, types of values

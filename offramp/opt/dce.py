@@ -29,7 +29,7 @@ KEEP = (Flag.SIDE_EFFECT | Flag.TERMINATOR | Flag.GUARD | Flag.MAY_DEOPT | Flag.
 
 def removable(instr) -> bool:
     """Whether the instruction may go when its results are unused."""
-    return not (instr.opdef.flags & KEEP)
+    return (instr.opdef.bits & KEEP._value_) == 0
 
 
 def eliminate_dead_code(module, version, new_name: str | None = None):

@@ -25,7 +25,7 @@ from ..ir.nodes import Dest, Imm, Instr, Sym, Var
 from ..ir.ops import Flag, Kind
 from ..ir.types import DoubleType, IntType, TagRef64Type
 from ..ir.verify import dominators
-from .rewrite import (Substitution, as_version, copy_version, definitions, map_operands,
+from .rewrite import (Substitution, as_version, copy_version, definitions,
                       reachable, remove_unreachable)
 
 MAX_ROUNDS = 50
@@ -129,7 +129,7 @@ class _Round:
             block = by_label[label]
             instrs = []
             for instr in block.instrs:
-                new = self.fold(map_operands(instr, self.subst, memo=memo))
+                new = self.fold(self.subst.rewrite(instr, memo))
                 self.changed |= new is not instr
                 if new is None:
                     continue

@@ -97,7 +97,7 @@ class _Walk:
         """Rewrite `block`'s instructions given what dominating code computed and checked."""
         kept = []
         for instr in block.instrs:
-            op, flags = instr.op, instr.opdef.flags
+            op, opdef = instr.op, instr.opdef
             if op == "GUARD":
                 cond = self.subst.resolve(instr.operands[0])
                 if cond in known:
@@ -107,7 +107,7 @@ class _Walk:
                 known.add(Var(instr.results[0]))
             elif op in ALWAYS_PASSES and self.boxed.get(self.key(instr.operands[0])) == ALWAYS_PASSES[op]:
                 known.add(Var(instr.results[0]))
-            elif flags & Flag.PURE and len(instr.results) == 1:
+            elif opdef.has(Flag.PURE) and len(instr.results) == 1:
                 key = (op, tuple(self.key(o) for o in instr.operands))
                 if self.replace(instr, pure.get(key)):
                     continue
@@ -124,7 +124,8 @@ class _Walk:
                 for key in [k for k in loads if self.may_alias(k[1], k[2], base, offset)]:
                     del loads[key]
                 loads[(ty, base, offset)] = self.subst.resolve(value)
-            elif flags & Flag.SIDE_EFFECT and op not in KILLS_NOTHING and not self.pure_call(instr):
+            elif (opdef.has(Flag.SIDE_EFFECT) and op not in KILLS_NOTHING
+                  and not self.pure_call(instr)):
                 loads.clear()
             kept.append(instr)
         block.instrs = kept

@@ -125,13 +125,23 @@ class Substitution:
             return last
         return new
 
+    def touches(self, instr: Instr) -> bool:
+        """Whether `instr` reads a replaced variable (else rewriting it changes nothing)."""
+        replaced = self.map
+        return bool(replaced) and any(o.__class__ is Var and o.name in replaced
+                                      for o in instr.value_operands())
+
+    def rewrite(self, instr: Instr, memo: dict) -> Instr:
+        """`instr` with every replacement applied (itself when it reads none)."""
+        return map_operands(instr, self, memo=memo) if self.touches(instr) else instr
+
     def apply(self, version: FunctionVersion) -> None:
         """Rewrite every instruction of `version` (in place: `version` is a pass's copy)."""
         if not self.map:
             return
         memo = {}
         for block in version.blocks:
-            block.instrs = [map_operands(i, self, memo=memo) for i in block.instrs]
+            block.instrs = [self.rewrite(i, memo) for i in block.instrs]
 
 
 # ---------------------------------------------------------------------------- names

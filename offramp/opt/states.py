@@ -36,7 +36,7 @@ def share_states(module, version, new_name: str | None = None):
                     current = state if instr.op == "GUARD" else None
                 elif state is not current:
                     instr = _with_state(instr, current)
-            elif instr.opdef.flags & BARRIER:
+            elif instr.opdef.bits & BARRIER._value_:
                 current = None
             instrs.append(instr)
         block.instrs = instrs
