@@ -20,7 +20,6 @@ A function is never inlined into itself, directly or through the chain of inline
 and `max_depth` / `max_growth` bound nesting and the number of instructions added.
 Instructions keep their own source lines and names.
 """
-from dataclasses import replace
 
 from ..ir.nodes import Block, Dest, FrameState, Instr, Sym, Var
 from .rewrite import NameSupply, as_version, copy_version, map_operands
@@ -162,7 +161,7 @@ class _Inliner:
                     continue
                 new = map_operands(instr, value, label=labels.__getitem__, state_fn=composed)
                 if new.results:
-                    new = replace(new, results=tuple(name(r) for r in new.results))
+                    new = new.renamed(results=tuple(name(r) for r in new.results))
                 instrs.append(new)
             body.append(Block(labels[b.label], [(name(n), t) for n, t in b.params], instrs))
         self.chains[id(head)] = chain

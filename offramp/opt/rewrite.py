@@ -10,7 +10,6 @@ A literal may not stand everywhere a variable may: keep-alives hold variables on
 handler reads them from the frame) and positions of unknown type (PROFILE's value, memory
 bases) cannot type a literal.  `map_operands` tells its callback which positions take one.
 """
-from dataclasses import replace
 
 from ..ir.nodes import Block, Dest, FrameState, Function, FunctionVersion, Imm, Instr, Var
 from ..ir.ops import Kind, any_type, base_type
@@ -83,7 +82,7 @@ def map_operands(instr: Instr, fn, *, label=None, state_fn=None, memo=None) -> I
             operand = state_fn(operand) if state_fn else map_state(operand, fn, memo)
         out.append(operand)
     out = tuple(out)
-    return instr if out == instr.operands else replace(instr, operands=out)
+    return instr if out == instr.operands else instr.renamed(operands=out)
 
 
 def _target(dest: Dest, label) -> Dest:
