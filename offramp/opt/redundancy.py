@@ -17,7 +17,9 @@ reverse postorder with tables inherited from the immediate dominator:
 - a GUARD whose condition a dominating GUARD already required is removed: past a guard its
   condition holds in every block it dominates.  An OR with such an operand holds too (a
   polymorphic shape test after a monomorphic one), and so does a tag test of a value
-  that was just boxed with that tag (ALWAYS_PASSES).
+  that was just boxed with that tag (ALWAYS_PASSES), and a tagref64 inequality with a
+  constant the other side cannot be (a boxed double against a non-double, a SELECT between
+  two other constants: Lox's "is this global defined" check after storing a boolean).
 
 Aliasing is decided from what a memory base is.  A reference (the result of TR64_TO_REF)
 points to the start of a heap object, a global's symbol to its static cell; heap objects
@@ -32,8 +34,11 @@ read the value the dominating computation produced — the same value.  Removing
 become unused is dead-code elimination's job.
 """
 from ..ir.analysis import dominators_in_order
+from ..ir import tagref
 from ..ir.nodes import Sym, Var
+from ..ir.types import TagRef64Type
 from ..ir.ops import Flag
+from .fold import constant_value, is_constant
 from .rewrite import Substitution, as_version, copy_version, remove_unreachable, successors
 
 KILLS_NOTHING = frozenset({"GUARD", "PROFILE"})
@@ -67,6 +72,7 @@ class _Walk:
         self.subst = Substitution()
         self.base_kind = {}
         self.boxed = {}      # Var -> the TR64_FROM_* that defined it
+        self.origin = {}     # Var -> its defining SELECT or TR64_FROM_FP (for never_equal)
 
     def run(self) -> None:
         """Visit blocks in reverse postorder: a block's immediate dominator and its forward
@@ -107,6 +113,8 @@ class _Walk:
                 known.add(Var(instr.results[0]))
             elif op in ALWAYS_PASSES and self.boxed.get(self.key(instr.operands[0])) == ALWAYS_PASSES[op]:
                 known.add(Var(instr.results[0]))
+            elif op == "NE" and self.never_equal(instr):
+                known.add(Var(instr.results[0]))
             elif opdef.has(Flag.PURE) and len(instr.results) == 1:
                 key = (op, tuple(self.key(o) for o in instr.operands))
                 if self.replace(instr, pure.get(key)):
@@ -129,6 +137,26 @@ class _Walk:
                 loads.clear()
             kept.append(instr)
         block.instrs = kept
+
+    def never_equal(self, instr) -> bool:
+        """Whether `NE ty a b` holds because one side is a constant the other side, a
+        SELECT between two other constants or a boxed double, can never be."""
+        ty, a, b = instr.operands
+        for value, other in ((self.key(a), self.key(b)), (self.key(b), self.key(a))):
+            if not is_constant(self.module, other) or not isinstance(ty, TagRef64Type):
+                continue
+            word = constant_value(self.module, other, ty)
+            origin = self.origin.get(value)
+            if origin is None:
+                continue
+            if origin.op == "TR64_FROM_FP" and not tagref.is_fp(word):
+                return True
+            if origin.op == "SELECT":
+                arms = origin.operands[2:]
+                if all(is_constant(self.module, arm) for arm in arms) and word not in {
+                        constant_value(self.module, arm, ty) for arm in arms}:
+                    return True
+        return False
 
     def key(self, operand):
         """An operand as a table key: its replacement if it has one (types stay as they are)."""
@@ -176,3 +204,5 @@ class _Walk:
                     self.base_kind[instr.results[0]] = OBJECT
                 elif instr.op in ALWAYS_PASSES.values():
                     self.boxed[Var(instr.results[0])] = instr.op
+                if instr.op in ("SELECT", "TR64_FROM_FP"):
+                    self.origin[Var(instr.results[0])] = instr

@@ -56,6 +56,37 @@ def test_a_guard_implied_by_a_dominating_guard_goes_and_so_does_a_repeated_compu
     assert vm.interp.deopts == {"n too large": 1}
 
 
+NEVER_EQUAL = """
+.funcsig @trsig = (@tr @i64) -> (@tr)
+.funcdef @f VERSION %v1 <@trsig> {
+  %entry(<@tr> %x <@i64> %n):
+    RET (%x)
+}
+.funcdef @f VERSION %v2 <@trsig> {
+  %entry(<@tr> %x <@i64> %n):
+    %neg = SLT <@i64> %n 0
+    %b = SELECT <@tr> %neg 9222246136947933186 9222246136947933187
+    %defined = NE <@tr> %b 9222246136947933188
+    GUARD %defined ELSE DEOPT "undefined" [@f %v1 %entry 0 (%x=%x)]
+    %d = SITOFP <@i64 @dbl> %n
+    %boxed = TR64_FROM_FP %d
+    %not_nil = NE <@tr> %boxed 9222246136947933185
+    GUARD %not_nil ELSE DEOPT "nil" [@f %v1 %entry 0 (%x=%x)]
+    %maybe_false = NE <@tr> %b 9222246136947933186
+    GUARD %maybe_false ELSE DEOPT "false" [@f %v1 %entry 0 (%x=%x)]
+    RET (%x)
+}"""
+
+
+def test_inequalities_with_constants_a_value_cannot_be_hold():
+    """false/true vs undefined and a boxed double vs nil always differ; false/true vs false
+    may not, so that guard stays."""
+    module = load(NEVER_EQUAL)
+    v3 = cleaned(module)
+    reasons = [i.arg("reason") for b in v3.blocks for i in b.instrs if i.op == "GUARD"]
+    assert reasons == ["false"]
+
+
 GLOBALS = """
 .global @a <@i64>
 .global @b <@i64>
