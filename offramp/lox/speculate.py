@@ -161,6 +161,9 @@ class Speculator:
         ends = {}
         self.warm = sum(sum(c.values()) for c in self.profiles.values()) >= WARM_SAMPLES
         unreached = self.unreached() if self.active else set()
+        if unreached:       # what only never-reached blocks lead to is not rewritten at all
+            kept = reaching_from(self.source, self.source.blocks[0].label, unreached)
+            order = [label for label in order if label in kept]
         for label in order:
             block, self.block = source[label], new[label]
             idom = max((d for d in dom.get(label, ()) if d != label),
@@ -810,6 +813,21 @@ def reaching(version, targets) -> set:
             if p not in seen:
                 seen.add(p)
                 stack.append(p)
+    return seen
+
+
+def reaching_from(version, start: str, stops: set) -> set:
+    """Labels reachable from `start` without leaving a block of `stops` (they are included)."""
+    by_label = {b.label: b for b in version.blocks}
+    seen, work = {start}, [start]
+    while work:
+        label = work.pop()
+        if label in stops:
+            continue
+        for succ in successors(by_label[label]):
+            if succ not in seen and succ in by_label:
+                seen.add(succ)
+                work.append(succ)
     return seen
 
 
