@@ -35,6 +35,14 @@ CODEGEN_LEVEL = 1
 """The target machine's optimization level: -O1 codegen (SelectionDAG, greedy register
 allocation) gives the same code size as -O2 on our modules at half the codegen time."""
 
+FAST_CODEGEN_ABOVE = 200
+"""A module with more instructions than this is compiled with -O0 codegen (fast
+instruction selection and register allocation): large units — OSR clones of whole
+scripts with their callees inlined — are compiled once and their compile time is what
+the program waits for.  Measured side by side: method_call.lox's clones (293 and 844
+instructions) take 4x less codegen time (6 vs 25 ms for the larger) and the run is 20%
+shorter; fib (150 instructions, hot for its whole run) is 20% faster at -O1."""
+
 FUNCTION_PASSES = ("instruction_combine", "simplify_cfg")
 """The LLVM passes run on every module, in order.  offramp's own optimizer has already
 inlined, folded, removed redundant computations, loads and guards, and dead code; what is
@@ -58,15 +66,15 @@ def ensure_llvm() -> None:
             _initialized = True
 
 
-def target_machine():
-    """A new target machine for the host at CODEGEN_LEVEL.
+def target_machine(level: int = CODEGEN_LEVEL):
+    """A new target machine for the host at codegen optimization `level`.
 
     Never share one: `create_mcjit_compiler` hands the target machine to the engine, which
     frees it with itself, so a second engine on the same machine crashes on disposal.
     """
     ensure_llvm()
     target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(opt=CODEGEN_LEVEL, codemodel="jitdefault")
+    return target.create_target_machine(opt=level, codemodel="jitdefault")
 
 
 @dataclass(eq=False)
@@ -144,6 +152,12 @@ def object_sections(object_bytes: bytes) -> dict:
     return sections
 
 
+def codegen_level(llvm_ir_text: str) -> int:
+    """CODEGEN_LEVEL, or 0 for a module of more than FAST_CODEGEN_ABOVE instructions
+    (instruction lines are the indented ones)."""
+    return 0 if llvm_ir_text.count("\n  ") > FAST_CODEGEN_ABOVE else CODEGEN_LEVEL
+
+
 def optimize_module(module, tm) -> None:
     """Run FUNCTION_PASSES over `module` in place."""
     builder = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=1))
@@ -155,7 +169,7 @@ def optimize_module(module, tm) -> None:
 
 def compile_ir(llvm_ir_text: str, name: str) -> CompiledObject:
     """Parse, verify, optimize (FUNCTION_PASSES) and JIT `llvm_ir_text` as module `name`."""
-    tm = target_machine()
+    tm = target_machine(codegen_level(llvm_ir_text))
     module = llvm.parse_assembly(llvm_ir_text)
     module.name = name
     module.triple = tm.triple

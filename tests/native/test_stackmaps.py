@@ -1,6 +1,6 @@
 """`.llvm_stackmaps` parsing, on sections LLVM really emitted on this machine.
 
-Each module below is compiled through `compile_ir` (parse, verify, -O2, MCJIT); the tests
+Each module below is compiled through `compile_ir` (parse, verify, optimize, MCJIT); the tests
 read its stack map section back and check ids, counts, location kinds, the record->function
 assignment and that every instruction offset lies inside its function's code, then run the
 code through ctypes so we know the instrumented function still computes the right thing.
@@ -316,3 +316,12 @@ def test_register_table():
     assert DWARF_REGISTER_NUMBERS["ra"] == 16
     assert DWARF_REGISTER_NUMBERS["xmm0"] == 17 and DWARF_REGISTER_NUMBERS["xmm15"] == 32
     assert register_name(99) == "dwarf99"
+
+
+def test_large_modules_get_fast_codegen_and_small_ones_the_optimizing_one():
+    from offramp.native.llvm_setup import CODEGEN_LEVEL, FAST_CODEGEN_ABOVE, codegen_level
+    small = "define i64 @f(i64 %x) {\n  ret i64 %x\n}\n"
+    large = "define i64 @g(i64 %x) {\n" + "  %y = add i64 %x, 1\n" * FAST_CODEGEN_ABOVE \
+        + "  ret i64 %x\n}\n"
+    assert codegen_level(small) == CODEGEN_LEVEL > 0
+    assert codegen_level(large) == 0
