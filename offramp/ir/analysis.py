@@ -154,6 +154,16 @@ def dominators_in_order(version) -> tuple:
     return order, idom
 
 
+def strictly_dominates(a: str, b: str, idom: dict) -> bool:
+    """Whether block `a` strictly dominates block `b` (`idom` from dominators_in_order)."""
+    b = idom.get(b)
+    while b is not None:
+        if b == a:
+            return True
+        b = idom.get(b)
+    return False
+
+
 def _intersect(a: str, b: str, idom: dict, number: dict) -> str:
     while a != b:
         while number[a] > number[b]:

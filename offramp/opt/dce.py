@@ -136,31 +136,27 @@ def _drop_args(instr, drop: dict):
 
 
 def merge_blocks(version) -> bool:
-    """Merge each block into its sole predecessor ending in `BRANCH` to it."""
-    merged = False
-    while True:
-        edges = incoming(version)
-        by_label = {b.label: b for b in version.blocks}
-        entry = version.blocks[0].label
-        pair = None
-        for block in version.blocks:
-            last = block.instrs[-1]
-            if last.op != "BRANCH":
-                continue
-            dest = last.arg("dest")
+    """Merge each block into its sole predecessor ending in `BRANCH` to it (chains too);
+    the parameters' replacements are applied once, at the end."""
+    counts = {label: len(dests) for label, dests in incoming(version).items()}
+    by_label = {b.label: b for b in version.blocks}
+    entry = version.blocks[0].label
+    subst, removed = Substitution(), set()
+    for block in version.blocks:
+        if block.label in removed:
+            continue
+        while block.instrs[-1].op == "BRANCH":
+            dest = block.instrs[-1].arg("dest")
             target = by_label[dest.label]
-            if (dest.label == entry or target is block or len(edges[dest.label]) != 1
-                    or not all(isinstance(a, Var) for a in dest.args)):
-                continue
-            pair = (block, target, dest)
-            break
-        if pair is None:
-            return merged
-        block, target, dest = pair
-        subst = Substitution()
-        for (name, _), arg in zip(target.params, dest.args):
-            subst[name] = arg
-        block.instrs = block.instrs[:-1] + target.instrs
-        version.blocks.remove(target)
-        subst.apply(version)
-        merged = True
+            if (dest.label == entry or target is block or counts[dest.label] != 1
+                    or not all(isinstance(subst.resolve(a), Var) for a in dest.args)):
+                break
+            for (name, _), arg in zip(target.params, dest.args):
+                subst[name] = arg
+            block.instrs = block.instrs[:-1] + target.instrs
+            removed.add(target.label)
+    if not removed:
+        return False
+    version.blocks = [b for b in version.blocks if b.label not in removed]
+    subst.apply(version)
+    return True

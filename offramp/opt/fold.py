@@ -20,11 +20,10 @@ unreachable are dropped.  Rounds repeat until nothing changes.
 """
 from ..interp import semantics as sem
 from ..interp.compile import HANDLERS
-from ..ir.analysis import value_types
+from ..ir.analysis import dominators_in_order, strictly_dominates, value_types
 from ..ir.nodes import Dest, Imm, Instr, Sym, Var
 from ..ir.ops import Flag, Kind
 from ..ir.types import DoubleType, IntType, TagRef64Type
-from ..ir.verify import dominators
 from .rewrite import (Substitution, as_version, copy_version, definitions,
                       reachable, remove_unreachable)
 
@@ -151,7 +150,7 @@ class _Round:
         for label in live:
             for dest in by_label[label].instrs[-1].dests():
                 edges[dest.label].append(dest)
-        dom = dominators(version)
+        _, idom = dominators_in_order(version)
         defs = definitions(version)
         for label in live[1:]:
             block = by_label[label]
@@ -161,7 +160,8 @@ class _Round:
                     continue
                 if isinstance(value, Var):
                     where = defs[value.name][0]
-                    if where == label or where not in dom[label] or where not in live_set:
+                    if where == label or where not in live_set or \
+                            not strictly_dominates(where, label, idom):
                         continue
                 self.subst[name] = value
 
