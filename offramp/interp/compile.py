@@ -126,10 +126,14 @@ class CompiledVersion:
         """The step fragment that branches to `dest` (binding its parameters)."""
         return _copy_to(*self.dest_step(dest), self.loop_counts, self.hot_at)
 
+    def loops_at(self, pc: int) -> tuple:
+        """The pcs of the headers of the loops containing `pc` (innermost not first)."""
+        return tuple(self.loops_of.get(self.locations[pc][0], ()))
+
     def rearm_hot_loops(self, pc: int) -> tuple:
         """Make the next iteration of each loop containing `pc` report a hot loop (again);
         the pcs of their headers (none if `pc` is in no loop)."""
-        headers = tuple(self.loops_of.get(self.locations[pc][0], ()))
+        headers = self.loops_at(pc)
         for header in headers:
             self.hot_at[header] = self.loop_counts[header] + 1
         return headers

@@ -64,11 +64,10 @@ class TierPolicy:
         if self.eager or not thread.frames:
             return False
         caller = thread.frames[-1]
-        loops = caller.code.loops_of.get(caller.code.locations[caller.pc][0])
-        key = (func.name, id(caller.code), tuple(loops or ()))
-        if not loops or key in self.deferred:
+        loops = caller.code.loops_at(caller.pc)
+        key = (func.name, id(caller.code), loops)
+        if not loops or key in self.deferred or not self.vm.interp.rearm_hot_loops(caller):
             return False
-        self.vm.interp.rearm_hot_loops(caller)
         self.deferred.add(key)
         self.calls[func.name] = 0
         return True
