@@ -3,12 +3,13 @@
 Small objects (up to MAX_SMALL_WORDS words) live in PAGE_BYTES pages that each hold
 blocks of one size class.  Classes step by one word up to 32 words (256 bytes), then by
 four classes per doubling up to 1024 words (8 KiB), so no block wastes more than a fifth of
-itself.  A class allocates from its free list first, then by bumping through the fresh
-(zero-filled) page it took last, then takes another page.  Larger objects get a span of
-whole pages of their own.
+itself.  A class allocates from its free list; when the list is empty it takes a fresh page
+and links all of its blocks into the list.  Larger objects get a span of whole pages of
+their own.
 
 Free lists are singly linked through the blocks themselves (FREE_KIND header, word 1 the
-next block's address), so native code could pop them too.  The sweep rebuilds every free
+next block's address) and their heads are words of static memory (`free_head_address`), so
+native code pops them too: an allocation fast path is a load, a compare and two stores.  The sweep rebuilds every free
 list from scratch in address order: it clears the mark of each marked block, turns each
 unmarked object into a free block (filling it with POISON words when poisoning is on, so
 that a dangling reference fails loudly), and gives back to the OS every page left with no
@@ -54,33 +55,44 @@ class Allocator:
                 c += 1
             self.class_of_words[words] = c
         self.block_bytes = [8 * w for w in SIZE_CLASS_WORDS]
-        self.free_head = [0] * n        # first free block of each class (0: none)
-        self.bump = [0] * n             # next fresh block in the class's newest page
-        self.bump_end = [0] * n         # end of the last whole block in that page
+        # First free block of each class (0: none), in static memory: a view of those words.
+        self.free_head_address = memory.alloc_static(n)
+        start = (self.free_head_address - self._base) >> 3
+        self.free_head = self._m[start:start + n]
         self.pages = [[] for _ in range(n)]   # page addresses serving each class
         self.large = {}                 # address of a large object -> its page count
+
+    def close(self) -> None:
+        """Release the view of the free-list heads (the memory can then be unmapped)."""
+        self.free_head.release()
 
     def alloc_small(self, c: int) -> int:
         """A block of class c (contents undefined), or 0 when the reservation is full."""
         a = self.free_head[c]
-        if a:
-            self.free_head[c] = self._m[((a - self._base) >> 3) + 1]
-            return a
-        a = self.bump[c]
-        if a < self.bump_end[c]:
-            self.bump[c] = a + self.block_bytes[c]
-            return a
-        return self._new_page(c)
+        if not a:
+            a = self._new_page(c)
+            if not a:
+                return 0
+        self.free_head[c] = self._m[((a - self._base) >> 3) + 1]
+        return a
 
     def _new_page(self, c: int) -> int:
-        """Start bumping through a fresh page for class c; its first block, or 0."""
+        """Take a fresh page for class c and make its blocks the class's free list (which
+        was empty); the first block, or 0 when the reservation is full."""
         page = self.memory.take_pages(1)
         if not page:
             return 0
         self.pages[c].append(page)
-        size = self.block_bytes[c]
-        self.bump[c] = page + size
-        self.bump_end[c] = page + (PAGE_BYTES // size) * size
+        words = SIZE_CLASS_WORDS[c]
+        count = PAGE_WORDS // words
+        p0 = (page - self._base) >> 3
+        m = self._m
+        free_header = make_header(FREE_KIND, words, 0)
+        for j in range(count):
+            i = p0 + j * words
+            m[i] = free_header
+            m[i + 1] = page + 8 * (j + 1) * words if j + 1 < count else 0
+        self.free_head[c] = page
         return page
 
     def alloc_large(self, nwords: int) -> int:
@@ -100,7 +112,6 @@ class Allocator:
         m, base = self._m, self._base
         freed = live_bytes = pages_freed = 0
         for c, words in enumerate(SIZE_CLASS_WORDS):
-            self.bump[c] = self.bump_end[c] = 0     # untouched blocks read as free: relink them
             pages = self.pages[c]
             if not pages:
                 continue

@@ -49,6 +49,8 @@ from .shapes import ShapeTable
 
 __all__ = ["Heap", "HandleScope", "HeapError", "HeapIndexError"]
 
+SINCE, LIMIT = 0, 1       # indexes of the heap's static GC words (see Heap.native_allocation)
+
 _KIND_OF_ID = [None] * (HEADER_KIND_MASK + 1)     # kind id -> ObjKind (None: not a kind)
 for _k in ObjKind:
     _KIND_OF_ID[_k] = _k
@@ -112,9 +114,15 @@ class Heap(LoxObjects):
         self._plan = trace_plan()
         self._stress = config.gc_stress
         self.poison = config.gc_stress if poison is None else poison
+        # Two words of static memory that native allocation reads and writes too:
+        # [SINCE] bytes allocated since the last collection, [LIMIT] the byte count that
+        # calls for a collection (0 under gc-stress and during a collection: every
+        # allocation takes the slow path).
+        self.gc_words_address = self.memory.alloc_static(2)
+        start = (self.gc_words_address - self.base) >> 3
+        self._gc_words = self.mem64[start:start + 2]
         self._initial_threshold = config.gc_initial_threshold
         self._threshold = config.gc_initial_threshold
-        self._since = 0                     # bytes allocated since the last collection
         self._live = 0                      # live bytes found by the last collection
         self._collecting = False
         self._nil_fill = memoryview(array("Q", [NIL]) * 256)
@@ -126,6 +134,8 @@ class Heap(LoxObjects):
     def close(self) -> None:
         """Unmap the heap's memory; the Heap is unusable afterwards."""
         self.mem64 = None
+        self._gc_words.release()
+        self._allocator.close()
         self.memory.close()
 
     # -- checking words ------------------------------------------------------------------
@@ -180,11 +190,12 @@ class Heap(LoxObjects):
         """
         if nwords <= MAX_SMALL_WORDS:
             c = self._class_of_words[nwords]
-            since = self._since + self._block_bytes[c]
-            if since > self._threshold or self._stress:
+            words = self._gc_words
+            since = words[SINCE] + self._block_bytes[c]
+            if since > words[LIMIT]:
                 self._collect("stress" if self._stress else "threshold", protect)
                 since = self._block_bytes[c]
-            self._since = since
+            words[SINCE] = since
             free = self._free_head
             addr = free[c]
             if addr:                                    # the fast path: pop the free list
@@ -201,7 +212,7 @@ class Heap(LoxObjects):
             if nwords > MAX_OBJECT_WORDS:
                 raise HeapError(f"object of {nwords} words is too large")
             nbytes = self._allocator.large_bytes(nwords)
-            if self._since + nbytes > self._threshold or self._stress:
+            if self._since + nbytes > self._gc_words[LIMIT]:
                 self._collect("stress" if self._stress else "threshold", protect)
             self._since += nbytes
             addr = self._allocator.alloc_large(nwords)
@@ -213,6 +224,36 @@ class Heap(LoxObjects):
         i = (addr >> 3) - self._b3
         self.mem64[i] = header
         return i
+
+    @property
+    def _since(self) -> int:
+        """Bytes allocated since the last collection (a static word: native code adds too)."""
+        return self._gc_words[SINCE]
+
+    @_since.setter
+    def _since(self, nbytes: int) -> None:
+        self._gc_words[SINCE] = nbytes
+
+    @property
+    def _threshold(self) -> int:
+        """Bytes allocated since the last collection that call for the next (-1: any)."""
+        return self._threshold_bytes
+
+    @_threshold.setter
+    def _threshold(self, nbytes: int) -> None:
+        self._threshold_bytes = nbytes
+        self._gc_words[LIMIT] = 0 if self._stress or nbytes < 0 else nbytes
+
+    def native_allocation(self) -> dict:
+        """What native code needs to allocate small objects without calling Python: the
+        static addresses of the free-list heads (one word per size class) and of the
+        SINCE/LIMIT words, and the size classes.  A native allocation of a class-c block
+        pops free_heads[c] (taking the slow path when it is 0), adds block_bytes[c] to
+        SINCE (taking the slow path when that would pass LIMIT) and writes the header."""
+        return {"free_heads": self._allocator.free_head_address,
+                "since": self.gc_words_address + 8 * SINCE,
+                "limit": self.gc_words_address + 8 * LIMIT,
+                "class_of_words": self._class_of_words, "block_bytes": self._block_bytes}
 
     def _fill_nil(self, start: int, n: int) -> None:
         """Set n words from mem64 index `start` to NIL."""

@@ -65,7 +65,8 @@ def test_binary_trees_stay_bounded(make_heap):
     assert stats["peak_committed_bytes"] <= live_pages * PAGE_BYTES + 512 * 1024
     trees.roots.remove(long_lived)
     heap.collect()
-    assert heap.memory.pages_in_use <= 2            # the class, its names, the method table
+    # The class, its names, the method table; the static page of the allocator's words.
+    assert heap.memory.pages_in_use <= 3
 
 
 def test_gc_stress_runs_a_real_workload(make_heap):

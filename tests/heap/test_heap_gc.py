@@ -6,6 +6,8 @@ from offramp.heap.allocator import POISON
 from offramp.heap.memory import PAGE_BYTES
 from offramp.ir.tagref import ADDR_MASK, NIL, from_fp
 
+STATIC_PAGES = 1   # the allocator's free-list heads and GC words (Heap.native_allocation)
+
 
 def live(heap):
     """The set of allocated object words (after a collection: exactly the live ones)."""
@@ -34,7 +36,7 @@ def test_unreachable_objects_are_freed_and_poisoned(heap):
         assert heap.stats()["objects_freed"] == 2
     heap.collect()
     assert dead(heap, keep)             # its page was given back: it reads as zero (free)
-    assert heap.memory.pages_in_use == 0
+    assert heap.memory.pages_in_use == STATIC_PAGES
 
 
 def test_root_provider_keeps_objects(heap):
@@ -201,7 +203,7 @@ def test_large_objects_release_their_pages(heap):
         heap.collect()
         assert heap.array_length(arr) == 3 * PAGE_BYTES // 8
     heap.collect()
-    assert heap.memory.pages_in_use == 0
+    assert heap.memory.pages_in_use == STATIC_PAGES
 
 
 def test_threshold_triggers_collections_and_traces_them(make_heap):
@@ -263,7 +265,7 @@ def test_freed_pages_are_reused_by_other_size_classes(heap):
     used = heap.memory.pages_in_use
     del boxes
     heap.collect()
-    assert heap.memory.pages_in_use == 0
+    assert heap.memory.pages_in_use == STATIC_PAGES
     arrays = [heap.new_array(30) for _ in range(2_000)]      # 256-byte blocks
     assert heap.memory.peak_committed_bytes <= max(used, heap.memory.pages_in_use) * PAGE_BYTES
     assert len(arrays) == 2_000
@@ -281,4 +283,39 @@ def test_exhausting_the_reservation(make_heap):
     arr = heap.new_array(1000)                       # no room: collects, then fits
     assert heap.array_length(arr) == 1000
     assert heap.stats()["collections"] == 2
-    assert heap.memory.pages_in_use == 1
+    assert heap.memory.pages_in_use == STATIC_PAGES + 1
+
+
+def test_an_allocation_made_the_way_native_code_makes_it_is_an_ordinary_object(heap):
+    """Pop the class's free list, count the bytes, write the header — through the static
+    words `native_allocation` names, as compiled code does — and the GC keeps the object."""
+    from offramp.heap.layout import BOX_VALUE, make_header
+    from offramp.ir.tagref import REF_TAG
+    heap.new_box(from_fp(0))                    # the class has a page and a free list
+    words = heap.native_allocation()
+    c = words["class_of_words"][2]
+    head = words["free_heads"] + 8 * c
+    block = heap.load64(head)
+    assert block
+    since = heap.load64(words["since"])
+    assert since + words["block_bytes"][c] <= heap.load64(words["limit"])
+    heap.store64(head, heap.load64(block + 8))
+    heap.store64(words["since"], since + words["block_bytes"][c])
+    heap.store64(block, make_header(ObjKind.BOX, 2))
+    heap.store64(block + BOX_VALUE, from_fp(42))
+    box = REF_TAG | block
+    assert heap.stats()["live_bytes"] >= since + words["block_bytes"][c]
+    with heap.handles(box):
+        heap.collect()
+        assert heap.box_get(box) == from_fp(42) and box in live(heap)
+        heap.verify()
+
+
+def test_gc_stress_sends_every_native_allocation_to_the_slow_path():
+    from offramp.config import Config
+    from offramp.heap import Heap
+    stressed = Heap(Config(gc_stress=True))
+    try:
+        assert stressed.load64(stressed.native_allocation()["limit"]) == 0
+    finally:
+        stressed.close()
