@@ -37,6 +37,8 @@ def _size_classes() -> tuple:
 
 
 SIZE_CLASS_WORDS = _size_classes()
+MARK_BYTE = (HEADER_MARK.bit_length() - 1) // 8           # byte of a header with the mark
+_MARK_BIT = bytes((b >> ((HEADER_MARK.bit_length() - 1) % 8)) & 1 for b in range(256))
 MAX_SMALL_WORDS = SIZE_CLASS_WORDS[-1]
 
 
@@ -85,13 +87,11 @@ class Allocator:
         self.pages[c].append(page)
         words = SIZE_CLASS_WORDS[c]
         count = PAGE_WORDS // words
-        p0 = (page - self._base) >> 3
-        m = self._m
-        free_header = make_header(FREE_KIND, words, 0)
-        for j in range(count):
-            i = p0 + j * words
-            m[i] = free_header
-            m[i + 1] = page + 8 * (j + 1) * words if j + 1 < count else 0
+        p0, span, step = (page - self._base) >> 3, count * words, 8 * words
+        nexts = array("Q", range(page + step, page + count * step, step))
+        nexts.append(0)
+        self._m[p0:p0 + span:words] = array("Q", [make_header(FREE_KIND, words, 0)]) * count
+        self._m[p0 + 1:p0 + 1 + span:words] = nexts
         self.free_head[c] = page
         return page
 
@@ -109,7 +109,7 @@ class Allocator:
 
     def sweep(self, poison: bool) -> tuple:
         """Free unmarked objects, unmark the rest; (objects freed, live bytes, pages freed)."""
-        m, base = self._m, self._base
+        m, base, b8 = self._m, self._base, self.memory.mem8
         freed = live_bytes = pages_freed = 0
         for c, words in enumerate(SIZE_CLASS_WORDS):
             pages = self.pages[c]
@@ -123,23 +123,29 @@ class Allocator:
             pages.sort(reverse=True)                # relink from the top: lists ascend
             for page in pages:
                 p0 = (page - base) >> 3
-                free = []
-                live = 0
-                for j, h in enumerate(m[p0:p0 + span:words].tolist()):
-                    if h & HEADER_MARK:
-                        m[p0 + j * words] = h ^ HEADER_MARK
-                        live += 1
-                    else:
-                        if h & HEADER_KIND_MASK:
-                            freed += 1
-                            if poison:
-                                i = p0 + j * words
-                                m[i + 2:i + words] = poison_fill
-                        free.append(p0 + j * words)
-                if not live:
+                # The byte of each header holding the mark bit, and the one holding the
+                # kind: read at C speed, so an all-garbage page costs no Python loop.
+                marks = bytes(b8[8 * p0 + MARK_BYTE:8 * (p0 + span):8 * words])
+                if marks.translate(_MARK_BIT).find(1) < 0:
+                    kinds = bytes(b8[8 * p0:8 * (p0 + span):8 * words])
+                    freed += len(kinds) - kinds.count(0)
                     self.memory.give_pages(page, 1)
                     pages_freed += 1
                     continue
+                headers = m[p0:p0 + span:words].tolist()
+                marked = [j for j, h in enumerate(headers) if h & HEADER_MARK]
+                live = len(marked)
+                for j in marked:
+                    m[p0 + j * words] = headers[j] ^ HEADER_MARK
+                free = []
+                for j, h in enumerate(headers):
+                    if not h & HEADER_MARK:
+                        i = p0 + j * words
+                        if h & HEADER_KIND_MASK:
+                            freed += 1
+                            if poison:
+                                m[i + 2:i + words] = poison_fill
+                        free.append(i)
                 kept.append(page)
                 live_bytes += live * words * 8
                 for i in reversed(free):

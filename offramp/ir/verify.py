@@ -45,12 +45,13 @@ Invariants (each has a negative test in tests/ir/test_verify.py):
    names each variable once and gives exactly the variables live at its resume point in
    the target version (`analysis.live_at`), each with an operand of that variable's type.
    The innermost state resumes before instruction `index`.  A parent state resumes the
-   caller of inlined code: its instruction is a CALL or PATCHPOINT whose SIG returns what
+   caller of inlined code: its instruction is a CALL, PATCHPOINT or CCALL returning what
    the child state's function returns, and its variables are those live after the call,
    less the call's results (which the callee's result binds).  The optional state of a
    CALL, PATCHPOINT, CCALL or TRAP is *waiting*: its innermost frame resumes at a matching
-   instruction (a call for a call, a CCALL for a CCALL, a TRAP for a TRAP) with as many
-   results, and gives the variables live after it, less its results.
+   instruction (a call or helper call for either — an optimized version may do by a call
+   of IR what its baseline does by a helper, as Lox's instance allocators do; a TRAP for a
+   TRAP) with as many results, and gives the variables live after it, less its results.
 8. The table (`check_table`).  Every MAY_GC kind is a SAFEPOINT; every TERMINATOR defines
    no results; every VALUE position has an `expect` rule; every kind with a STATE may
    deopt; every kind with a DEST or CASES is a terminator; this module has a rule for
@@ -103,6 +104,8 @@ def literal_fits(ty, value) -> bool:
         return isinstance(value, int) and -(1 << (ty.bits - 1)) <= value < (1 << ty.bits)
     if isinstance(ty, TagRef64Type):
         return isinstance(value, float) or -(1 << 63) <= value < (1 << 64)
+    if isinstance(ty, PtrType):     # a raw address: a VM's static word (never a heap ref)
+        return isinstance(value, int) and 0 <= value < (1 << 64)
     return isinstance(ty, DoubleType) and isinstance(value, float)
 
 
@@ -576,11 +579,16 @@ class _VersionChecker:
             live = live_at(target, block.label, state.index, live_in)
         else:
             call = block.instrs[state.index]
-            if not call.opdef.has(Flag.CALL):
-                self.fail(f"{role} resumes at {call.op}, not a CALL or PATCHPOINT", *where)
-            if tuple(call.arg("sig").results) != tuple(child.sig.results):
+            if call.op == "CCALL":
+                sig = self.module.externs[call.arg("callee")].sig
+            elif call.opdef.has(Flag.CALL):
+                sig = call.arg("sig")
+            else:
+                self.fail(f"{role} resumes at {call.op}, not a CALL, PATCHPOINT or CCALL",
+                          *where)
+            if tuple(sig.results) != tuple(child.sig.results):
                 self.fail(f"{role}: the call at %{state.block} {state.index} returns "
-                          f"{_show(self.module, call.arg('sig'))} but the inlined @{child.name} "
+                          f"{_show(self.module, sig)} but the inlined @{child.name} "
                           f"returns {_show(self.module, child.sig)}", *where)
             live = live_at(target, block.label, state.index + 1, live_in) - set(call.results)
         names = [name for name, _ in state.values]
@@ -611,7 +619,7 @@ class _VersionChecker:
 
 
 # Instructions whose optional state waits for their result, by the class they resume at.
-WAITING_STATE_OPS = {"CALL": "call", "PATCHPOINT": "call", "CCALL": "ccall", "TRAP": "trap"}
+WAITING_STATE_OPS = {"CALL": "call", "PATCHPOINT": "call", "CCALL": "call", "TRAP": "trap"}
 
 _OPERAND_CHECKS = {
     Kind.VALUE: _VersionChecker.check_value_operand,

@@ -24,9 +24,11 @@ For a Lox function, or an OSR entry clone of one:
    it becomes current) and count it in `runtime.stats` for `--stats`.
 The runtime library's IR functions (natives, `lox.rt.*`) are compiled as they are.
 """
+from ..ir.nodes import Sym
 from ..ir.verify import verify_version
 from ..opt.inline import DEFAULT_MAX_DEPTH, called_function
 from ..opt.pipeline import optimize
+from .allocation import PREFIX as ALLOCATOR_PREFIX
 from .speculate import count_sites, original_function, speculate
 
 INLINE_MAX_INSTRUCTIONS = 80   # a callee larger than this stays a call
@@ -49,6 +51,9 @@ def make_optimizer(runtime, verify_passes: bool = False):
                                failed_reasons=failed_reasons(runtime, base, failed))
         if verify_passes:
             verify_version(module, speculated)
+        for allocator in allocators_called(speculated):
+            callees[allocator] = module.functions[allocator].current
+            produced.add(id(callees[allocator]))
         if depth < DEFAULT_MAX_DEPTH:
             for callee in callees_to_speculate(runtime, speculated, callees):
                 callees[callee] = None      # a recursive call is never inlined
@@ -72,6 +77,13 @@ def make_optimizer(runtime, verify_passes: bool = False):
         return version
 
     return optimizer
+
+
+def allocators_called(version) -> set:
+    """The instance allocators (allocation.py) `version` calls: inlined as they are."""
+    return {i.arg("callee").name for b in version.blocks for i in b.instrs
+            if i.op == "CALL" and isinstance(i.arg("callee"), Sym)
+            and i.arg("callee").name.startswith(ALLOCATOR_PREFIX)}
 
 
 def callees_to_speculate(runtime, version, done: dict) -> list:

@@ -67,6 +67,7 @@ from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
 from ..ir.types import DOUBLE, I1, I64, TAGREF64
 from ..ir.verify import dominators
 from ..opt.rewrite import NameSupply, Substitution, reachable, remove_unreachable, successors
+from .allocation import instance_allocator
 from .codegen import RETURN_THIS
 
 MONOMORPHIC = 0.95      # share of a site's samples one class must have
@@ -747,9 +748,15 @@ class Speculator:
         given = ((code_i.results[0], Sym(code_fn.name)), (closure_i.results[0], init_word))
         instance = this_i.results[0]
         self.facts.shapes.clear()
-        self.append(Instr("CCALL", ("lox.instantiate", (Imm(cls),), (),
-                                    self.waiting(seq[2], given)), (instance,), None,
-                          this_i.line))
+        state = self.waiting(seq[2], given)
+        allocator = instance_allocator(rt, cls)
+        if allocator is None:
+            self.append(Instr("CCALL", ("lox.instantiate", (Imm(cls),), (), state),
+                              (instance,), None, this_i.line))
+        else:
+            function = self.module.functions[allocator]
+            self.append(Instr("CALL", (function.sig, Sym(allocator), (), (), state),
+                              (instance,), None, this_i.line))
         if init is None:
             self.subst[call_i.results[0]] = Var(instance)
         else:

@@ -126,7 +126,10 @@ class _Inliner:
         labels = {b.label: self.names.fresh(prefix + b.label) for b in callee.blocks}
         sig = call.arg("sig")
         results = call.results or tuple(self.names.fresh(prefix + "result") for _ in sig.results)
-        cont = Block(self.names.fresh(f"{block.label}.after.{callee.func}"),
+        # Not `{block.label}.after...`: a block split at each of many calls would get a
+        # label as long as all of them (LLVM refuses names over 1024 characters).
+        base = block.label.split(".after.")[0]
+        cont = Block(self.names.fresh(f"{base}.after.{callee.func}"),
                      list(zip(results, sig.results)), block.instrs[k + 1:])
         entry = labels[callee.blocks[0].label]
         head = Block(block.label, block.params,

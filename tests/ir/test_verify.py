@@ -338,7 +338,7 @@ def test_7_valid_states():
                                             "@i64"),
     ("[@base %v1 %entry 2 (%a=%a %r=@g)]", "frame state value %r: @g has type ptr"),
     ("[@callee %v1 %entry 0 (%x=%a %y=%b) PARENT [@base %v1 %entry 1 (%a=%a %b=%b)]]",
-     "parent frame state resumes at MUL, not a CALL or PATCHPOINT"),
+     "parent frame state resumes at MUL, not a CALL, PATCHPOINT or CCALL"),
     ("[@callee %v1 %entry 0 (%x=%a %y=%b) PARENT [@base %v1 %entry 0 (%a=%a)]]",
      "parent frame state for @base VERSION %v1 %entry 0 must give exactly the live "
      "variables (%a %b); missing (%b)"),

@@ -128,3 +128,19 @@ def test_a_callee_hot_outside_any_loop_is_compiled_on_its_own():
     assert (status, out) == (0, "610\n")
     assert err.splitlines()[0].startswith("[tier] compiled @lox.fn1.f VERSION")
     assert "[osr]" not in err
+
+
+def test_an_inner_loop_osr_cannot_enter_stays_interpreted_and_says_why():
+    """The inner loop reads the outer loop's variable, which the region after the inner
+    header redefines: osr_entry refuses that header; the program runs on, and the trace
+    says so."""
+    source = """
+var total = 0;
+for (var round = 0; round < 3; round = round + 1) {
+  for (var i = 0; i < 200; i = i + 1) { total = total + round; }
+}
+print total;
+"""
+    status, out, err = run(source, tier="jit", loop_threshold=50, trace=frozenset({"osr"}))
+    assert (status, out) == (0, "600\n")
+    assert "no entry at @lox.fn0.script" in err

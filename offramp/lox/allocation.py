@@ -1,0 +1,122 @@
+"""Allocation of Lox instances without calling Python: an IR function per class.
+
+`Class(args)` in speculated code used to call the `lox.instantiate` helper, which crosses
+from native code into Python for every object (binary_trees makes millions).  The heap
+keeps its free-list heads and its GC byte counter in static memory
+(`Heap.native_allocation`), so allocation can be IR: `instance_allocator(runtime, cls)`
+returns `@lox.rt.new.<class>.<capacity>`, a function of no arguments returning a new
+instance of `cls`, built once per class and field capacity:
+
+    entry:  since + bytes <= limit, and the INSTANCE class's free list is not empty?
+    second: and the VALUES class's free list (for the field storage) is not empty?
+    fast:   pop both blocks, count the bytes, write both headers, the class, NIL fields
+    slow:   CCALL @lox.instantiate (cls)   (collects, takes a page, or gc-stress)
+
+It is the helper's work exactly (`LoxObjects.new_instance`): the same headers, the root
+shape of the class, storage for the most fields its instances have had.  Nothing in the
+fast path can collect or deoptimize, so the popped blocks are never seen half-made; the
+slow path carries a frame state of this function waiting at the helper, so a deopt there
+rebuilds a frame of it (which the interpreter finishes by returning the helper's result).
+The speculator calls it with the state of the `lox.instantiate` call it replaces, and the
+optimizer inlines it like a speculated callee.
+"""
+from ..heap.allocator import MAX_SMALL_WORDS
+from ..heap.layout import (HEADER_SHAPE_SHIFT, INSTANCE_FIELDS, INSTANCE_KLASS, VALUES_SLOTS,
+                           make_header)
+from ..heap import ObjKind
+from ..ir.builder import ModuleBuilder, dest
+from ..ir.nodes import FrameState, Imm, Sym
+from ..ir.tagref import ADDR_MASK, NIL
+from ..ir.types import I1, I64, PTR, REF, TAGREF64
+
+PREFIX = "lox.rt.new."
+INSTANCE_WORDS = INSTANCE_FIELDS // 8 + 1
+
+
+def instance_allocator(runtime, cls: int) -> str | None:
+    """The name of the IR function allocating an instance of CLASS `cls` (made on first
+    use), or None when its field storage is too large for a size class."""
+    heap, module = runtime.heap, runtime.program.module
+    root = heap.class_root_shape(cls)
+    root_id, capacity = root.id, root.max_fields
+    values_words = VALUES_SLOTS // 8 + capacity
+    if values_words > MAX_SMALL_WORDS:
+        return None
+    name = f"{PREFIX}{cls & ADDR_MASK:x}.{capacity}"
+    if name not in module.functions:
+        runtime.embed(cls)
+        _build(ModuleBuilder(module), heap.native_allocation(), name, cls, root_id, capacity)
+    return name
+
+
+def _cell(mb: ModuleBuilder, name: str, address: int) -> Sym:
+    """A `.const <@ptr>` naming a static word of the heap (a LOAD/STORE base)."""
+    if name not in mb.module.consts:
+        mb.const(name, PTR, address)
+    return Sym(name)
+
+
+def _build(mb, words: dict, name: str, cls: int, root_id: int, capacity: int) -> None:
+    """Add `@name`: the allocation fast path described in the module docstring."""
+    mb.typedef("ref", REF)
+    sig = mb.funcsig("lox.rt.new.sig", (), (TAGREF64,))
+    mb.function(name, sig)
+    vb = mb.version(name, "v1")
+    classes, block_bytes = words["class_of_words"], words["block_bytes"]
+    ci = classes[INSTANCE_WORDS]
+    cv = classes[VALUES_SLOTS // 8 + capacity] if capacity else None
+    since = _cell(mb, "lox.heap.since", words["since"])
+    limit = _cell(mb, "lox.heap.limit", words["limit"])
+    head_i = _cell(mb, f"lox.heap.free.{ci}", words["free_heads"] + 8 * ci)
+    head_v = None if cv is None else _cell(mb, f"lox.heap.free.{cv}",
+                                           words["free_heads"] + 8 * cv)
+    nbytes = block_bytes[ci] + (block_bytes[cv] if cv is not None else 0)
+    entry, second, fast, slow = (vb.new_block(label) for label in
+                                 ("entry", "second", "fast", "slow"))
+
+    vb.position_at_end(entry)
+    count = vb.value("LOAD", I64, since, 0)
+    need = vb.value("ADD", I64, count, Imm(nbytes))
+    fits = vb.value("ULE", I64, need, vb.value("LOAD", I64, limit, 0))
+    # A list head is tested as a plain word (a reference cannot be a literal 0) and read
+    # as a reference once it is known not to be 0.
+    some = vb.value("NE", I64, vb.value("LOAD", I64, head_i, 0), Imm(0))
+    vb.emit("BRANCH2", vb.value("AND", I1, fits, some), dest(second), dest(slow))
+
+    vb.position_at_end(second)
+    inst = vb.value("LOAD", REF, head_i, 0)
+    if cv is None:
+        vb.emit("BRANCH", dest(fast))
+    else:
+        vals_head, vals_base = (inst, 8) if cv == ci else (head_v, 0)
+        some_vals = vb.value("NE", I64, vb.value("LOAD", I64, vals_head, vals_base), Imm(0))
+        vb.emit("BRANCH2", some_vals, dest(fast), dest(slow))
+
+    vb.position_at_end(fast)
+    after_inst = vb.value("LOAD", REF, inst, 8)
+    vals = None if cv is None else vb.value("LOAD", REF, vals_head, vals_base)
+    if cv is None:
+        vb.emit("STORE", REF, head_i, 0, after_inst)
+    else:
+        after_vals = vb.value("LOAD", REF, vals, 8)
+        if cv != ci:
+            vb.emit("STORE", REF, head_i, 0, after_inst)
+        vb.emit("STORE", REF, head_v, 0, after_vals)
+    vb.emit("STORE", I64, since, 0, need)
+    vb.emit("STORE", I64, inst, 0, Imm(make_header(ObjKind.INSTANCE, INSTANCE_WORDS)
+                                      | (root_id << HEADER_SHAPE_SHIFT)))
+    vb.emit("STORE", TAGREF64, inst, INSTANCE_KLASS, Imm(cls))
+    if cv is None:
+        vb.emit("STORE", TAGREF64, inst, INSTANCE_FIELDS, Imm(NIL))
+    else:
+        words_v = VALUES_SLOTS // 8 + capacity
+        vb.emit("STORE", I64, vals, 0, Imm(make_header(ObjKind.VALUES, words_v)))
+        for k in range(capacity):
+            vb.emit("STORE", TAGREF64, vals, VALUES_SLOTS + 8 * k, Imm(NIL))
+        vb.emit("STORE", TAGREF64, inst, INSTANCE_FIELDS, vb.value("TR64_FROM_REF", vals))
+    vb.emit("RET", (vb.value("TR64_FROM_REF", inst),))
+
+    vb.position_at_end(slow)
+    waiting = FrameState(name, "v1", "slow", 0, ())
+    made = vb.value("CCALL", "lox.instantiate", (Imm(cls),), (), waiting)
+    vb.emit("RET", (made,))
