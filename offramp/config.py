@@ -16,8 +16,11 @@ class Config:
     max_frames: int = 10_000          # guest call depth before "Stack overflow."
     native_stack_bytes: int = 4 << 20 # C stack native frames may use below their entry
     max_native_reentry: int = 64      # nested interpreter->native entries before staying put
-    call_threshold: int = 100         # jit: calls of a function before it is compiled
-    loop_threshold: int = 100         # jit: iterations of a loop before OSR
+    # jit: calls of a function before it is compiled, iterations of a loop before OSR.
+    # Low because interpreting is slow (~20 us a Lox call) and compiling cheap: measured
+    # side by side, 30 instead of 100 makes invocation and properties 1.6x faster by clock.
+    call_threshold: int = 30
+    loop_threshold: int = 30
     recompile_after: int = 10         # guard failures of one compiled version before it is
                                       # invalidated and its function recompiled
     max_recompiles: int = 3           # then the function is compiled without speculation
