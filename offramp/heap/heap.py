@@ -12,8 +12,9 @@ fails the check; with poisoning on, its other words are POISON).
 
 Collection.  Non-moving mark-sweep, precise.  It runs only inside an allocation (the
 safepoint of this layer) -- when the bytes allocated since the last collection would
-exceed the threshold (then threshold = max(gc_initial_threshold, 2 x live bytes)), at every
-allocation under Config.gc_stress -- or when `collect()` is called.  Roots are:
+exceed the threshold (then threshold = max(gc_initial_threshold, gc_heap_growth x live
+bytes)), at every allocation under Config.gc_stress -- or when `collect()` is called.
+Roots are:
 - words yielded by root providers (`add_root_provider(fn)`, fn() yields words; the
   interpreter's frames, native frames through stack maps ...);
 - ranges of words in static memory (`alloc_static` + `add_root_range`: VM globals);
@@ -122,6 +123,7 @@ class Heap(LoxObjects):
         start = (self.gc_words_address - self.base) >> 3
         self._gc_words = self.mem64[start:start + 2]
         self._initial_threshold = config.gc_initial_threshold
+        self._growth = config.gc_heap_growth
         self._threshold = config.gc_initial_threshold
         self._live = 0                      # live bytes found by the last collection
         self._collecting = False
@@ -340,7 +342,7 @@ class Heap(LoxObjects):
         self._allocated_before += self._since
         self._since = 0
         self._live = live
-        self._threshold = max(self._initial_threshold, 2 * live)
+        self._threshold = max(self._initial_threshold, self._growth * live)
         self._objects_freed += freed
         self._gc_seconds += time.perf_counter() - start
         if self.tracer.on("gc"):

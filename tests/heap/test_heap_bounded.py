@@ -47,7 +47,7 @@ class Trees:
 
 
 def test_binary_trees_stay_bounded(make_heap):
-    heap = make_heap(gc_initial_threshold=128 * 1024)
+    heap = make_heap(gc_initial_threshold=128 * 1024, gc_heap_growth=2)
     trees = Trees(heap)
     long_lived = trees.tree(0, 8)                   # 511 nodes, kept throughout
     trees.roots.append(long_lived)
