@@ -20,7 +20,6 @@ rebuilds a frame of it (which the interpreter finishes by returning the helper's
 The speculator calls it with the state of the `lox.instantiate` call it replaces, and the
 optimizer inlines it like a speculated callee.
 """
-from ..heap.allocator import MAX_SMALL_WORDS
 from ..heap.layout import (HEADER_SHAPE_SHIFT, INSTANCE_FIELDS, INSTANCE_KLASS, VALUES_SLOTS,
                            make_header)
 from ..heap import ObjKind
@@ -31,16 +30,16 @@ from ..ir.types import I1, I64, PTR, REF, TAGREF64
 
 PREFIX = "lox.rt.new."
 INSTANCE_WORDS = INSTANCE_FIELDS // 8 + 1
+MAX_CAPACITY = 32       # field slots the fast path fills (one store each); more: the helper
 
 
 def instance_allocator(runtime, cls: int) -> str | None:
     """The name of the IR function allocating an instance of CLASS `cls` (made on first
-    use), or None when its field storage is too large for a size class."""
+    use), or None when its instances get more than MAX_CAPACITY field slots."""
     heap, module = runtime.heap, runtime.program.module
     root = heap.class_root_shape(cls)
     root_id, capacity = root.id, root.max_fields
-    values_words = VALUES_SLOTS // 8 + capacity
-    if values_words > MAX_SMALL_WORDS:
+    if capacity > MAX_CAPACITY:
         return None
     name = f"{PREFIX}{cls & ADDR_MASK:x}.{capacity}"
     if name not in module.functions:

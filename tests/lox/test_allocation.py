@@ -67,3 +67,18 @@ def test_the_fast_path_bypasses_the_helper_and_the_heap_stays_consistent():
 def test_under_gc_stress_every_allocation_takes_the_slow_path():
     assert run(MANY.replace("< 40", "< 2").replace("< 500", "< 30"), tier="eager",
                gc_stress=True)[1] == f"{2 * sum(range(30))}\n"
+
+
+def test_a_class_with_more_field_slots_than_the_fast_path_fills_uses_the_helper():
+    from offramp.lox.allocation import MAX_CAPACITY, instance_allocator
+    fields = " ".join(f"this.f{k} = {k};" for k in range(MAX_CAPACITY + 1))
+    source = f"class Wide {{ init() {{ {fields} }} }}\nvar w = Wide(); w = Wide();\nprint w.f3;"
+    script, errors = parse_program(source)
+    assert not errors
+    runtime = LoxRuntime(compile_program(script, profile=True), Config(tier="interp"),
+                         io.StringIO())
+    runtime.run()
+    cls = runtime.vm.read_global("lox.global.Wide")
+    assert runtime.heap.class_root_shape(cls).max_fields == MAX_CAPACITY + 1
+    assert instance_allocator(runtime, cls) is None
+    assert run(source, tier="eager")[1] == "3\n"
