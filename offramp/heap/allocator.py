@@ -9,11 +9,13 @@ their own.
 
 Free lists are singly linked through the blocks themselves (FREE_KIND header, word 1 the
 next block's address) and their heads are words of static memory (`free_head_address`), so
-native code pops them too: an allocation fast path is a load, a compare and two stores.  The sweep rebuilds every free
-list from scratch in address order: it clears the mark of each marked block, turns each
-unmarked object into a free block (filling it with POISON words when poisoning is on, so
-that a dangling reference fails loudly), and gives back to the OS every page left with no
-live object, whatever class it had served; the next class to need a page may take it.
+native code pops them too: an allocation fast path is a load, a compare and two stores.
+The sweep rebuilds every free list from scratch in address order: it clears the mark of
+each marked block, turns each unmarked object into a free block (filling it with POISON
+words when poisoning is on, so that a dangling reference fails loudly), and gives back to
+the OS every page left with no live object, whatever class it had served (an all-garbage
+page is recognised from its header bytes without a Python loop); the next class to need a
+page may take it.
 """
 from array import array
 

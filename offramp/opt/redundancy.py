@@ -33,13 +33,13 @@ Replacements reach every use, frame states included, so a removed guard's later 
 read the value the dominating computation produced — the same value.  Removing what has
 become unused is dead-code elimination's job.
 """
-from ..ir.analysis import dominators_in_order
+from ..ir.analysis import dominators_in_order, predecessors
 from ..ir import tagref
 from ..ir.nodes import Sym, Var
 from ..ir.types import TagRef64Type
 from ..ir.ops import Flag
 from .fold import constant_value, is_constant
-from .rewrite import Substitution, as_version, copy_version, remove_unreachable, successors
+from .rewrite import Substitution, as_version, copy_version, remove_unreachable
 
 KILLS_NOTHING = frozenset({"GUARD", "PROFILE"})
 PLAIN_EDGES = frozenset({"BRANCH", "BRANCH2", "SWITCH"})
@@ -59,15 +59,12 @@ def eliminate_redundancy(module, version, new_name: str | None = None):
 
 
 class _Walk:
-    """One walk over the dominator tree of a version, rewriting its blocks in place."""
+    """One walk over a version in reverse postorder, rewriting its blocks in place."""
 
     def __init__(self, module, version):
         self.module, self.version = module, version
         self.by_label = {b.label: b for b in version.blocks}
-        self.preds = {b.label: [] for b in version.blocks}
-        for block in version.blocks:
-            for s in successors(block):
-                self.preds[s].append(block.label)
+        self.preds = predecessors(version)
         self.order, self.idom = dominators_in_order(version)
         self.subst = Substitution()
         self.base_kind = {}
@@ -82,7 +79,8 @@ class _Walk:
         for label in self.order:
             block = self.by_label[label]
             idom = self.idom.get(label)
-            pure, known = ({}, set()) if idom is None else (dict(done[idom][0]), set(done[idom][1]))
+            pure, known = ({}, set()) if idom is None else \
+                (dict(done[idom][0]), set(done[idom][1]))
             loads = self.loads_on_entry(label, done)
             self.rewrite(block, pure, known, loads)
             done[label] = (pure, known, loads)
@@ -111,7 +109,8 @@ class _Walk:
                 known.add(cond)
             elif op == "OR" and any(self.key(o) in known for o in instr.operands[1:]):
                 known.add(Var(instr.results[0]))
-            elif op in ALWAYS_PASSES and self.boxed.get(self.key(instr.operands[0])) == ALWAYS_PASSES[op]:
+            elif op in ALWAYS_PASSES and \
+                    self.boxed.get(self.key(instr.operands[0])) == ALWAYS_PASSES[op]:
                 known.add(Var(instr.results[0]))
             elif op == "NE" and self.never_equal(instr):
                 known.add(Var(instr.results[0]))
