@@ -66,6 +66,7 @@ from ..ir.analysis import live_before_each, liveness, uses
 from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
 from ..ir.types import DOUBLE, I1, I64, TAGREF64
 from ..ir.verify import dominators
+from ..opt.osr import held_by
 from ..opt.rewrite import NameSupply, Substitution, reachable, remove_unreachable, successors
 from .allocation import instance_allocator
 from .codegen import RETURN_THIS
@@ -133,6 +134,9 @@ class Speculator:
         self.active = self.baseline is original.versions[0]
         self.live_in = liveness(self.baseline)
         self.block_live = {}
+        # In an OSR clone a baseline variable may be held under another name (osr.py).
+        self.held = held_by(self.source, self.baseline) if self.func != self.source.func \
+            else {}
         self.profiles = runtime.vm.interp.code_for(self.baseline).profiles
         self.excluded = excluded
         self.guarded = guarded
@@ -319,8 +323,13 @@ class Speculator:
         if key not in self.states:
             live = self.live_before(self.where[0], index)
             self.states[key] = FrameState(self.func, self.baseline.name, self.where[0], index,
-                                          tuple((n, Var(n)) for n in sorted(live)))
+                                          tuple((n, self.holder(n)) for n in sorted(live)))
         return self.states[key]
+
+    def holder(self, name: str) -> Var:
+        """The variable of the source holding baseline variable `name` in the current
+        block (itself, except where an OSR clone's header parameter replaces it)."""
+        return Var(self.held.get(self.where[0], {}).get(name, name))
 
     def live_before(self, label: str, index: int) -> set:
         """The baseline's variables live before instruction `index` of block `label`."""
@@ -339,7 +348,7 @@ class Speculator:
             given_map = dict(given)
             self.states[key] = FrameState(
                 self.func, self.baseline.name, self.where[0], index,
-                tuple((n, given_map.get(n, Var(n))) for n in sorted(live)))
+                tuple((n, given_map.get(n, self.holder(n))) for n in sorted(live)))
         return self.states[key]
 
     # --- profiles and heap facts -------------------------------------------------------

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..interp.semantics import signed
 from ..ir import tagref
-from ..ir.analysis import live_at, liveness, value_types
+from ..ir.analysis import dominators_in_order, live_at, liveness, value_types
 from ..ir.nodes import FrameState, Imm, Var
 from ..ir.types import TAGREF64, DoubleType, IntType, RefType, TagRef64Type, VoidType, is_traced
 from .sidetable import FrameDesc
@@ -361,9 +361,14 @@ class Lowering:
         entry = self.version.blocks[0]
         params = ", ".join(f"{llvm_type(t)} %arg.{n}" for n, t in entry.params)
         ret = llvm_type(self.result_type) if self.result_type is not None else "void"
-        self.reachable = reachable_blocks(self.version)
-        for block in self.version.blocks:
-            self.lower_block(block)
+        # Reverse postorder: a value's definition is lowered before its uses in other
+        # blocks (a call's result gets its LLVM name while its block is lowered), whatever
+        # order passes left the blocks in.
+        order, _ = dominators_in_order(self.version)
+        self.reachable = set(order)
+        by_label = {b.label: b for b in self.version.blocks}
+        for label in order:
+            self.lower_block(by_label[label])
         head = [f"define {ret} @{self.symbol}(ptr %thread{', ' if params else ''}{params}) "
                 f"#0 gc \"statepoint-example\" {{", "prologue:"]
         head.append(f"  %argbuf = alloca [{self.buffer_words} x i64]")
@@ -448,17 +453,3 @@ class Lowering:
     def define(self, instr, text: str) -> None:
         """Emit `%v.result = text`."""
         self.emit(f"%v.{instr.results[0]} = {text}")
-
-
-def reachable_blocks(version) -> set:
-    """Labels of the blocks reachable from the entry (the others are not lowered)."""
-    from ..ir.analysis import successors
-    by_label = {b.label: b for b in version.blocks}
-    seen, work = set(), [version.blocks[0].label]
-    while work:
-        label = work.pop()
-        if label in seen or label not in by_label:
-            continue
-        seen.add(label)
-        work.extend(successors(by_label[label]))
-    return seen

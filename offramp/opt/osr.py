@@ -12,13 +12,21 @@ and returns its result from that frame — the loop "made to be re-entered at an
 Frame states are copied unchanged: they name versions of the original function, so a deopt
 in the clone rebuilds ordinary frames of f, resuming the iteration the clone was in.
 
-A header whose live-in variable is (re)defined in a block reachable from it cannot be
-entered this way without a new phi (the value would have two definitions); that is refused.
+A live-in variable that is (re)defined in a block reachable from the header — an inner
+loop reading the outer loop's counter — would have two definitions in the clone: the
+entry's argument and its own definition, reached again when the outer loop goes round.
+Such a variable gets a new parameter of the header (the phi SSA needs there): the entry
+passes the interpreter's value, an edge from a block its definition dominates passes the
+variable, any other edge the parameter; uses the definition does not dominate in the clone
+read the parameter.  So in those blocks a baseline variable is held under another name:
+`held_by(clone, baseline)` says which, for whoever builds frame states of the clone.
+`live_names` still name the interpreter frame's variables.
 """
-from ..ir.analysis import liveness, value_types
+from ..ir.analysis import dominators_in_order, liveness, strictly_dominates, value_types
 from ..ir.nodes import Block, Dest, Function, FunctionVersion, Instr, Var
+from ..ir.ops import Kind
 from ..ir.types import FuncRefType, FuncSig
-from .rewrite import NameSupply, as_version, definitions, successors
+from .rewrite import NameSupply, as_version, definitions, map_operands, successors
 
 
 def osr_entry(module, version, header_label: str):
@@ -30,10 +38,6 @@ def osr_entry(module, version, header_label: str):
     defs = definitions(version)
     others = sorted(liveness(version)[header_label])
     clash = [n for n in others if defs.get(n, (None,))[0] in region]
-    if clash:
-        raise ValueError(f"@{version.func} %{header_label}: live-in "
-                         f"{', '.join('%' + n for n in clash)} is defined inside the region "
-                         f"reachable from the header; no OSR entry without a new phi")
     live_names = [n for n, _ in header.params] + others
     types = value_types(module, version).types
     param_types = tuple(types[n] for n in live_names)
@@ -42,10 +46,12 @@ def osr_entry(module, version, header_label: str):
 
     names = NameSupply(version)
     entry_params = [(names.fresh(f"osr.{n}"), t) for n, t in header.params]
-    entry_params += [(n, types[n]) for n in others]
+    held = [names.fresh(f"osr.{n}") if n in clash else n for n in others]
+    entry_params += [(h, types[n]) for h, n in zip(held, others)]
+    passed = [p for p, _ in entry_params[:len(header.params)]]
+    passed += [h for h, n in zip(held, others) if n in clash]
     entry = Block(names.fresh("osr.entry"), entry_params,
-                  [Instr("BRANCH", (Dest(header_label,
-                                         tuple(Var(n) for n, _ in entry_params[:len(header.params)])),))])
+                  [Instr("BRANCH", (Dest(header_label, tuple(Var(p) for p in passed)),))])
     copied = [Block(b.label, list(b.params), list(b.instrs)) for b in version.blocks
               if b.label in region]
 
@@ -53,8 +59,73 @@ def osr_entry(module, version, header_label: str):
     sig = FuncSig(param_types, tuple(func.sig.results))
     _name_type(module, sig, f"{name}.sig")
     clone = Function(name, sig, [FunctionVersion(name, version.name, [entry, *copied])])
+    if clash:
+        _merge_redefined(clone.versions[0], header_label, clash, defs, types, names)
     module.functions[name] = clone
     return clone, live_names
+
+
+def _merge_redefined(clone, header_label: str, clash: list, defs: dict, types: dict,
+                     names: NameSupply) -> None:
+    """Give each variable in `clash` a header parameter and route uses and edges to it
+    (see the module docstring); the entry's branch already passes their values."""
+    _, idom = dominators_in_order(clone)
+    header = clone.block(header_label)
+    phi = {n: names.fresh(f"{n}.osr") for n in clash}
+    header.params = header.params + [(phi[n], types[n]) for n in clash]
+    for block in clone.blocks[1:]:
+        rename = {n: phi[n] for n in clash
+                  if not _dominated(block.label, defs[n][0], idom)}
+        if rename:
+            block.instrs = [map_operands(i, lambda o, ok: Var(rename[o.name])
+                                         if isinstance(o, Var) and o.name in rename else o)
+                            for i in block.instrs]
+        extra = tuple(Var(rename.get(n, n)) for n in clash)
+        block.instrs[-1] = _extend_edges(block.instrs[-1], header_label, extra)
+
+
+def held_by(clone, baseline) -> dict:
+    """For an OSR clone of `baseline`: block label -> {baseline variable: the clone's
+    variable holding it there}, for the variables whose header parameter replaces them
+    (empty when none does).  Derived from the clone itself: the entry's parameters follow
+    `live_names`' order, and its branch passes the values of the new header parameters
+    after the header's own."""
+    entry = clone.blocks[0]
+    jump = entry.instrs[-1].arg("dest")
+    header = clone.block(jump.label)
+    own = len(baseline.block(jump.label).params)
+    if len(header.params) == own:
+        return {}
+    live_names = [n for n, _ in baseline.block(jump.label).params] + \
+        sorted(liveness(baseline)[jump.label])
+    by_entry_param = {p: n for (p, _), n in zip(entry.params, live_names)}
+    phis = {by_entry_param[arg.name]: p for arg, (p, _) in
+            zip(jump.args[own:], header.params[own:])}
+    defs = definitions(clone)
+    _, idom = dominators_in_order(clone)
+    return {b.label: {n: phi for n, phi in phis.items()
+                      if not _dominated(b.label, defs[n][0], idom)}
+            for b in clone.blocks[1:]}
+
+
+def _dominated(label: str, by: str, idom: dict) -> bool:
+    return label == by or strictly_dominates(by, label, idom)
+
+
+def _extend_edges(instr, target: str, extra: tuple):
+    """`instr` (a terminator) with `extra` appended to the arguments of its edges to
+    `target`."""
+    if not any(d.label == target for d in instr.dests()):
+        return instr
+    operands = []
+    for spec, operand in zip(instr.opdef.syntax, instr.operands):
+        if spec.kind is Kind.DEST and operand.label == target:
+            operand = Dest(target, operand.args + extra)
+        elif spec.kind is Kind.CASES:
+            operand = tuple((k, Dest(target, d.args + extra) if d.label == target else d)
+                            for k, d in operand)
+        operands.append(operand)
+    return instr.renamed(operands=tuple(operands))
 
 
 def _reachable_from(version, label: str) -> set:

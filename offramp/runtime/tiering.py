@@ -31,8 +31,7 @@ class TierPolicy:
         self.deferred = set()     # (callee, id(caller's code), loop headers) compiled with
                                   # the caller's loop first
         self.native = {}          # function name -> NativeCode entered by calls
-        self.osr_codes = {}       # (function, version, header) -> (NativeCode, live names),
-                                  # or None where osr_entry refused the header
+        self.osr_codes = {}       # (function, version, header) -> (NativeCode, live names)
         self.reentry = 0
         self.osr_entries = 0
         self.guard_failures = {}  # id(NativeCode) -> guard failures
@@ -107,8 +106,8 @@ class TierPolicy:
         if self.native.get(code.version.func) is code:
             del self.native[code.version.func]
         self.engine.invalidate(code)
-        for key, entry in list(self.osr_codes.items()):
-            if entry is not None and entry[0] is code:
+        for key, (osr_code, _) in list(self.osr_codes.items()):
+            if osr_code is code:
                 del self.osr_codes[key]
 
     def failed_speculations(self, func_name: str) -> set:
@@ -131,12 +130,9 @@ class TierPolicy:
         """OSR: continue a hot interpreted loop in native code, mid-iteration."""
         version = frame.code.version
         key = (version.func, version.name, frame.block)
-        if key in self.osr_codes:
-            entry = self.osr_codes[key]
-        else:
-            entry = self.osr_codes[key] = self.compile_osr_entry(version, frame.block)
+        entry = self.osr_codes.get(key)
         if entry is None:
-            return None
+            entry = self.osr_codes[key] = self.compile_osr_entry(version, frame.block)
         code, live = entry
         self.osr_entries += 1
         self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration "
@@ -144,17 +140,9 @@ class TierPolicy:
         return self.enter(code, [frame.value(n) for n in live], thread, osr=True)
 
     def compile_osr_entry(self, version, header: str):
-        """(native code of an OSR entry clone at `header`, its live names), or None when the
-        loop cannot be entered that way (osr_entry refuses a header whose live-in values
-        are redefined in the region after it — an inner loop using an outer loop's
-        variable); the loop then stays interpreted, and its outer loop may be entered."""
+        """(native code of an OSR entry clone at `header`, its live names)."""
         from ..opt.osr import osr_entry
-        try:
-            func, live = osr_entry(self.vm.module, version, header)
-        except ValueError as refusal:
-            self.vm.tracer.emit("osr", f"no entry at @{version.func} %{version.name} "
-                                       f"loop %{header}: {refusal}")
-            return None
+        func, live = osr_entry(self.vm.module, version, header)
         self.vm.tracer.emit("osr", f"entry clone @{func.name} for @{version.func} "
                                    f"%{version.name} loop %{header}")
         code = self.engine.compile(self.vm.optimize(func), install=False)

@@ -3,7 +3,7 @@ import pytest
 
 from offramp.ir.text import parse_module, print_module
 from offramp.ir.verify import verify_module
-from offramp.opt.osr import osr_entry
+from offramp.opt.osr import held_by, osr_entry
 from offramp.runtime.vm import VM
 
 from .helpers import frames_of, load, run
@@ -122,7 +122,9 @@ def test_osr_clone_without_deopt_never_leaves_it():
     assert probes == [] and vm.interp.deopts == {}
 
 
-def test_a_live_in_redefined_after_the_header_is_refused():
+def test_a_live_in_redefined_after_the_header_gets_a_header_parameter():
+    """x is live into %head and defined in %a, which %head reaches: the clone's header
+    takes x as a new parameter, from the entry on the first pass and from %a after."""
     module = load("""
 .funcdef @f VERSION %v1 <@unary> {
   %entry(<@i64> %n):
@@ -136,8 +138,54 @@ def test_a_live_in_redefined_after_the_header_is_refused():
   %exit():
     RET (%x)
 }""")
-    with pytest.raises(ValueError, match="x"):
-        osr_entry(module, module.functions["f"].current, "head")
-    clone, live = osr_entry(module, module.functions["f"].current, "a")
+    baseline = module.functions["f"].current
+    clone, live = osr_entry(module, baseline, "head")
+    verify_module(module)
+    assert live == ["n", "x"]
+    assert [name for name, _ in clone.current.block("head").params] == ["x.osr"]
+    # Where %a's definition does not reach (the header, the exit), x.osr holds x.
+    assert held_by(clone.current, baseline) == {"a": {}, "head": {"x": "x.osr"},
+                                                "exit": {"x": "x.osr"}}
+    vm = VM(module)
+    assert vm.call(clone.name, [9, 4]) == 9 and vm.call(clone.name, [3, 7]) == 7
+    again, live = osr_entry(module, baseline, "a")
     assert live == ["i", "n"]
-    assert VM(module).call(clone.name, [4, 9]) == 9
+    assert VM(module).call(again.name, [4, 9]) == 9
+
+
+NESTED = """
+.funcdef @f VERSION %v1 <@binary> {
+  %entry(<@i64> %n <@i64> %m):
+    BRANCH %outer(0 0)
+  %outer(<@i64> %i <@i64> %acc):
+    %more = SLT <@i64> %i %n
+    BRANCH2 %more %pre() %done()
+  %pre():
+    BRANCH %inner(0 %acc)
+  %inner(<@i64> %j <@i64> %a):
+    %go = SLT <@i64> %j %m
+    BRANCH2 %go %step() %next()
+  %step():
+    %ij = MUL <@i64> %i %j
+    %a2 = ADD <@i64> %a %ij
+    %j2 = ADD <@i64> %j 1
+    BRANCH %inner(%j2 %a2)
+  %next():
+    %i2 = ADD <@i64> %i 1
+    BRANCH %outer(%i2 %a)
+  %done():
+    RET (%acc)
+}
+"""
+
+
+@pytest.mark.parametrize("i,j", [(0, 0), (2, 3), (4, 6)])
+def test_an_inner_loop_reading_the_outer_counter_is_entered_mid_way(i, j):
+    module = load(NESTED)
+    clone, live = osr_entry(module, module.functions["f"].current, "inner")
+    verify_module(module)
+    assert live == ["j", "a", "i", "m", "n"]
+    n, m = 5, 7
+    acc = sum(x * y for x in range(i) for y in range(m)) + sum(i * y for y in range(j))
+    want = sum(x * y for x in range(n) for y in range(m))
+    assert VM(module).call(clone.name, [j, acc, i, m, n]) == want
