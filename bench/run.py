@@ -11,8 +11,8 @@ What is measured, for `offramp run --tier=T FILE.lox` in each asked tier and for
   (`Benchmark.clock_lines`) — warm-up in the interpreter and LLVM compilation included,
   Python start-up and imports not.
 Python's bytecode caches are allowed to exist, as they do for an installed package: the
-children run without PYTHONDONTWRITEBYTECODE, and one untimed warm-up process per command
-fills the caches before the first round. Every process of one
+children run without PYTHONDONTWRITEBYTECODE, and `compileall` writes the caches of offramp
+and of the ports' helper module before the first round. Every process of one
 benchmark runs in the same round, interleaved with the others, and the best of `--repeat`
 rounds is kept, so a slow moment of the machine hits all columns alike. A process that
 outlives its tier's time budget is killed and reported as `> budget`; it is not run again in
@@ -226,10 +226,8 @@ def measure(benches: list[Benchmark], tiers: list[str], quick: bool, repeat: int
         commands.update((tier, offramp_command(tier, lox_path)) for tier in tiers)
         results.append(Result(bench, commands))
     columns = [PORT, *tiers]
-    for result in results:
-        for column in columns:
-            progress(f"warm-up: {result.bench.name} {column}")
-            warm_bytecode_caches(result.commands[column])
+    progress("writing bytecode caches")
+    write_bytecode_caches()
     for round_no in range(repeat):
         # Rotate the order each round, so no column always runs right after another.
         order = columns[round_no % len(columns):] + columns[:round_no % len(columns)]
@@ -243,14 +241,13 @@ def measure(benches: list[Benchmark], tiers: list[str], quick: bool, repeat: int
     return results
 
 
-def warm_bytecode_caches(argv: list[str]) -> None:
-    """Compile the modules `argv` imports to bytecode caches, untimed, by importing them."""
-    script = argv[1:2] if argv[1] != "-m" else []
-    module = "offramp.cli" if argv[1] == "-m" else None
-    code = (f"import {module}" if module else
-            f"import py_compile; py_compile.compile({str(script[0])!r})")
-    subprocess.run([argv[0], "-c", code], cwd=REPO_ROOT, env=child_environment(),
-                   capture_output=True, timeout=120)
+def write_bytecode_caches() -> None:
+    """Compile offramp (every module: its tiers are imported lazily) and the ports' helper
+    module to bytecode caches, untimed, as installing a package does.  (A script run as
+    `__main__` never uses a cache, so the ports themselves need none.)"""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_ROOT / "offramp"),
+                    str(PORTS_DIR)], cwd=REPO_ROOT, env=child_environment(),
+                   capture_output=True, timeout=300)
 
 
 def seconds_cell(run: Run | None, budget: float) -> str:

@@ -87,19 +87,10 @@ def loop_bodies(version) -> dict:
     a back edge's source (a predecessor the header dominates) without passing the header."""
     preds = predecessors(version)
     _, idom = dominators_in_order(version)
-
-    def dominated_by(header, label):
-        while label is not None:
-            if label == header:
-                return True
-            label = idom.get(label)
-        return False
-
     bodies = {}
     for header in loop_headers(version):
         body = {header}
-        work = [p for p in preds[header] if p in idom or p == header]
-        work = [p for p in work if dominated_by(header, p)]
+        work = [p for p in preds[header] if dominates(header, p, idom)]
         while work:
             label = work.pop()
             if label not in body:
@@ -152,6 +143,27 @@ def dominators_in_order(version) -> tuple:
                 idom[label], changed = new, True
     del idom[entry]
     return order, idom
+
+
+def reachable_from(version, start: str, stops=()) -> set:
+    """Labels reachable from `start`, not going on from a block in `stops` (those reached
+    are included)."""
+    by_label = {b.label: b for b in version.blocks}
+    seen, work = {start}, [start]
+    while work:
+        label = work.pop()
+        if label in stops:
+            continue
+        for succ in successors(by_label[label]):
+            if succ not in seen and succ in by_label:
+                seen.add(succ)
+                work.append(succ)
+    return seen
+
+
+def dominates(a: str, b: str, idom: dict) -> bool:
+    """Whether block `a` dominates block `b` (`idom` from dominators_in_order)."""
+    return a == b or strictly_dominates(a, b, idom)
 
 
 def strictly_dominates(a: str, b: str, idom: dict) -> bool:

@@ -62,7 +62,8 @@ Invariants (each has a negative test in tests/ir/test_verify.py):
    signature's parameter or result (no result is written `()`), a block parameter, or a
    constant's or global's type.
 """
-from .analysis import live_at, liveness, successors, symbol_type, value_types
+from .analysis import (dominates, dominators_in_order, live_at, liveness, symbol_type,
+                       value_types)
 from .nodes import Imm, Sym, Var
 from .ops import OPS, Flag, Kind, base_type, no_results, trap_results
 from .text import NAME
@@ -527,15 +528,17 @@ class _VersionChecker:
 
     # 4
     def check_dominance(self):
-        dom = dominators(self.version)
+        order, idom = dominators_in_order(self.version)
+        reached = set(order)
         for block, i, instr in self.instrs():
-            if block.label not in dom:
+            if block.label not in reached:
                 continue   # unreachable
             for operand in instr.value_operands():
                 if not isinstance(operand, Var):
                     continue
                 label, index = self.defs[operand.name]
-                ok = (index < i) if label == block.label else label in dom[block.label]
+                ok = (index < i) if label == block.label else \
+                    dominates(label, block.label, idom)
                 if not ok:
                     site = "a parameter of" if index < 0 else f"instruction {index} of"
                     self.fail(f"use of %{operand.name} is not dominated by its definition "
@@ -632,38 +635,6 @@ _OPERAND_CHECKS = {
 }
 
 
-def dominators(version) -> dict:
-    """Label -> set of labels dominating it, for the blocks reachable from the entry."""
-    by_label = {b.label: b for b in version.blocks}
-    entry = version.blocks[0].label
-    order, seen, stack = [], {entry}, [entry]
-    while stack:
-        label = stack.pop()
-        order.append(label)
-        for s in successors(by_label[label]):
-            if s in by_label and s not in seen:
-                seen.add(s)
-                stack.append(s)
-    preds = {label: [] for label in order}
-    for label in order:
-        for s in successors(by_label[label]):
-            if s in preds:
-                preds[s].append(label)
-    everything = set(order)
-    dom = {label: set(everything) for label in order}
-    dom[entry] = {entry}
-    changed = True
-    while changed:
-        changed = False
-        for label in order:
-            if label == entry:
-                continue
-            new = set.intersection(*(dom[p] for p in preds[label])) | {label}
-            if new != dom[label]:
-                dom[label], changed = new, True
-    return dom
-
-
 def _text(operand) -> str:
     return f"%{operand.name}" if isinstance(operand, Var) else f"@{operand.name}"
 
@@ -672,6 +643,6 @@ def _names(names) -> str:
     return "(" + " ".join(f"%{n}" for n in sorted(names)) + ")"
 
 
-__all__ = ["VerifyError", "verify_module", "verify_version", "check_table", "dominators",
+__all__ = ["VerifyError", "verify_module", "verify_version", "check_table",
            "literal_fits", "is_type", "TYPE_RULES", "CONVERSIONS", "VALUES_RULES",
            "EXTRA_DEST_PARAMS"]

@@ -62,12 +62,12 @@ from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_LOW_MASK, HEADER_
                            HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK, HEADER_SIZE_SHIFT,
                            INSTANCE_FIELDS, VALUES_SLOTS)
 from ..ir import tagref
-from ..ir.analysis import live_before_each, liveness, uses
+from ..ir.analysis import (dominators_in_order, live_before_each, liveness, reachable_from,
+                           uses)
 from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
 from ..ir.types import DOUBLE, I1, I64, TAGREF64
-from ..ir.verify import dominators
 from ..opt.osr import held_by
-from ..opt.rewrite import NameSupply, Substitution, reachable, remove_unreachable, successors
+from ..opt.rewrite import NameSupply, Substitution, remove_unreachable, successors
 from .allocation import instance_allocator
 from .codegen import RETURN_THIS
 
@@ -160,19 +160,18 @@ class Speculator:
         new = {b.label: b for b in out.blocks}
         source = {b.label: b for b in self.source.blocks}
         baseline_labels = {b.label for b in self.baseline.blocks}
-        dom = dominators(self.source)
-        order = reachable(self.source)
-        order += [b.label for b in self.source.blocks if b.label not in dom]
+        order, idoms = dominators_in_order(self.source)
+        reached = set(order)
+        order += [b.label for b in self.source.blocks if b.label not in reached]
         ends = {}
         self.warm = sum(sum(c.values()) for c in self.profiles.values()) >= WARM_SAMPLES
         unreached = self.unreached() if self.active else set()
         if unreached:       # what only never-reached blocks lead to is not rewritten at all
-            kept = reaching_from(self.source, self.source.blocks[0].label, unreached)
+            kept = reachable_from(self.source, self.source.blocks[0].label, unreached)
             order = [label for label in order if label in kept]
         for label in order:
             block, self.block = source[label], new[label]
-            idom = max((d for d in dom.get(label, ()) if d != label),
-                       key=lambda d: len(dom[d]), default=None)
+            idom = idoms.get(label)
             self.facts = ends[idom].inherited() if idom in ends else Facts()
             if not self.active or label not in baseline_labels:
                 self.block.instrs = list(block.instrs)   # e.g. an OSR clone's entry block
@@ -829,21 +828,6 @@ def reaching(version, targets) -> set:
             if p not in seen:
                 seen.add(p)
                 stack.append(p)
-    return seen
-
-
-def reaching_from(version, start: str, stops: set) -> set:
-    """Labels reachable from `start` without leaving a block of `stops` (they are included)."""
-    by_label = {b.label: b for b in version.blocks}
-    seen, work = {start}, [start]
-    while work:
-        label = work.pop()
-        if label in stops:
-            continue
-        for succ in successors(by_label[label]):
-            if succ not in seen and succ in by_label:
-                seen.add(succ)
-                work.append(succ)
     return seen
 
 

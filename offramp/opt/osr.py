@@ -22,11 +22,11 @@ read the parameter.  So in those blocks a baseline variable is held under anothe
 `held_by(clone, baseline)` says which, for whoever builds frame states of the clone.
 `live_names` still name the interpreter frame's variables.
 """
-from ..ir.analysis import dominators_in_order, liveness, strictly_dominates, value_types
+from ..ir.analysis import dominates, dominators_in_order, liveness, reachable_from, value_types
 from ..ir.nodes import Block, Dest, Function, FunctionVersion, Instr, Var
 from ..ir.ops import Kind
 from ..ir.types import FuncRefType, FuncSig
-from .rewrite import NameSupply, as_version, definitions, map_operands, successors
+from .rewrite import NameSupply, as_version, definitions, map_operands
 
 
 def osr_entry(module, version, header_label: str):
@@ -34,11 +34,11 @@ def osr_entry(module, version, header_label: str):
     version = as_version(module, version)
     func = module.functions[version.func]
     header = version.block(header_label)
-    region = _reachable_from(version, header_label)
+    region = reachable_from(version, header_label)
     defs = definitions(version)
-    others = sorted(liveness(version)[header_label])
+    live_names = entry_names(version, header_label)
+    others = live_names[len(header.params):]
     clash = [n for n in others if defs.get(n, (None,))[0] in region]
-    live_names = [n for n, _ in header.params] + others
     types = value_types(module, version).types
     param_types = tuple(types[n] for n in live_names)
     for ty in param_types:
@@ -65,6 +65,13 @@ def osr_entry(module, version, header_label: str):
     return clone, live_names
 
 
+def entry_names(version, header_label: str) -> list:
+    """The variables an entry clone at `header_label` takes, in order: the header's
+    parameters, then the other variables live into it, sorted by name."""
+    header = version.block(header_label)
+    return [n for n, _ in header.params] + sorted(liveness(version)[header_label])
+
+
 def _merge_redefined(clone, header_label: str, clash: list, defs: dict, types: dict,
                      names: NameSupply) -> None:
     """Give each variable in `clash` a header parameter and route uses and edges to it
@@ -74,8 +81,7 @@ def _merge_redefined(clone, header_label: str, clash: list, defs: dict, types: d
     phi = {n: names.fresh(f"{n}.osr") for n in clash}
     header.params = header.params + [(phi[n], types[n]) for n in clash]
     for block in clone.blocks[1:]:
-        rename = {n: phi[n] for n in clash
-                  if not _dominated(block.label, defs[n][0], idom)}
+        rename = {n: phi[n] for n in clash if not dominates(defs[n][0], block.label, idom)}
         if rename:
             block.instrs = [map_operands(i, lambda o, ok: Var(rename[o.name])
                                          if isinstance(o, Var) and o.name in rename else o)
@@ -96,20 +102,15 @@ def held_by(clone, baseline) -> dict:
     own = len(baseline.block(jump.label).params)
     if len(header.params) == own:
         return {}
-    live_names = [n for n, _ in baseline.block(jump.label).params] + \
-        sorted(liveness(baseline)[jump.label])
+    live_names = entry_names(baseline, jump.label)
     by_entry_param = {p: n for (p, _), n in zip(entry.params, live_names)}
     phis = {by_entry_param[arg.name]: p for arg, (p, _) in
             zip(jump.args[own:], header.params[own:])}
     defs = definitions(clone)
     _, idom = dominators_in_order(clone)
     return {b.label: {n: phi for n, phi in phis.items()
-                      if not _dominated(b.label, defs[n][0], idom)}
+                      if not dominates(defs[n][0], b.label, idom)}
             for b in clone.blocks[1:]}
-
-
-def _dominated(label: str, by: str, idom: dict) -> bool:
-    return label == by or strictly_dominates(by, label, idom)
 
 
 def _extend_edges(instr, target: str, extra: tuple):
@@ -126,17 +127,6 @@ def _extend_edges(instr, target: str, extra: tuple):
                             for k, d in operand)
         operands.append(operand)
     return instr.renamed(operands=tuple(operands))
-
-
-def _reachable_from(version, label: str) -> set:
-    by_label = {b.label: b for b in version.blocks}
-    seen, stack = {label}, [label]
-    while stack:
-        for s in successors(by_label[stack.pop()]):
-            if s not in seen and s in by_label:
-                seen.add(s)
-                stack.append(s)
-    return seen
 
 
 def _name_type(module, ty, hint: str) -> None:

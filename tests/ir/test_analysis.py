@@ -2,10 +2,14 @@
 from offramp.ir.analysis import live_at, live_before_each, liveness, loop_bodies
 from offramp.ir.text import parse_module
 
-NESTED = """
+TYPES = """
 .typedef @i1 = int<1>
 .typedef @i64 = int<64>
 .funcsig @binary = (@i64 @i64) -> (@i64)
+"""
+
+# An inner loop reading the outer loop's counter (also entered by OSR in tests/opt).
+NESTED_LOOPS = """
 .funcdef @f VERSION %v1 <@binary> {
   %entry(<@i64> %n <@i64> %m):
     BRANCH %outer(0 0)
@@ -18,7 +22,8 @@ NESTED = """
     %go = SLT <@i64> %j %m
     BRANCH2 %go %step() %next()
   %step():
-    %a2 = ADD <@i64> %a %j
+    %ij = MUL <@i64> %i %j
+    %a2 = ADD <@i64> %a %ij
     %j2 = ADD <@i64> %j 1
     BRANCH %inner(%j2 %a2)
   %next():
@@ -31,7 +36,7 @@ NESTED = """
 
 
 def test_loop_bodies_nest():
-    version = parse_module(NESTED).functions["f"].current
+    version = parse_module(TYPES + NESTED_LOOPS).functions["f"].current
     assert loop_bodies(version) == {
         "outer": {"outer", "pre", "inner", "step", "next"},
         "inner": {"inner", "step"},
@@ -39,7 +44,7 @@ def test_loop_bodies_nest():
 
 
 def test_live_before_each_agrees_with_live_at_everywhere():
-    version = parse_module(NESTED).functions["f"].current
+    version = parse_module(TYPES + NESTED_LOOPS).functions["f"].current
     live_in = liveness(version)
     for block in version.blocks:
         every = live_before_each(version, block.label, live_in)

@@ -6,6 +6,8 @@ from offramp.ir.verify import verify_module
 from offramp.opt.osr import held_by, osr_entry
 from offramp.runtime.vm import VM
 
+from tests.ir.test_analysis import NESTED_LOOPS
+
 from .helpers import frames_of, load, run
 
 # v1 is the baseline with a probe trap at the loop header; v2 the speculative version
@@ -153,35 +155,11 @@ def test_a_live_in_redefined_after_the_header_gets_a_header_parameter():
     assert VM(module).call(again.name, [4, 9]) == 9
 
 
-NESTED = """
-.funcdef @f VERSION %v1 <@binary> {
-  %entry(<@i64> %n <@i64> %m):
-    BRANCH %outer(0 0)
-  %outer(<@i64> %i <@i64> %acc):
-    %more = SLT <@i64> %i %n
-    BRANCH2 %more %pre() %done()
-  %pre():
-    BRANCH %inner(0 %acc)
-  %inner(<@i64> %j <@i64> %a):
-    %go = SLT <@i64> %j %m
-    BRANCH2 %go %step() %next()
-  %step():
-    %ij = MUL <@i64> %i %j
-    %a2 = ADD <@i64> %a %ij
-    %j2 = ADD <@i64> %j 1
-    BRANCH %inner(%j2 %a2)
-  %next():
-    %i2 = ADD <@i64> %i 1
-    BRANCH %outer(%i2 %a)
-  %done():
-    RET (%acc)
-}
-"""
 
 
 @pytest.mark.parametrize("i,j", [(0, 0), (2, 3), (4, 6)])
 def test_an_inner_loop_reading_the_outer_counter_is_entered_mid_way(i, j):
-    module = load(NESTED)
+    module = load(NESTED_LOOPS)
     clone, live = osr_entry(module, module.functions["f"].current, "inner")
     verify_module(module)
     assert live == ["j", "a", "i", "m", "n"]
