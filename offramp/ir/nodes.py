@@ -79,13 +79,14 @@ class FrameState:
         """The number of frames this state rebuilds."""
         return 1 if self.parent is None else 1 + self.parent.depth()
 
-    def operands(self):
+    def operands(self) -> list:
         """Every operand read by this state and its parents."""
-        state = self
+        out = [value for _, value in self.values]
+        state = self.parent
         while state is not None:
-            for _, value in state.values:
-                yield value
+            out.extend(value for _, value in state.values)
             state = state.parent
+        return out
 
 
 _OPS_MODULE = []
@@ -137,24 +138,29 @@ class Instr:
         """The operand in the position the table names `name`."""
         return self.operands[self.opdef.position(name)]
 
-    def value_operands(self):
+    def value_operands(self) -> list:
         """Every value operand read, including keep-alives and frame-state values."""
         ops = _OPS_MODULE[0] if _OPS_MODULE else _ops()
-        Kind = ops.Kind
         operands = self.operands
+        plain = ops.PLAIN_READS.get(self.op)
+        if plain is not None:
+            return [operands[i] for i in plain]
+        Kind = ops.Kind
+        out = []
         for i, kind in ops.READ_POSITIONS[self.op]:
             operand = operands[i]
             if kind is Kind.VALUE:
-                yield operand
+                out.append(operand)
             elif kind is Kind.VALUES or kind is Kind.KEEPALIVE:
-                yield from operand
+                out.extend(operand)
             elif kind is Kind.DEST:
-                yield from operand.args
+                out.extend(operand.args)
             elif kind is Kind.CASES:
                 for _, dest in operand:
-                    yield from dest.args
+                    out.extend(dest.args)
             elif operand is not None:
-                yield from operand.operands()
+                out.extend(operand.operands())
+        return out
 
     def dests(self):
         """The branch targets of a terminator, in syntax order."""

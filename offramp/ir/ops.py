@@ -320,6 +320,11 @@ READ_POSITIONS = {row.name: tuple((i, spec.kind) for i, spec in enumerate(row.sy
 """Opcode -> (operand index, kind) of every position that reads values: derived from OPS
 once, for `Instr.value_operands` (the hottest question passes ask)."""
 
+PLAIN_READS = {name: tuple(i for i, _ in reads) for name, reads in READ_POSITIONS.items()
+               if all(kind is Kind.VALUE for _, kind in reads)}
+"""Opcode -> operand indexes, for the opcodes that read single values only (most of them):
+their value operands are those positions, with no nested structure to walk."""
+
 
 def _operand_checks() -> dict:
     """Kind -> predicate on an operand (built once; nodes.py imports this module lazily)."""

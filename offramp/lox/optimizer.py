@@ -59,7 +59,7 @@ def make_optimizer(runtime, verify_passes: bool = False):
                 callees[callee] = None      # a recursive call is never inlined
                 callees[callee] = build(vm, module.functions[callee], failed, callees,
                                         depth + 1)
-        counts = {}
+        counts = {} if vm.config.stats else None
         version = optimize(module, speculated, name, stats=counts, verify=verify_passes,
                            inline=lambda call, callee: should_inline(callee, produced, failed),
                            callee_version=lambda callee: callees.get(callee))
@@ -135,10 +135,11 @@ def failed_anywhere(runtime) -> set:
     return set(stats["deopts by reason"]) | set(stats.get("native deopts by reason", ()))
 
 
-def record(stats: dict, frame_states: dict, guards) -> None:
-    """Add one optimized version's counts to the runtime's `--stats` counters."""
+def record(stats: dict, frame_states: dict | None, guards) -> None:
+    """Add one optimized version's counts to the runtime's `--stats` counters (frame
+    states are counted only when `--stats` will print them: counting hashes every state)."""
     stats["speculated versions"] = stats.get("speculated versions", 0) + 1
-    for key, value in frame_states.items():
+    for key, value in (frame_states or {}).items():
         stats[key] = stats.get(key, 0) + value
     by_kind = stats.setdefault("guards by speculation", {})
     for kind, n in guards.items():

@@ -16,7 +16,7 @@ What is folded:
 Replacements reach every use, frame states included (a state may hold a literal).  A
 keep-alive cannot hold a literal, so there the variable stays, and with it its definition:
 removing definitions is dead-code elimination's job, never this pass's.  Blocks that become
-unreachable are dropped.  Rounds repeat until nothing changes.
+unreachable are dropped.  Sweeps repeat while the control flow changes.
 """
 from ..interp import semantics as sem
 from ..interp.compile import HANDLERS
@@ -113,57 +113,72 @@ def truth(module, operand):
 # ---------------------------------------------------------------------------- one round
 
 class _Round:
-    """One sweep in reverse postorder, substituting as it goes."""
+    """One sweep in reverse postorder, substituting as it goes.
+
+    In reverse postorder every definition is visited before its uses (a definition
+    dominates them), so one sweep applies every replacement it finds.  A block's
+    parameters are propagated when the sweep reaches it: its forward edges come from
+    blocks already visited, and any edge's arguments are read through the substitution so
+    far.  What a sweep cannot see is an edge that disappeared in it (a branch folded, a
+    guard become a deopt, a block unreachable) or a back edge whose arguments it replaced
+    after visiting the loop header: then a parameter may have one incoming value left,
+    and `run` says another sweep is needed."""
 
     def __init__(self, module, version, ctx):
         self.module, self.version, self.ctx = module, version, ctx
         self.subst = Substitution()
-        self.changed = False
+        self.again = False
 
     def run(self) -> bool:
-        self.propagate_parameters()
-        by_label = {b.label: b for b in self.version.blocks}
-        memo = {}
-        for label in reachable(self.version):
-            block = by_label[label]
-            instrs = []
-            for instr in block.instrs:
-                new = self.fold(self.subst.rewrite(instr, memo))
-                self.changed |= new is not instr
-                if new is None:
-                    continue
-                instrs.append(new)
-                if new.opdef.has(Flag.TERMINATOR):
-                    break
-            self.changed |= len(instrs) != len(block.instrs)
-            block.instrs = instrs
-        self.changed |= remove_unreachable(self.version)
-        return self.changed
-
-    def propagate_parameters(self):
-        """Replace parameters that receive one operand on every live edge."""
+        """Sweep once; whether another sweep may find more."""
         version = self.version
         live = reachable(version)
-        live_set = set(live)
-        edges = {label: [] for label in live}
         by_label = {b.label: b for b in version.blocks}
+        edges = {label: [] for label in live}
         for label in live:
             for dest in by_label[label].instrs[-1].dests():
                 edges[dest.label].append(dest)
         _, idom = dominators_in_order(version)
         defs = definitions(version)
-        for label in live[1:]:
+        live_set = set(live)
+        memo, visited = {}, set()
+        for n, label in enumerate(live):
             block = by_label[label]
-            for j, (name, _) in enumerate(block.params):
-                value = self.single_incoming(name, j, edges[label])
-                if value is None:
+            visited.add(label)
+            if n and block.params:
+                self.propagate_parameters(block, edges[label], defs, live_set, idom)
+            instrs = []
+            for instr in block.instrs:
+                new = self.fold(self.subst.rewrite(instr, memo))
+                if new is None:
                     continue
-                if isinstance(value, Var):
-                    where = defs[value.name][0]
-                    if where == label or where not in live_set or \
-                            not strictly_dominates(where, label, idom):
-                        continue
-                self.subst[name] = value
+                instrs.append(new)
+                if new.opdef.has(Flag.TERMINATOR):
+                    break
+            old_end, end = block.instrs[-1], instrs[-1]
+            if end.op != old_end.op or len(instrs) != len(block.instrs):
+                self.again = True
+            elif end is not old_end and any(
+                    d.label in visited and d.args != old.args
+                    for d, old in zip(end.dests(), old_end.dests())):
+                self.again = True
+            block.instrs = instrs
+        self.again |= remove_unreachable(version)
+        return self.again
+
+    def propagate_parameters(self, block, dests, defs, live_set, idom):
+        """Replace the block's parameters that receive one operand on every edge."""
+        label = block.label
+        for j, (name, _) in enumerate(block.params):
+            value = self.single_incoming(name, j, dests)
+            if value is None:
+                continue
+            if isinstance(value, Var):
+                where = defs[value.name][0]
+                if where == label or where not in live_set or \
+                        not strictly_dominates(where, label, idom):
+                    continue
+            self.subst[name] = value
 
     def single_incoming(self, name, j, dests):
         """The one operand every edge passes for parameter j, or None."""

@@ -35,7 +35,7 @@ def optimize(module, version, new_name: str, *, inline=True, stats: dict | None 
                 raise VerifyError(f"after {pass_name}: {e}") from e
         return v
 
-    before = count_states(version)
+    before = count_states(version) if stats is not None else 0
     v = version
     if inline:
         policy = always if inline is True else inline
