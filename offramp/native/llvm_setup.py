@@ -41,12 +41,14 @@ instruction selection and register allocation): large units — OSR clones of wh
 scripts with their callees inlined — are compiled once and their compile time is what
 the program waits for.  Measured side by side: method_call.lox's clones (293 and 844
 instructions) take 4x less codegen time (6 vs 25 ms for the larger) and the run is 20%
-shorter; fib (150 instructions, hot for its whole run) is 20% faster at -O1."""
+shorter; fib (150 instructions, hot for its whole run) is 20% faster at -O1.  Such modules
+also skip FUNCTION_PASSES: on method_call's clones that is 2.5 + 1.5 ms less compile time
+for 1 ms more run time (instcombine's tighter tag tests are what is lost)."""
 
 FUNCTION_PASSES = ("instruction_combine", "simplify_cfg")
-"""The LLVM passes run on every module, in order.  offramp's own optimizer has already
-inlined, folded, removed redundant computations, loads and guards, and dead code; what is
-left for LLVM is local clean-up (instcombine turns the NaN-box tests into single compares)
+"""The LLVM passes run on every module compiled at CODEGEN_LEVEL, in order.  offramp's own
+optimizer has already inlined, folded, removed redundant computations, loads and guards,
+and dead code; what is left for LLVM is local clean-up (instcombine turns the NaN-box tests into single compares)
 and the CFG.  Measured on the OSR clones of method_call.lox: with -O1 codegen this takes
 less than half the time of the -O2 default pipeline for the same object code size, and
 adding GVN (LLVM's) no longer changes the object code."""
@@ -84,7 +86,6 @@ class CompiledObject:
     name: str
     engine: object
     object_bytes: bytes
-    optimized_ir: str
     _sections: dict = field(default_factory=dict, repr=False)
 
     def function_address(self, name: str) -> int:
@@ -168,19 +169,21 @@ def optimize_module(module, tm) -> None:
 
 
 def compile_ir(llvm_ir_text: str, name: str) -> CompiledObject:
-    """Parse, verify, optimize (FUNCTION_PASSES) and JIT `llvm_ir_text` as module `name`."""
-    tm = target_machine(codegen_level(llvm_ir_text))
+    """Parse, verify, optimize (FUNCTION_PASSES, for modules compiled at CODEGEN_LEVEL) and
+    JIT `llvm_ir_text` as module `name`."""
+    level = codegen_level(llvm_ir_text)
+    tm = target_machine(level)
     module = llvm.parse_assembly(llvm_ir_text)
     module.name = name
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
     module.verify()
-    optimize_module(module, tm)
-    optimized_ir = str(module)
+    if level:
+        optimize_module(module, tm)
     engine = llvm.create_mcjit_compiler(module, tm)
     objects = []
     engine.set_object_cache(lambda _module, buffer: objects.append(bytes(buffer)))
     engine.finalize_object()
     if len(objects) != 1:
         raise RuntimeError(f"{name}: expected one object file from MCJIT, got {len(objects)}")
-    return CompiledObject(name, engine, objects[0], optimized_ir)
+    return CompiledObject(name, engine, objects[0])
