@@ -109,12 +109,16 @@ class Instr:
     results: tuple = ()
     name: str | None = None
     line: int | None = None
+    opdef: object = field(default=None, init=False, repr=False, compare=False)
+    """The table row that says what this instruction is (looked up once, when built)."""
 
     def __post_init__(self):
         ops = _ops()
-        if self.op not in ops.OPS:
+        opdef = ops.OPS.get(self.op)
+        if opdef is None:
             raise ValueError(f"unknown instruction {self.op!r}")
-        ops.check_operands(ops.OPS[self.op], self.operands)
+        ops.check_operands(opdef, self.operands)
+        object.__setattr__(self, "opdef", opdef)
 
     def renamed(self, operands: tuple | None = None, results: tuple | None = None) -> "Instr":
         """This instruction with operands and/or results replaced, without checking them
@@ -127,16 +131,12 @@ class Instr:
         object.__setattr__(new, "results", self.results if results is None else results)
         object.__setattr__(new, "name", self.name)
         object.__setattr__(new, "line", self.line)
+        object.__setattr__(new, "opdef", self.opdef)
         return new
-
-    @property
-    def opdef(self):
-        """The table row that says what this instruction is."""
-        return (_OPS_MODULE[0] if _OPS_MODULE else _ops()).OPS[self.op]
 
     def arg(self, name: str):
         """The operand in the position the table names `name`."""
-        return self.operands[self.opdef.position(name)]
+        return self.operands[self.opdef.positions[name]]
 
     def value_operands(self) -> list:
         """Every value operand read, including keep-alives and frame-state values."""
@@ -162,23 +162,21 @@ class Instr:
                 out.extend(operand.operands())
         return out
 
-    def dests(self):
+    def dests(self) -> list:
         """The branch targets of a terminator, in syntax order."""
-        Kind = _ops().Kind
-        for spec, operand in zip(self.opdef.syntax, self.operands):
-            if spec.kind is Kind.DEST:
-                yield operand
-            elif spec.kind is Kind.CASES:
-                for _, dest in operand:
-                    yield dest
+        out = []
+        operands = self.operands
+        for i, cases in self.opdef.dest_positions:
+            if cases:
+                out.extend(dest for _, dest in operands[i])
+            else:
+                out.append(operands[i])
+        return out
 
     def state(self):
         """The frame state this instruction carries, if any."""
-        Kind = _ops().Kind
-        for spec, operand in zip(self.opdef.syntax, self.operands):
-            if spec.kind is Kind.STATE:
-                return operand
-        return None
+        i = self.opdef.state_position
+        return None if i is None else self.operands[i]
 
 
 @dataclass(slots=True)

@@ -92,18 +92,29 @@ class OpDef:
     flags: Flag
     doc: str
     bits: int = field(default=0, init=False, repr=False, compare=False)
+    positions: dict = field(default=None, init=False, repr=False, compare=False)
+    dest_positions: tuple = field(default=(), init=False, repr=False, compare=False)
+    state_position: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        # The flags as a plain int: passes ask `has` for every instruction they look at,
-        # and enum.Flag's `&` is a Python-level call.
+        # Derived once, for the questions passes ask of every instruction they look at: the
+        # flags as a plain int (enum.Flag's `&` is a Python-level call), operand positions
+        # by name, where branch targets and the frame state are.
         object.__setattr__(self, "bits", self.flags._value_)
+        object.__setattr__(self, "positions",
+                           {spec.name: i for i, spec in enumerate(self.syntax)})
+        object.__setattr__(self, "dest_positions", tuple(
+            (i, spec.kind is Kind.CASES) for i, spec in enumerate(self.syntax)
+            if spec.kind in (Kind.DEST, Kind.CASES)))
+        object.__setattr__(self, "state_position", next(
+            (i for i, spec in enumerate(self.syntax) if spec.kind is Kind.STATE), None))
 
     def position(self, name: str) -> int:
         """The index of the operand called `name` in an instruction's operand tuple."""
-        for i, spec in enumerate(self.syntax):
-            if spec.name == name:
-                return i
-        raise KeyError(f"{self.name} has no operand {name!r}")
+        try:
+            return self.positions[name]
+        except KeyError:
+            raise KeyError(f"{self.name} has no operand {name!r}") from None
 
     def has(self, flag: Flag) -> bool:
         """Whether this instruction kind has `flag`."""

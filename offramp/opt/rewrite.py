@@ -12,7 +12,7 @@ bases) cannot type a literal.  `map_operands` tells its callback which positions
 """
 
 from ..ir.nodes import Block, Dest, FrameState, Function, FunctionVersion, Imm, Instr, Var
-from ..ir.ops import Kind, any_type, base_type
+from ..ir.ops import OPS, READ_POSITIONS, Kind, any_type, base_type
 
 
 def as_version(module, version_or_function) -> FunctionVersion:
@@ -66,23 +66,41 @@ def map_operands(instr: Instr, fn, *, label=None, state_fn=None, memo=None) -> I
     `label(l)` renames branch targets; `state_fn(state)` replaces frame states whole
     (by default their values go through `fn`).
     """
-    out = []
-    for spec, operand in zip(instr.opdef.syntax, instr.operands):
-        kind = spec.kind
+    operands = instr.operands
+    out = None
+    for i, kind, ok in _read_plan(instr.op):
+        operand = operands[i]
         if kind is Kind.VALUE:
-            operand = fn(operand, literal_ok(spec))
-        elif kind in (Kind.VALUES, Kind.KEEPALIVE):
-            ok = literal_ok(spec)
-            operand = tuple(fn(v, ok) for v in operand)
+            new = fn(operand, ok)
+        elif kind is Kind.VALUES or kind is Kind.KEEPALIVE:
+            new = tuple(fn(v, ok) for v in operand)
         elif kind is Kind.DEST:
-            operand = _target(map_dest(operand, fn), label)
+            new = _target(map_dest(operand, fn), label)
         elif kind is Kind.CASES:
-            operand = tuple((k, _target(map_dest(d, fn), label)) for k, d in operand)
-        elif kind is Kind.STATE and operand is not None:
-            operand = state_fn(operand) if state_fn else map_state(operand, fn, memo)
-        out.append(operand)
-    out = tuple(out)
-    return instr if out == instr.operands else instr.renamed(operands=out)
+            new = tuple((k, _target(map_dest(d, fn), label)) for k, d in operand)
+        elif operand is None:
+            continue
+        else:
+            new = state_fn(operand) if state_fn else map_state(operand, fn, memo)
+        if new is not operand and new != operand:
+            if out is None:
+                out = list(operands)
+            out[i] = new
+    return instr if out is None else instr.renamed(operands=tuple(out))
+
+
+_READ_PLANS = {}
+
+
+def _read_plan(op: str) -> tuple:
+    """(index, kind, literal_ok) of each position of `op` that reads values (from the
+    table, once per opcode)."""
+    plan = _READ_PLANS.get(op)
+    if plan is None:
+        syntax = OPS[op].syntax
+        plan = _READ_PLANS[op] = tuple((i, kind, literal_ok(syntax[i]))
+                                       for i, kind in READ_POSITIONS[op])
+    return plan
 
 
 def _target(dest: Dest, label) -> Dest:
