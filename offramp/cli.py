@@ -11,6 +11,7 @@ The drivers (`offramp.lox.driver.run_lox`, `offramp.runtime.ir_runner.run_ir`) a
 only when a file is run, so this module — and `--help` — work whatever else is built.
 """
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -24,6 +25,15 @@ EX_IOERR = 74  # "could not read file", as clox reports it
 TIERS = ("interp", "jit", "eager")
 NOT_BUILT_TOOL = "offramp {command}: not built yet (native tier and tools come in a later issue)"
 NOT_BUILT_TIER = "offramp: the native tier is not built yet; use --tier=interp"
+
+
+PYTHON_GC_THRESHOLD = 100_000
+"""Container allocations between two young-generation scans of CPython's cyclic collector
+while the command runs (CPython's default is 700).  The VM's Python objects — IR
+instructions, the interpreter's step closures, the optimizer's tables — are long-lived or
+freed by reference counting; scanning them every 700 allocations found nothing and cost,
+measured on method_call.lox, 77 collections and 11 ms of a 60 ms program (and 80 ms of
+start-up).  Older generations keep CPython's ratios, so cycles are still collected."""
 
 
 class UsageError(Exception):
@@ -169,6 +179,15 @@ def _unreadable(path: str, reason: str) -> int:
 
 def main(argv=None) -> int:
     """Entry point of the `offramp` command; returns the exit status."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(PYTHON_GC_THRESHOLD, *thresholds[1:])
+    try:
+        return _main(argv)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _main(argv) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
