@@ -10,7 +10,7 @@ steps never ask what kind of operand they read.
 completeness test checks that none is missing.
 """
 from ..ir import tagref
-from ..ir.analysis import loop_bodies, value_types
+from ..ir.analysis import live_before_each, liveness, loop_bodies, value_types
 from ..ir.nodes import FrameState, Imm, Var
 from ..ir.ops import Kind
 from ..ir.types import DoubleType, IntType, RefType, is_traced
@@ -39,6 +39,8 @@ class CompiledVersion:
         self.hot_at = {}          # header pc -> the count at which it reports a hot loop
         self.profiles = {}
         self._keepalives = {}
+        self._live_in = None
+        self._live_before = {}
         self._layout()
         self._compile()
 
@@ -125,6 +127,21 @@ class CompiledVersion:
     def jump(self, dest):
         """The step fragment that branches to `dest` (binding its parameters)."""
         return _copy_to(*self.dest_step(dest), self.loop_counts, self.hot_at)
+
+    def live_in(self) -> dict:
+        """`ir.analysis.liveness` of the version, computed once: every compilation that
+        builds frame states resuming in this version (a baseline does not change) asks."""
+        if self._live_in is None:
+            self._live_in = liveness(self.version)
+        return self._live_in
+
+    def live_before(self, label: str) -> list:
+        """`ir.analysis.live_before_each` of one block of the version, computed once."""
+        live = self._live_before.get(label)
+        if live is None:
+            live = self._live_before[label] = live_before_each(self.version, label,
+                                                               self.live_in())
+        return live
 
     def loops_at(self, pc: int) -> tuple:
         """The pcs of the headers of the loops containing `pc` (innermost not first)."""

@@ -62,8 +62,7 @@ from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_LOW_MASK, HEADER_
                            HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK, HEADER_SIZE_SHIFT,
                            INSTANCE_FIELDS, VALUES_SLOTS)
 from ..ir import tagref
-from ..ir.analysis import (dominators_in_order, live_before_each, liveness, reachable_from,
-                           uses)
+from ..ir.analysis import dominators_in_order, reachable_from, uses
 from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
 from ..ir.types import DOUBLE, I1, I64, TAGREF64
 from ..opt.osr import held_by
@@ -132,12 +131,11 @@ class Speculator:
         self.baseline = original.version(self.source.name)
         # Only codegen's version has profiles and the call shapes matched below.
         self.active = self.baseline is original.versions[0]
-        self.live_in = liveness(self.baseline)
-        self.block_live = {}
+        self.baseline_code = runtime.vm.interp.code_for(self.baseline)
         # In an OSR clone a baseline variable may be held under another name (osr.py).
-        self.held = held_by(self.source, self.baseline) if self.func != self.source.func \
-            else {}
-        self.profiles = runtime.vm.interp.code_for(self.baseline).profiles
+        self.held = held_by(self.source, self.baseline, self.baseline_code.live_in()) \
+            if self.func != self.source.func else {}
+        self.profiles = self.baseline_code.profiles
         self.excluded = excluded
         self.guarded = guarded
         self.failed_reasons = failed_reasons
@@ -332,9 +330,7 @@ class Speculator:
 
     def live_before(self, label: str, index: int) -> set:
         """The baseline's variables live before instruction `index` of block `label`."""
-        if label not in self.block_live:
-            self.block_live[label] = live_before_each(self.baseline, label, self.live_in)
-        return self.block_live[label][index]
+        return self.baseline_code.live_before(label)[index]
 
     def waiting(self, index: int, given=()) -> FrameState:
         """Wait at the baseline's call at `index` of the current block (its result pending).

@@ -29,17 +29,21 @@ from ..ir.types import FuncRefType, FuncSig
 from .rewrite import NameSupply, as_version, definitions, map_operands
 
 
-def osr_entry(module, version, header_label: str):
-    """Add an OSR entry clone of `version` at `header_label`; return (Function, live names)."""
+def osr_entry(module, version, header_label: str, live_in: dict | None = None,
+              types: dict | None = None):
+    """Add an OSR entry clone of `version` at `header_label`; return (Function, live names).
+
+    `live_in` and `types` (the version's liveness and value types) may be given by a
+    caller that keeps them."""
     version = as_version(module, version)
     func = module.functions[version.func]
     header = version.block(header_label)
     region = reachable_from(version, header_label)
     defs = definitions(version)
-    live_names = entry_names(version, header_label)
+    live_names = entry_names(version, header_label, live_in)
     others = live_names[len(header.params):]
     clash = [n for n in others if defs.get(n, (None,))[0] in region]
-    types = value_types(module, version).types
+    types = types if types is not None else value_types(module, version).types
     param_types = tuple(types[n] for n in live_names)
     for ty in param_types:
         _name_type(module, ty, "osr.type")
@@ -65,11 +69,13 @@ def osr_entry(module, version, header_label: str):
     return clone, live_names
 
 
-def entry_names(version, header_label: str) -> list:
+def entry_names(version, header_label: str, live_in: dict | None = None) -> list:
     """The variables an entry clone at `header_label` takes, in order: the header's
-    parameters, then the other variables live into it, sorted by name."""
+    parameters, then the other variables live into it, sorted by name (`live_in`: the
+    version's liveness, if the caller has it)."""
     header = version.block(header_label)
-    return [n for n, _ in header.params] + sorted(liveness(version)[header_label])
+    live_in = live_in if live_in is not None else liveness(version)
+    return [n for n, _ in header.params] + sorted(live_in[header_label])
 
 
 def _merge_redefined(clone, header_label: str, clash: list, defs: dict, types: dict,
@@ -90,19 +96,19 @@ def _merge_redefined(clone, header_label: str, clash: list, defs: dict, types: d
         block.instrs[-1] = _extend_edges(block.instrs[-1], header_label, extra)
 
 
-def held_by(clone, baseline) -> dict:
+def held_by(clone, baseline, live_in: dict | None = None) -> dict:
     """For an OSR clone of `baseline`: block label -> {baseline variable: the clone's
     variable holding it there}, for the variables whose header parameter replaces them
     (empty when none does).  Derived from the clone itself: the entry's parameters follow
     `live_names`' order, and its branch passes the values of the new header parameters
-    after the header's own."""
+    after the header's own.  `live_in`: the baseline's liveness, if the caller has it."""
     entry = clone.blocks[0]
     jump = entry.instrs[-1].arg("dest")
     header = clone.block(jump.label)
     own = len(baseline.block(jump.label).params)
     if len(header.params) == own:
         return {}
-    live_names = entry_names(baseline, jump.label)
+    live_names = entry_names(baseline, jump.label, live_in)
     by_entry_param = {p: n for (p, _), n in zip(entry.params, live_names)}
     phis = {by_entry_param[arg.name]: p for arg, (p, _) in
             zip(jump.args[own:], header.params[own:])}

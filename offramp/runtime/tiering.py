@@ -142,11 +142,11 @@ class TierPolicy:
     def compile_osr_entry(self, version, header: str):
         """(native code of an OSR entry clone at `header`, its live names)."""
         from ..opt.osr import osr_entry
-        func, live = osr_entry(self.vm.module, version, header)
+        code = self.vm.interp.code_for(version)
+        func, live = osr_entry(self.vm.module, version, header, code.live_in(), code.ctx.types)
         self.vm.tracer.emit("osr", f"entry clone @{func.name} for @{version.func} "
                                    f"%{version.name} loop %{header}")
-        code = self.engine.compile(self.vm.optimize(func), install=False)
-        return code, live
+        return self.engine.compile(self.vm.optimize(func), install=False), live
 
     def stats(self) -> dict:
         return {"osr entries": self.osr_entries, "recompilations": dict(self.recompiles),
