@@ -338,40 +338,57 @@ their value operands are those positions, with no nested structure to walk."""
 
 
 def _operand_checks() -> dict:
-    """Kind -> predicate on an operand (built once; nodes.py imports this module lazily)."""
+    """Kind -> what an operand of that kind must be: a tuple of classes (an isinstance
+    test) or a predicate (built once; nodes.py imports this module lazily)."""
     from .nodes import Dest, FrameState, Imm, Sym, Var
     from .types import FuncSig
     value = (Var, Sym, Imm)
     return {
         Kind.TYPE: lambda o: not isinstance(o, (FuncSig, tuple)) and o is not None,
         Kind.TYPES2: lambda o: isinstance(o, tuple) and len(o) == 2,
-        Kind.SIG: lambda o: isinstance(o, FuncSig),
-        Kind.VALUE: lambda o: isinstance(o, value),
+        Kind.SIG: (FuncSig,),
+        Kind.VALUE: value,
         Kind.VALUES: lambda o: isinstance(o, tuple) and all(isinstance(x, value) for x in o),
         Kind.KEEPALIVE: lambda o: isinstance(o, tuple) and all(isinstance(x, value) for x in o),
-        Kind.DEST: lambda o: isinstance(o, Dest),
+        Kind.DEST: (Dest,),
         Kind.CASES: lambda o: isinstance(o, tuple) and all(
             isinstance(k, int) and isinstance(d, Dest) for k, d in o),
-        Kind.EXTERN: lambda o: isinstance(o, str),
-        Kind.INT: lambda o: isinstance(o, int),
-        Kind.REASON: lambda o: isinstance(o, str),
+        Kind.EXTERN: (str,),
+        Kind.INT: (int,),
+        Kind.REASON: (str,),
         Kind.WORD: lambda o: o is None,
-        Kind.STATE: lambda o: isinstance(o, FrameState),
+        Kind.STATE: (FrameState,),
     }
 
 
-_CHECKS = []
+_ROW_CHECKS = {}
+
+
+def _row_checks(opdef: OpDef) -> tuple:
+    """(what the operand must be, optional) for each position of a row, built once."""
+    row = _ROW_CHECKS.get(opdef.name)
+    if row is None:
+        if not _ROW_CHECKS:
+            _ROW_CHECKS[None] = _operand_checks()
+        checks = _ROW_CHECKS[None]
+        row = _ROW_CHECKS[opdef.name] = tuple((checks[spec.kind], spec.optional)
+                                              for spec in opdef.syntax)
+    return row
 
 
 def check_operands(opdef: OpDef, operands: tuple) -> None:
     """Reject an operand tuple that does not match the syntax row's arity and kinds."""
-    if not _CHECKS:
-        _CHECKS.append(_operand_checks())
-    checks = _CHECKS[0]
-    if len(operands) != len(opdef.syntax):
-        raise ValueError(f"{opdef.name} takes {len(opdef.syntax)} operands, got {len(operands)}")
-    for spec, operand in zip(opdef.syntax, operands):
-        if not (checks[spec.kind](operand) or (spec.optional and operand is None)):
+    row = _row_checks(opdef)
+    if len(operands) != len(row):
+        raise ValueError(f"{opdef.name} takes {len(row)} operands, got {len(operands)}")
+    for i, ((check, optional), operand) in enumerate(zip(row, operands)):
+        if check.__class__ is tuple:
+            if isinstance(operand, check):
+                continue
+        elif check(operand):
+            continue
+        if not (optional and operand is None):
+            spec = opdef.syntax[i]
             raise ValueError(f"{opdef.name}: operand {spec.name!r} ({spec.kind.value}) "
                              f"cannot be {operand!r}")
 
