@@ -76,6 +76,11 @@ class Interpreter:
             code = self.codes[key] = CompiledVersion(self, version)
         return code
 
+    def compiled(self, version):
+        """The compiled steps of a version if it has been compiled, else None."""
+        code = self.codes.get(id(version))
+        return code if code is not None and code.version is version else None
+
     def helper(self, name):
         """The Python implementation of runtime helper `name`."""
         try:

@@ -183,7 +183,13 @@ class NativeEngine:
                         watchpoint_address=self.watchpoint_address,
                         symbol_value=self.vm.interp.symbol_value,
                         invalid_address=ctypes.addressof(invalid_word),
-                        deopt_stress=self.vm.config.deopt_stress)
+                        deopt_stress=self.vm.config.deopt_stress,
+                        version_types=self._interpreted_types)
+
+    def _interpreted_types(self, version):
+        """SSA types of a version the interpreter has compiled (it keeps them), or None."""
+        code = self.vm.interp.compiled(version)
+        return code.ctx.types if code is not None else None
 
     # --- compiling -------------------------------------------------------------------
 

@@ -78,7 +78,8 @@ class LinkInfo:
     """Addresses and numbering the lowering embeds (supplied by the engine)."""
 
     def __init__(self, *, global_addresses, function_id, helper_index, cells_base,
-                 watchpoint_address, symbol_value, invalid_address, deopt_stress=0):
+                 watchpoint_address, symbol_value, invalid_address, deopt_stress=0,
+                 version_types=None):
         self.global_addresses = global_addresses
         self.function_id = function_id          # fn(name) -> int
         self.helper_index = helper_index        # fn(extern name) -> int
@@ -87,6 +88,7 @@ class LinkInfo:
         self.symbol_value = symbol_value        # fn(name) -> constant value of a .const
         self.invalid_address = invalid_address  # this code's word: non-zero once invalid
         self.deopt_stress = deopt_stress
+        self.version_types = version_types      # fn(version) -> SSA types known, or None
 
 
 class Lowering:
@@ -200,10 +202,15 @@ class Lowering:
                           tuple((n, Var(n)) for n in sorted(live)))
 
     def types_of(self, version) -> dict:
-        """SSA value types of a version a frame state names (computed once per version)."""
+        """SSA value types of a version a frame state names (the link's, when it keeps
+        them: baselines are named by every compilation; else computed once here)."""
         types = self._types.get(id(version))
         if types is None:
-            types = self._types[id(version)] = value_types(self.module, version).types
+            known = self.link.version_types
+            types = known(version) if known is not None else None
+            if types is None:
+                types = value_types(self.module, version).types
+            self._types[id(version)] = types
         return types
 
     def flatten(self, state: FrameState, innermost_waiting: bool):
