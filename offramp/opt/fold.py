@@ -22,12 +22,13 @@ from ..interp import semantics as sem
 from ..interp.compile import HANDLERS
 from ..ir.analysis import dominators_in_order, strictly_dominates, value_types
 from ..ir.nodes import Dest, Imm, Instr, Sym, Var
-from ..ir.ops import Flag, Kind
+from ..ir.ops import READ_POSITIONS, Flag, Kind
 from ..ir.types import DoubleType, IntType, TagRef64Type
 from .rewrite import (Substitution, as_version, copy_version, definitions,
                       reachable, remove_unreachable)
 
 MAX_ROUNDS = 50
+PURE = Flag.PURE._value_
 
 
 def fold_constants(module, version, new_name: str | None = None):
@@ -67,7 +68,8 @@ class _ConstantSlots:
 
 def is_constant(module, operand) -> bool:
     """Whether the operand's value is known here: a literal or a `.const`."""
-    return isinstance(operand, Imm) or (isinstance(operand, Sym) and operand.name in module.consts)
+    cls = operand.__class__
+    return cls is Imm or (cls is Sym and operand.name in module.consts)
 
 
 def constant_value(module, operand, expected):
@@ -90,10 +92,11 @@ def literal_for(value, ty):
 
 def evaluate(module, ctx, instr):
     """The literal a PURE instruction over constants computes, or None."""
-    if not instr.opdef.has(Flag.PURE) or len(instr.results) != 1:
+    if not instr.opdef.bits & PURE or len(instr.results) != 1:
         return None
-    for spec, operand in zip(instr.opdef.syntax, instr.operands):
-        if spec.kind is Kind.VALUE and not is_constant(module, operand):
+    operands = instr.operands
+    for i, kind in READ_POSITIONS[instr.op]:
+        if kind is Kind.VALUE and not is_constant(module, operands[i]):
             return None
     (ty,) = instr.opdef.results(instr, ctx)
     slots = _ConstantSlots(module, ctx)
@@ -204,7 +207,7 @@ class _Round:
                 choice = a if a == b or truth(module, cond) else b
                 self.subst[instr.results[0]] = choice
                 return instr
-        if instr.opdef.has(Flag.PURE) and instr.results and instr.results[0] not in self.subst:
+        if instr.opdef.bits & PURE and instr.results and instr.results[0] not in self.subst:
             literal = evaluate(module, self.ctx, instr)
             if literal is not None:
                 self.subst[instr.results[0]] = literal

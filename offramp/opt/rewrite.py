@@ -145,8 +145,11 @@ class Substitution:
     def touches(self, instr: Instr) -> bool:
         """Whether `instr` reads a replaced variable (else rewriting it changes nothing)."""
         replaced = self.map
-        return bool(replaced) and any(o.__class__ is Var and o.name in replaced
-                                      for o in instr.value_operands())
+        if replaced:
+            for o in instr.value_operands():
+                if o.__class__ is Var and o.name in replaced:
+                    return True
+        return False
 
     def rewrite(self, instr: Instr, memo: dict) -> Instr:
         """`instr` with every replacement applied (itself when it reads none)."""
