@@ -440,8 +440,11 @@ class Lowering:
         self.flush_edges()
 
     def edge(self, dest) -> str:
-        """An edge block carrying `dest`'s arguments; returns its label."""
+        """The label to branch to for `dest`: its block's own when it takes no arguments,
+        else a new edge block carrying them (the phis' incoming block)."""
         target = self.version.block(dest.label)
+        if not target.params:
+            return f"b.{dest.label}"
         label = self.label("edge")
         args = [self.value(a, t) for a, (_, t) in zip(dest.args, target.params)]
         self.edges.setdefault(dest.label, []).append((label, args))

@@ -148,10 +148,18 @@ def _tr64_from_int(lw, block, index, instr):
 
 
 def _address(lw, instr) -> str:
+    """The pointer base+offset: a constant expression for a constant base (a global's
+    cell), no addition for offset 0 (fewer instructions for -O0 codegen to select)."""
     (base,) = _operands(lw, instr, "base")
-    addr, ptr = lw.tmp(), lw.tmp()
-    lw.emit(f"{addr} = add i64 {base}, {instr.arg('offset')}")
-    lw.emit(f"{ptr} = inttoptr i64 {addr} to ptr")
+    offset = instr.arg("offset")
+    if base.lstrip("-").isdigit():
+        return f"inttoptr (i64 {llvm_literal(int(base) + offset, None)} to ptr)"
+    if offset:
+        addr = lw.tmp()
+        lw.emit(f"{addr} = add i64 {base}, {offset}")
+        base = addr
+    ptr = lw.tmp()
+    lw.emit(f"{ptr} = inttoptr i64 {base} to ptr")
     return ptr
 
 
