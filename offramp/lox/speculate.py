@@ -42,12 +42,13 @@ site may be, e.g. a guard for the two shapes the site has seen since).
 | truthy not                     | always                     | -                | NE nil, NE false, AND      |
 | equal not_equal                | always                     | -                | both fp ? FOEQ : EQ        |
 | box_get box_set upvalue        | always                     | -                | LOAD / STORE at offsets    |
-| get_global set_global          | always                     | not UNDEFINED    | LOAD (STORE) of the cell   |
+| get_global set_global          | always                     | not UNDEFINED *  | LOAD (STORE) of the cell   |
 | get_property / set_property    | shapes, field in one slot  | ref, shape ids   | LOAD fields, LOAD/STORE    |
 | get_property + call            | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
 | get_super + call               | superclass one class K     | superclass == K  | CALL @M (M, this, args)    |
 | call                           | one closure C              | callee == C      | CALL @C (C, nil, args)     |
 | call                           | one class K                | callee == K      | instantiate, CALL @init    |
+* none once the global is defined: Lox never undefines a global.
 
 Heap words a fast path embeds (closures, classes, the classes of speculated shapes, which
 keep the shape ids' meaning) are rooted through `LoxRuntime.embed`.  A closure or class
@@ -526,17 +527,25 @@ class Speculator:
         instr = instrs[i]
         cell = instr.arg("args")[0]
         value = self.emit("LOAD", TAGREF64, cell, 0, result=instr.results[0])
-        self.guard(self.emit("NE", TAGREF64, value, UNDEFINED, hint="defined"),
-                   "undefined variable")
+        if not self.defined_now(cell):
+            self.guard(self.emit("NE", TAGREF64, value, UNDEFINED, hint="defined"),
+                       "undefined variable")
         return 1
 
     def set_global(self, instrs, i, profiled) -> int:
         cell, _, value = instrs[i].arg("args")
-        old = self.emit("LOAD", TAGREF64, cell, 0, hint="old")
-        self.guard(self.emit("NE", TAGREF64, old, UNDEFINED, hint="defined"),
-                   "undefined variable")
+        if not self.defined_now(cell):
+            old = self.emit("LOAD", TAGREF64, cell, 0, hint="old")
+            self.guard(self.emit("NE", TAGREF64, old, UNDEFINED, hint="defined"),
+                       "undefined variable")
         self.emit("STORE", TAGREF64, cell, 0, value)
         return 1
+
+    def defined_now(self, cell) -> bool:
+        """Whether the global whose cell this is has been defined: Lox never undefines a
+        global, so reading or assigning it needs no check (and no guard) from now on."""
+        return isinstance(cell, Sym) and cell.name in self.module.globals and \
+            self.runtime.vm.read_global(cell.name) != UNDEFINED.value
 
     # --- properties --------------------------------------------------------------------
 

@@ -333,6 +333,20 @@ def test_an_undefined_global_raises_the_interpreter_error():
     assert failed(run, "undefined variable")
 
 
+def test_a_defined_global_is_read_and_assigned_without_a_guard():
+    run = check_same("var seen = 0;\n"
+                     "fun f() { seen = seen + 1; return later; }\n"
+                     "fun g() { later = seen; }\n"
+                     "var later = 0;\n"
+                     "for (var i = 0; i < 20; i = i + 1) { f(); g(); }\n"
+                     "print seen;")
+    assert run.out.getvalue() == "20\n"
+    for name in ("f", "g"):     # compiled after `var later` ran: every global is defined
+        text = run.text(name)
+        assert "@lox.global.seen" in text and "undefined variable" not in text, text
+    assert not run.deopts
+
+
 def test_osr_clone_is_speculated_with_the_original_profiles():
     run = check_same(HOT_LOOP, after_calls=10 ** 9, loop_after=20)
     (key, version), = [(k, v) for k, v in run.optimized.items() if isinstance(k, tuple)]
