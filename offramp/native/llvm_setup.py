@@ -35,13 +35,15 @@ CODEGEN_LEVEL = 1
 """The target machine's optimization level: -O1 codegen (SelectionDAG, greedy register
 allocation) gives the same code size as -O2 on our modules at half the codegen time."""
 
-FAST_CODEGEN_ABOVE = 200
-"""A module with more instructions than this is compiled with -O0 codegen (fast
+FAST_CODEGEN_ABOVE = 150
+"""A module with more LLVM instructions than this is compiled with -O0 codegen (fast
 instruction selection and register allocation): large units — OSR clones of whole
 scripts with their callees inlined — are compiled once and their compile time is what
-the program waits for.  Measured side by side: method_call.lox's clones (293 and 844
-instructions) take 4x less codegen time (6 vs 25 ms for the larger) and the run is 20%
-shorter; fib (150 instructions, hot for its whole run) is 20% faster at -O1.  Such modules
+the program waits for.  Measured side by side: method_call.lox's clones (now 163 and 562
+instructions) take 4x less codegen time (2 vs 8 ms for the smaller) and the run is 20%
+shorter; fib (136 instructions, hot for its whole run) is 20% faster at -O1.  A size is
+only a guess at how long code will run: recompiling code that stays hot at -O1 would be
+the real answer.  Such modules
 also skip FUNCTION_PASSES: on method_call's clones that is 2.5 + 1.5 ms less compile time
 for 1 ms more run time (instcombine's tighter tag tests are what is lost)."""
 
