@@ -20,7 +20,7 @@ a block whose parameter would need a literal in a keep-alive is left alone).
 from dataclasses import replace
 
 from ..ir.nodes import Dest, Var
-from ..ir.ops import Flag, Kind
+from ..ir.ops import READ_POSITIONS, Flag, Kind
 from .rewrite import (Substitution, as_version, copy_version, incoming, remove_unreachable)
 
 KEEP = (Flag.SIDE_EFFECT | Flag.TERMINATOR | Flag.GUARD | Flag.MAY_DEOPT | Flag.SAFEPOINT
@@ -43,20 +43,23 @@ def eliminate_dead_code(module, version, new_name: str | None = None):
     return out
 
 
-def _non_branch_uses(instr):
-    """Names read other than as branch arguments (those count only through parameters)."""
-    for spec, operand in zip(instr.opdef.syntax, instr.operands):
-        if spec.kind is Kind.VALUE:
-            operands = (operand,)
-        elif spec.kind in (Kind.VALUES, Kind.KEEPALIVE):
-            operands = operand
-        elif spec.kind is Kind.STATE and operand is not None:
-            operands = tuple(operand.operands())
-        else:
-            continue
-        for o in operands:
-            if isinstance(o, Var):
-                yield o.name
+def _non_branch_uses(instr, states_seen: set) -> list:
+    """Names read other than as branch arguments (those count only through parameters).
+    A frame state whose id is in `states_seen` was counted already (many guards share
+    one); the ids of states read here are added."""
+    names = []
+    operands = instr.operands
+    for i, kind in READ_POSITIONS[instr.op]:
+        operand = operands[i]
+        if kind is Kind.VALUE:
+            if operand.__class__ is Var:
+                names.append(operand.name)
+        elif kind is Kind.VALUES or kind is Kind.KEEPALIVE:
+            names.extend(o.name for o in operand if o.__class__ is Var)
+        elif kind is Kind.STATE and operand is not None and id(operand) not in states_seen:
+            states_seen.add(id(operand))
+            names.extend(o.name for o in operand.operands() if o.__class__ is Var)
+    return names
 
 
 def _live_names(version) -> set:
@@ -70,6 +73,7 @@ def _live_names(version) -> set:
                 producers[r] = instr
     edges = incoming(version)
     live, work = set(), []
+    states_seen = set()     # the version's instructions keep their states alive meanwhile
 
     def need(names):
         for n in names:
@@ -80,12 +84,12 @@ def _live_names(version) -> set:
     for block in version.blocks:
         for instr in block.instrs:
             if not removable(instr):
-                need(_non_branch_uses(instr))
+                need(_non_branch_uses(instr, states_seen))
     need(name for name, _ in version.blocks[0].params)   # arguments are never removed
     while work:
         name = work.pop()
         if name in producers:
-            need(_non_branch_uses(producers[name]))
+            need(_non_branch_uses(producers[name], states_seen))
         elif name in params:
             label, j = params[name]
             for dest in edges.get(label, ()):

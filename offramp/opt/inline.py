@@ -150,8 +150,16 @@ class _Inliner:
                 states[key] = (s, renamed)
             return states[key][1]
 
+        composed_states = {}
+
         def composed(s):
-            return compose(state(s), outer)
+            """The callee state renamed, the call's state below it: once per state, so
+            instructions that shared a state still share one (later passes rewrite
+            shared states once)."""
+            key = id(s)
+            if key not in composed_states:
+                composed_states[key] = (s, compose(state(s), outer))
+            return composed_states[key][1]
 
         body = []
         for b in callee.blocks:

@@ -76,11 +76,21 @@ class _Walk:
         predecessors are done before it."""
         self.note_bases()
         done = {}    # label -> (pure, known, loads) at the block's end
+        children = {}
+        for label in self.order:
+            idom = self.idom.get(label)
+            children[idom] = children.get(idom, 0) + 1
         for label in self.order:
             block = self.by_label[label]
             idom = self.idom.get(label)
-            pure, known = ({}, set()) if idom is None else \
-                (dict(done[idom][0]), set(done[idom][1]))
+            if idom is None:
+                pure, known = {}, set()
+            else:
+                # The last dominated block to inherit takes the tables themselves.
+                children[idom] -= 1
+                pure, known = done[idom][0], done[idom][1]
+                if children[idom]:
+                    pure, known = dict(pure), set(known)
             loads = self.loads_on_entry(label, done)
             self.rewrite(block, pure, known, loads)
             done[label] = (pure, known, loads)
