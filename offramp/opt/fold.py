@@ -29,16 +29,17 @@ from .rewrite import (Substitution, as_version, copy_version, definitions,
 
 MAX_ROUNDS = 50
 PURE = Flag.PURE._value_
+TERMINATOR = Flag.TERMINATOR._value_
 
 
 def fold_constants(module, version, new_name: str | None = None):
     """A new version of `version` with constants folded and branches on them resolved."""
     version = as_version(module, version)
     out = copy_version(version, new_name)
-    ctx = value_types(module, out)
     remove_unreachable(out)
+    ctx = value_types(module, out)
     for _ in range(MAX_ROUNDS):
-        if not _Round(module, out, ctx).run():
+        if not sweep(module, out, ctx):
             break
     return out
 
@@ -90,14 +91,20 @@ def literal_for(value, ty):
     return None
 
 
-def evaluate(module, ctx, instr):
-    """The literal a PURE instruction over constants computes, or None."""
-    if not instr.opdef.bits & PURE or len(instr.results) != 1:
-        return None
+def all_constant(module, instr) -> bool:
+    """Whether every single value (VALUE position) an instruction reads is a constant."""
     operands = instr.operands
     for i, kind in READ_POSITIONS[instr.op]:
         if kind is Kind.VALUE and not is_constant(module, operands[i]):
-            return None
+            return False
+    return True
+
+
+def evaluate(module, ctx, instr):
+    """The literal a PURE instruction over constants computes, or None."""
+    if not instr.opdef.bits & PURE or len(instr.results) != 1 or \
+            not all_constant(module, instr):
+        return None
     (ty,) = instr.opdef.results(instr, ctx)
     slots = _ConstantSlots(module, ctx)
     try:
@@ -113,73 +120,77 @@ def truth(module, operand):
     return bool(constant_value(module, operand, None))
 
 
-# ---------------------------------------------------------------------------- one round
+# ---------------------------------------------------------------------------- one sweep
 
-class _Round:
-    """One sweep in reverse postorder, substituting as it goes.
+class Folder:
+    """Folding during one sweep over a version's blocks in reverse postorder, substituting
+    as it goes (the redundancy pass sweeps with one too).
 
     In reverse postorder every definition is visited before its uses (a definition
     dominates them), so one sweep applies every replacement it finds.  A block's
-    parameters are propagated when the sweep reaches it: its forward edges come from
-    blocks already visited, and any edge's arguments are read through the substitution so
-    far.  What a sweep cannot see is an edge that disappeared in it (a branch folded, a
-    guard become a deopt, a block unreachable) or a back edge whose arguments it replaced
-    after visiting the loop header: then a parameter may have one incoming value left,
-    and `run` says another sweep is needed."""
+    parameters are propagated when the sweep reaches it (`enter`): its forward edges come
+    from blocks already visited, and any edge's arguments are read through the
+    substitution so far.  What a sweep cannot see is an edge that disappeared in it (a
+    branch folded, a guard become a deopt) or a back edge whose arguments it replaced after
+    visiting the loop header: then a parameter may have one incoming value left, and
+    `again` says another sweep is needed.
 
-    def __init__(self, module, version, ctx):
-        self.module, self.version, self.ctx = module, version, ctx
-        self.subst = Substitution()
+    Value types (for evaluating an instruction over constants) are computed when first
+    needed, or taken from `ctx`."""
+
+    def __init__(self, module, version, order: list, idom: dict, subst=None, ctx=None):
+        self.module, self.version, self._ctx = module, version, ctx
+        self.subst = subst if subst is not None else Substitution()
         self.again = False
+        self.entry = order[0]
+        self.idom = idom
+        self.live = set(order)
+        self.defs = definitions(version)
+        self.edges = {label: [] for label in order}
+        for block in version.blocks:
+            if block.label in self.live:
+                for dest in block.instrs[-1].dests():
+                    self.edges[dest.label].append(dest)
+        self.memo, self.visited = {}, set()
 
-    def run(self) -> bool:
-        """Sweep once; whether another sweep may find more."""
-        version = self.version
-        live = reachable(version)
-        by_label = {b.label: b for b in version.blocks}
-        edges = {label: [] for label in live}
-        for label in live:
-            for dest in by_label[label].instrs[-1].dests():
-                edges[dest.label].append(dest)
-        _, idom = dominators_in_order(version)
-        defs = definitions(version)
-        live_set = set(live)
-        memo, visited = {}, set()
-        for n, label in enumerate(live):
-            block = by_label[label]
-            visited.add(label)
-            if n and block.params:
-                self.propagate_parameters(block, edges[label], defs, live_set, idom)
-            instrs = []
-            for instr in block.instrs:
-                new = self.fold(self.subst.rewrite(instr, memo))
-                if new is None:
-                    continue
-                instrs.append(new)
-                if new.opdef.has(Flag.TERMINATOR):
-                    break
-            old_end, end = block.instrs[-1], instrs[-1]
-            if end.op != old_end.op or len(instrs) != len(block.instrs):
-                self.again = True
-            elif end is not old_end and any(
-                    d.label in visited and d.args != old.args
-                    for d, old in zip(end.dests(), old_end.dests())):
-                self.again = True
-            block.instrs = instrs
-        self.again |= remove_unreachable(version)
-        return self.again
+    @property
+    def ctx(self):
+        if self._ctx is None:
+            self._ctx = value_types(self.module, self.version)
+        return self._ctx
 
-    def propagate_parameters(self, block, dests, defs, live_set, idom):
+    def enter(self, block) -> None:
+        """Start visiting `block`: propagate its parameters."""
+        self.visited.add(block.label)
+        if block.label != self.entry and block.params:
+            self.propagate_parameters(block)
+
+    def step(self, instr):
+        """`instr` with the replacements so far, folded (None: dropped)."""
+        return self.fold(self.subst.rewrite(instr, self.memo))
+
+    def leave(self, block, instrs: list) -> None:
+        """Finish `block` with `instrs`; note when its edges changed."""
+        old_end, end = block.instrs[-1], instrs[-1]
+        if end is not old_end:
+            old_dests, dests = old_end.dests(), end.dests()
+            if [d.label for d in dests] != [d.label for d in old_dests] or any(
+                    d.label in self.visited and d.args != old.args
+                    for d, old in zip(dests, old_dests)):
+                self.again = True
+        block.instrs = instrs
+
+    def propagate_parameters(self, block) -> None:
         """Replace the block's parameters that receive one operand on every edge."""
         label = block.label
         for j, (name, _) in enumerate(block.params):
-            value = self.single_incoming(name, j, dests)
+            value = self.single_incoming(name, j, self.edges[label])
             if value is None:
                 continue
             if isinstance(value, Var):
-                where = defs[value.name][0]
-                if where == label or where not in live_set or \
-                        not strictly_dominates(where, label, idom):
+                where = self.defs[value.name][0]
+                if where == label or where not in self.live or \
+                        not strictly_dominates(where, label, self.idom):
                     continue
             self.subst[name] = value
 
@@ -208,9 +219,10 @@ class _Round:
                 self.subst[instr.results[0]] = choice
                 return instr
         if instr.opdef.bits & PURE and instr.results and instr.results[0] not in self.subst:
-            literal = evaluate(module, self.ctx, instr)
-            if literal is not None:
-                self.subst[instr.results[0]] = literal
+            if all_constant(module, instr):
+                literal = evaluate(module, self.ctx, instr)
+                if literal is not None:
+                    self.subst[instr.results[0]] = literal
             return instr
         if op == "BRANCH2":
             cond, t, f = instr.arg("cond"), instr.arg("iftrue"), instr.arg("iffalse")
@@ -229,6 +241,27 @@ class _Round:
             return Instr("DEOPT", (instr.arg("reason"), instr.arg("state")), (), instr.name,
                          instr.line)
         return instr
+
+
+def sweep(module, version, ctx=None) -> bool:
+    """Fold over `version` once, in place; whether another sweep may find more."""
+    order = reachable(version)
+    _, idom = dominators_in_order(version)
+    folder = Folder(module, version, order, idom, ctx=ctx)
+    by_label = {b.label: b for b in version.blocks}
+    for label in order:
+        block = by_label[label]
+        folder.enter(block)
+        instrs = []
+        for instr in block.instrs:
+            new = folder.step(instr)
+            if new is None:
+                continue
+            instrs.append(new)
+            if new.opdef.bits & TERMINATOR:
+                break
+        folder.leave(block, instrs)
+    return remove_unreachable(version) or folder.again
 
 
 def _branch(instr, dest: Dest) -> Instr:

@@ -1,5 +1,5 @@
-"""The optimization pipeline: inline, fold, remove redundancy, clean up, share frame
-states, clean up.
+"""The optimization pipeline: inline, fold and remove redundancy (one walk), clean up,
+share frame states, clean up.
 
 `optimize` returns a new version of the function (not installed: the caller appends it to
 `module.functions[f].versions` when it should become current, or hands it to the native
@@ -9,7 +9,6 @@ number of distinct frame states before and after, which `--stats` reports.
 """
 from ..ir.verify import VerifyError, verify_version
 from .dce import eliminate_dead_code
-from .fold import fold_constants
 from .redundancy import eliminate_redundancy
 from .inline import DEFAULT_MAX_DEPTH, DEFAULT_MAX_GROWTH, always, inline_calls
 from .rewrite import as_version
@@ -43,8 +42,7 @@ def optimize(module, version, new_name: str, *, inline=True, stats: dict | None 
                                            max_depth=max_inline_depth,
                                            max_growth=max_inline_growth,
                                            callee_version=callee_version))
-    v = checked("fold", fold_constants(module, v, new_name))
-    v = checked("redundancy", eliminate_redundancy(module, v, new_name))
+    v = checked("fold and redundancy", eliminate_redundancy(module, v, new_name))
     v = checked("dce", eliminate_dead_code(module, v, new_name))
     v = checked("share states", share_states(module, v, new_name))
     v = checked("dce", eliminate_dead_code(module, v, new_name))

@@ -32,16 +32,23 @@ every heap load available.
 Replacements reach every use, frame states included, so a removed guard's later states
 read the value the dominating computation produced — the same value.  Removing what has
 become unused is dead-code elimination's job.
+
+The walk folds constants as it goes (`fold.Folder`: block parameters with one incoming
+value, instructions over constants, branches and guards on constants), with the same
+replacements, so after inlining one walk does what a folding sweep and this pass did one
+after the other.  When folding changed the control flow, folding sweeps follow until
+nothing changes.
 """
 from ..ir.analysis import dominators_in_order, predecessors
 from ..ir import tagref
 from ..ir.nodes import Sym, Var
 from ..ir.types import TagRef64Type
 from ..ir.ops import Flag
-from .fold import constant_value, is_constant
+from .fold import MAX_ROUNDS, Folder, constant_value, is_constant, sweep
 from .rewrite import Substitution, as_version, copy_version, remove_unreachable
 
 KILLS_NOTHING = frozenset({"GUARD", "PROFILE"})
+TERMINATOR = Flag.TERMINATOR._value_
 PLAIN_EDGES = frozenset({"BRANCH", "BRANCH2", "SWITCH"})
 ALWAYS_PASSES = {"TR64_IS_FP": "TR64_FROM_FP", "TR64_IS_REF": "TR64_FROM_REF",
                  "TR64_IS_INT": "TR64_FROM_INT"}
@@ -54,7 +61,12 @@ def eliminate_redundancy(module, version, new_name: str | None = None):
     version = as_version(module, version)
     out = copy_version(version, new_name)
     remove_unreachable(out)
-    _Walk(module, out).run()
+    again = _Walk(module, out).run()
+    again |= remove_unreachable(out)
+    for _ in range(MAX_ROUNDS):
+        if not again:
+            break
+        again = sweep(module, out)
     return out
 
 
@@ -67,13 +79,14 @@ class _Walk:
         self.preds = predecessors(version)
         self.order, self.idom = dominators_in_order(version)
         self.subst = Substitution()
+        self.folder = Folder(module, version, self.order, self.idom, subst=self.subst)
         self.base_kind = {}
         self.boxed = {}      # Var -> the TR64_FROM_* that defined it
         self.origin = {}     # Var -> its defining SELECT or TR64_FROM_FP (for never_equal)
 
-    def run(self) -> None:
+    def run(self) -> bool:
         """Visit blocks in reverse postorder: a block's immediate dominator and its forward
-        predecessors are done before it."""
+        predecessors are done before it.  Whether folding changed the control flow."""
         self.note_bases()
         done = {}    # label -> (pure, known, loads) at the block's end
         children = {}
@@ -92,9 +105,10 @@ class _Walk:
                 if children[idom]:
                     pure, known = dict(pure), set(known)
             loads = self.loads_on_entry(label, done)
+            self.folder.enter(block)
             self.rewrite(block, pure, known, loads)
             done[label] = (pure, known, loads)
-        self.subst.apply(self.version)
+        return self.folder.again
 
     def loads_on_entry(self, label: str, done: dict) -> dict:
         """Loads available on every edge into the block: none at the entry and where an edge
@@ -111,6 +125,9 @@ class _Walk:
         """Rewrite `block`'s instructions given what dominating code computed and checked."""
         kept = []
         for instr in block.instrs:
+            instr = self.folder.step(instr)
+            if instr is None:
+                continue
             op, opdef = instr.op, instr.opdef
             if op == "GUARD":
                 cond = self.subst.resolve(instr.operands[0])
@@ -145,7 +162,9 @@ class _Walk:
                   and not self.pure_call(instr)):
                 loads.clear()
             kept.append(instr)
-        block.instrs = kept
+            if opdef.bits & TERMINATOR:
+                break       # a guard folded into a DEOPT ends the block
+        self.folder.leave(block, kept)
 
     def never_equal(self, instr) -> bool:
         """Whether `NE ty a b` holds because one side is a constant the other side, a
