@@ -21,8 +21,9 @@ and `max_depth` / `max_growth` bound nesting and the number of instructions adde
 Instructions keep their own source lines and names.
 """
 
-from ..ir.nodes import Block, Dest, FrameState, Instr, Sym, Var
-from .rewrite import NameSupply, as_version, copy_version, map_operands
+from ..ir.nodes import Block, Dest, FrameState, Imm, Instr, Sym, Var
+from ..ir.ops import Kind
+from .rewrite import NameSupply, as_version, copy_version, map_operands, read_plan
 
 DEFAULT_MAX_DEPTH = 4
 DEFAULT_MAX_GROWTH = 2000
@@ -66,6 +67,21 @@ def called_function(module, instr) -> str | None:
     return callee.name
 
 
+def literal_free_reads(version) -> set:
+    """Names `version` reads in positions that cannot hold a literal."""
+    names = set()
+    for block in version.blocks:
+        for instr in block.instrs:
+            for i, kind, literal_ok in read_plan(instr.op):
+                if literal_ok or kind not in (Kind.VALUE, Kind.VALUES, Kind.KEEPALIVE):
+                    continue
+                operand = instr.operands[i]
+                for o in (operand,) if kind is Kind.VALUE else operand:
+                    if o.__class__ is Var:
+                        names.add(o.name)
+    return names
+
+
 def current_version(module):
     """The default `callee_version`: a function's current version."""
     def version_of(name: str):
@@ -85,6 +101,7 @@ class _Inliner:
         self.names = NameSupply(version)
         self.chains = {id(b): () for b in version.blocks}   # functions inlined to get here
         self.count = 0
+        self.literal_free = {}    # id(callee version) -> literal_free_reads of it
 
     def run(self):
         blocks = self.version.blocks
@@ -131,15 +148,21 @@ class _Inliner:
         base = block.label.split(".after.")[0]
         cont = Block(self.names.fresh(f"{base}.after.{callee.func}"),
                      list(zip(results, sig.results)), block.instrs[k + 1:])
-        entry = labels[callee.blocks[0].label]
+        entry_block = callee.blocks[0]
+        entry = labels[entry_block.label]
+        bound = self.bound_arguments(callee, call.arg("args"))
+        passed = tuple(a for (p, _), a in zip(entry_block.params, call.arg("args"))
+                       if p not in bound)
         head = Block(block.label, block.params,
-                     block.instrs[:k] + [Instr("BRANCH", (Dest(entry, call.arg("args")),),
+                     block.instrs[:k] + [Instr("BRANCH", (Dest(entry, passed),),
                                               (), None, call.line)])
         outer = call.arg("state")
         states = {}
 
         def value(operand, literal_allowed):
-            return Var(name(operand.name)) if isinstance(operand, Var) else operand
+            if operand.__class__ is not Var:
+                return operand
+            return bound.get(operand.name) or Var(name(operand.name))
 
         def state(s):
             key = id(s)
@@ -174,9 +197,26 @@ class _Inliner:
                 if new.results:
                     new = new.renamed(results=tuple(name(r) for r in new.results))
                 instrs.append(new)
-            body.append(Block(labels[b.label], [(name(n), t) for n, t in b.params], instrs))
+            body.append(Block(labels[b.label],
+                              [(name(n), t) for n, t in b.params if n not in bound], instrs))
         self.chains[id(head)] = chain
         self.chains[id(cont)] = chain
         for b in body:
             self.chains[id(b)] = chain + (callee.func,)
         return [head, *body, cont]
+
+    def bound_arguments(self, callee, args) -> dict:
+        """Entry parameter -> the call's argument, for the arguments the body can read
+        directly instead of through a parameter: when nothing branches back to the
+        callee's entry (its parameters have one value), unless the argument is a literal
+        and the parameter is read where a literal cannot stand (a keep-alive, a memory
+        base)."""
+        entry = callee.blocks[0]
+        if any(d.label == entry.label for b in callee.blocks for d in b.instrs[-1].dests()):
+            return {}
+        key = id(callee)
+        if key not in self.literal_free:
+            self.literal_free[key] = literal_free_reads(callee)
+        no_literal = self.literal_free[key]
+        return {p: a for (p, _), a in zip(entry.params, args)
+                if a.__class__ is not Imm or p not in no_literal}

@@ -68,7 +68,7 @@ def map_operands(instr: Instr, fn, *, label=None, state_fn=None, memo=None) -> I
     """
     operands = instr.operands
     out = None
-    for i, kind, ok in _read_plan(instr.op):
+    for i, kind, ok in read_plan(instr.op):
         operand = operands[i]
         if kind is Kind.VALUE:
             new = fn(operand, ok)
@@ -92,7 +92,7 @@ def map_operands(instr: Instr, fn, *, label=None, state_fn=None, memo=None) -> I
 _READ_PLANS = {}
 
 
-def _read_plan(op: str) -> tuple:
+def read_plan(op: str) -> tuple:
     """(index, kind, literal_ok) of each position of `op` that reads values (from the
     table, once per opcode)."""
     plan = _READ_PLANS.get(op)
