@@ -171,6 +171,7 @@ class NameSupply:
 
     def __init__(self, version: FunctionVersion | None = None):
         self.used = set()
+        self.next = {}      # base -> the first N worth trying for `base.N`
         if version is not None:
             self.claim_version(version)
 
@@ -183,10 +184,12 @@ class NameSupply:
 
     def fresh(self, base: str) -> str:
         """`base`, or `base.N` for the first N that is not taken."""
-        name, n = base, 0
+        n = self.next.get(base, 0)
+        name = f"{base}.{n}" if n else base
         while name in self.used:
             n += 1
             name = f"{base}.{n}"
+        self.next[base] = n + 1
         self.used.add(name)
         return name
 
