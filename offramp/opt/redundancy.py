@@ -49,10 +49,13 @@ from .rewrite import Substitution, as_version, copy_version, remove_unreachable
 
 KILLS_NOTHING = frozenset({"GUARD", "PROFILE"})
 TERMINATOR = Flag.TERMINATOR._value_
+PURE = Flag.PURE._value_
 PLAIN_EDGES = frozenset({"BRANCH", "BRANCH2", "SWITCH"})
 ALWAYS_PASSES = {"TR64_IS_FP": "TR64_FROM_FP", "TR64_IS_REF": "TR64_FROM_REF",
                  "TR64_IS_INT": "TR64_FROM_INT"}
 """A tag test -> the boxing whose result always passes it."""
+SPECIAL_PURE = frozenset({"OR", "NE", "SELECT", *ALWAYS_PASSES})
+"""Pure instructions the walk may learn a fact from (or fold) before table lookup."""
 OBJECT, STATIC, UNKNOWN = "object", "static", "unknown"
 
 
@@ -125,6 +128,8 @@ class _Walk:
         """Rewrite `block`'s instructions given what dominating code computed and checked."""
         kept = []
         for instr in block.instrs:
+            if self.repeated(instr, pure, known, loads):
+                continue        # dropped before the replacements are applied to it
             instr = self.folder.step(instr)
             if instr is None:
                 continue
@@ -165,6 +170,21 @@ class _Walk:
             if opdef.bits & TERMINATOR:
                 break       # a guard folded into a DEOPT ends the block
         self.folder.leave(block, kept)
+
+    def repeated(self, instr, pure: dict, known: set, loads: dict) -> bool:
+        """Whether `instr` is a guard, load or plain pure computation that dominating code
+        already did (its result, if any, is replaced by the earlier one) — asked before
+        rewriting, so that what goes is never rebuilt (guards carry frame states)."""
+        op = instr.op
+        if op == "GUARD":
+            return self.key(instr.operands[0]) in known
+        if op == "LOAD":
+            ty, base, offset = instr.operands
+            return self.replace(instr, loads.get((ty, self.key(base), offset)))
+        if instr.opdef.bits & PURE and len(instr.results) == 1 and op not in SPECIAL_PURE:
+            key = (op, tuple(self.key(o) for o in instr.operands))
+            return self.replace(instr, pure.get(key))
+        return False
 
     def never_equal(self, instr) -> bool:
         """Whether `NE ty a b` holds because one side is a constant the other side, a
