@@ -1,6 +1,4 @@
 """`python -m offramp` is the `offramp` command."""
-import sys
+from offramp.cli import command
 
-from offramp.cli import main
-
-sys.exit(main())
+command()
