@@ -9,8 +9,10 @@ steps never ask what kind of operand they read.
 `HANDLERS` maps every opcode of `ir.ops.OPS` to the function building its step; the
 completeness test checks that none is missing.
 """
+from collections import Counter
+
 from ..ir import tagref
-from ..ir.analysis import live_before_each, liveness, loop_bodies, value_types
+from ..ir.analysis import live_before_each, liveness, loop_bodies, uses, value_types
 from ..ir.nodes import FrameState, Imm, Var
 from ..ir.ops import Kind
 from ..ir.types import DoubleType, IntType, RefType, is_traced
@@ -41,6 +43,7 @@ class CompiledVersion:
         self._keepalives = {}
         self._live_in = None
         self._live_before = {}
+        self._use_counts = None
         self._layout()
         self._compile()
 
@@ -142,6 +145,13 @@ class CompiledVersion:
             live = self._live_before[label] = live_before_each(self.version, label,
                                                                self.live_in())
         return live
+
+    def use_counts(self) -> Counter:
+        """How many times each SSA name is read in the version, computed once."""
+        if self._use_counts is None:
+            self._use_counts = Counter(u for b in self.version.blocks for i in b.instrs
+                                       for u in uses(i))
+        return self._use_counts
 
     def loops_at(self, pc: int) -> tuple:
         """The pcs of the headers of the loops containing `pc` (innermost not first)."""

@@ -63,7 +63,7 @@ from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_LOW_MASK, HEADER_
                            HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK, HEADER_SIZE_SHIFT,
                            INSTANCE_FIELDS, VALUES_SLOTS)
 from ..ir import tagref
-from ..ir.analysis import dominators_in_order, reachable_from, uses
+from ..ir.analysis import dominators_in_order, reachable_from
 from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
 from ..ir.types import DOUBLE, I1, I64, TAGREF64
 from ..opt.osr import held_by
@@ -143,7 +143,9 @@ class Speculator:
         self.resume = 0
         self.names = NameSupply(self.source)
         self.subst = Substitution()
-        self.uses = Counter(u for b in self.source.blocks for i in b.instrs for u in uses(i))
+        # Reads of each name.  The baseline's counts serve an OSR clone too: a name its
+        # blocks define is read only in blocks they reach, which the clone copied.
+        self.uses = self.baseline_code.use_counts()
         self.states = {}
         self._globals_now = None
         self.block = None
