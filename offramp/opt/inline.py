@@ -193,10 +193,9 @@ class _Inliner:
                     instrs.append(Instr("BRANCH", (Dest(cont.label, values),), (), instr.name,
                                         instr.line))
                     continue
-                new = map_operands(instr, value, label=labels.__getitem__, state_fn=composed)
-                if new.results:
-                    new = new.renamed(results=tuple(name(r) for r in new.results))
-                instrs.append(new)
+                instrs.append(map_operands(
+                    instr, value, label=labels.__getitem__, state_fn=composed,
+                    results=tuple(name(r) for r in instr.results) if instr.results else None))
             body.append(Block(labels[b.label],
                               [(name(n), t) for n, t in b.params if n not in bound], instrs))
         self.chains[id(head)] = chain

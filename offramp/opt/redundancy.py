@@ -50,12 +50,13 @@ from .rewrite import Substitution, as_version, copy_version, remove_unreachable
 KILLS_NOTHING = frozenset({"GUARD", "PROFILE"})
 TERMINATOR = Flag.TERMINATOR._value_
 PURE = Flag.PURE._value_
+SIDE_EFFECT = Flag.SIDE_EFFECT._value_
 PLAIN_EDGES = frozenset({"BRANCH", "BRANCH2", "SWITCH"})
 ALWAYS_PASSES = {"TR64_IS_FP": "TR64_FROM_FP", "TR64_IS_REF": "TR64_FROM_REF",
                  "TR64_IS_INT": "TR64_FROM_INT"}
 """A tag test -> the boxing whose result always passes it."""
 SPECIAL_PURE = frozenset({"OR", "NE", "SELECT", *ALWAYS_PASSES})
-"""Pure instructions the walk may learn a fact from (or fold) before table lookup."""
+"""Pure instructions the walk may learn a fact from (or fold) before looking them up."""
 OBJECT, STATIC, UNKNOWN = "object", "static", "unknown"
 
 
@@ -125,20 +126,34 @@ class _Walk:
                 if all(other.get(key) == value for other in rest)}
 
     def rewrite(self, block, pure: dict, known: set, loads: dict) -> None:
-        """Rewrite `block`'s instructions given what dominating code computed and checked."""
+        """Rewrite `block`'s instructions given what dominating code computed and checked.
+
+        A repeated guard, load or plain pure computation is recognized by its operands'
+        replacements (`key`) and dropped before the walk's replacements are applied to it:
+        what goes is never rebuilt (guards carry frame states)."""
         kept = []
         for instr in block.instrs:
-            if self.repeated(instr, pure, known, loads):
-                continue        # dropped before the replacements are applied to it
+            op = instr.op
+            key = None
+            if op == "GUARD":
+                if self.key(instr.operands[0]) in known:
+                    continue
+            elif op == "LOAD":
+                ty, base, offset = instr.operands
+                key = (ty, self.key(base), offset)
+                if self.replace(instr, loads.get(key)):
+                    continue
+            elif instr.opdef.bits & PURE and len(instr.results) == 1 and \
+                    op not in SPECIAL_PURE:
+                key = (op, tuple(self.key(o) for o in instr.operands))
+                if self.replace(instr, pure.get(key)):
+                    continue
             instr = self.folder.step(instr)
             if instr is None:
                 continue
             op, opdef = instr.op, instr.opdef
             if op == "GUARD":
-                cond = self.subst.resolve(instr.operands[0])
-                if cond in known:
-                    continue
-                known.add(cond)
+                known.add(self.key(instr.operands[0]))
             elif op == "OR" and any(self.key(o) in known for o in instr.operands[1:]):
                 known.add(Var(instr.results[0]))
             elif op in ALWAYS_PASSES and \
@@ -146,45 +161,27 @@ class _Walk:
                 known.add(Var(instr.results[0]))
             elif op == "NE" and self.never_equal(instr):
                 known.add(Var(instr.results[0]))
-            elif opdef.has(Flag.PURE) and len(instr.results) == 1:
-                key = (op, tuple(self.key(o) for o in instr.operands))
-                if self.replace(instr, pure.get(key)):
-                    continue
+            elif opdef.bits & PURE and len(instr.results) == 1:
+                if key is None:
+                    key = (op, tuple(self.key(o) for o in instr.operands))
+                    if self.replace(instr, pure.get(key)):
+                        continue
                 pure[key] = Var(instr.results[0])
             elif op == "LOAD":
-                ty, base, offset = instr.operands
-                key = (ty, self.subst.resolve(base), offset)
-                if self.replace(instr, loads.get(key)):
-                    continue
                 loads[key] = Var(instr.results[0])
             elif op == "STORE":
                 ty, base, offset, value = instr.operands
-                base = self.subst.resolve(base)
-                for key in [k for k in loads if self.may_alias(k[1], k[2], base, offset)]:
-                    del loads[key]
-                loads[(ty, base, offset)] = self.subst.resolve(value)
-            elif (opdef.has(Flag.SIDE_EFFECT) and op not in KILLS_NOTHING
+                base = self.key(base)
+                for k in [k for k in loads if self.may_alias(k[1], k[2], base, offset)]:
+                    del loads[k]
+                loads[(ty, base, offset)] = self.key(value)
+            elif (opdef.bits & SIDE_EFFECT and op not in KILLS_NOTHING
                   and not self.pure_call(instr)):
                 loads.clear()
             kept.append(instr)
             if opdef.bits & TERMINATOR:
                 break       # a guard folded into a DEOPT ends the block
         self.folder.leave(block, kept)
-
-    def repeated(self, instr, pure: dict, known: set, loads: dict) -> bool:
-        """Whether `instr` is a guard, load or plain pure computation that dominating code
-        already did (its result, if any, is replaced by the earlier one) — asked before
-        rewriting, so that what goes is never rebuilt (guards carry frame states)."""
-        op = instr.op
-        if op == "GUARD":
-            return self.key(instr.operands[0]) in known
-        if op == "LOAD":
-            ty, base, offset = instr.operands
-            return self.replace(instr, loads.get((ty, self.key(base), offset)))
-        if instr.opdef.bits & PURE and len(instr.results) == 1 and op not in SPECIAL_PURE:
-            key = (op, tuple(self.key(o) for o in instr.operands))
-            return self.replace(instr, pure.get(key))
-        return False
 
     def never_equal(self, instr) -> bool:
         """Whether `NE ty a b` holds because one side is a constant the other side, a

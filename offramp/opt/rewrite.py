@@ -60,11 +60,12 @@ def map_dest(dest: Dest, fn) -> Dest:
     return dest if args == dest.args else Dest(dest.label, args)
 
 
-def map_operands(instr: Instr, fn, *, label=None, state_fn=None, memo=None) -> Instr:
+def map_operands(instr: Instr, fn, *, label=None, state_fn=None, memo=None,
+                 results: tuple | None = None) -> Instr:
     """`instr` with each value operand v replaced by fn(v, literal_ok).
 
     `label(l)` renames branch targets; `state_fn(state)` replaces frame states whole
-    (by default their values go through `fn`).
+    (by default their values go through `fn`); `results`, when given, rename the results.
     """
     operands = instr.operands
     out = None
@@ -86,6 +87,8 @@ def map_operands(instr: Instr, fn, *, label=None, state_fn=None, memo=None) -> I
             if out is None:
                 out = list(operands)
             out[i] = new
+    if results is not None:
+        return instr.renamed(None if out is None else tuple(out), results)
     return instr if out is None else instr.renamed(operands=tuple(out))
 
 
