@@ -30,6 +30,7 @@ class TierPolicy:
         self.calls = {}
         self.deferred = set()     # (callee, id(caller's code), loop headers) compiled with
                                   # the caller's loop first
+        self.loop_calls = {}      # (id(caller's code), loop headers) -> calls made there
         self.native = {}          # function name -> NativeCode entered by calls
         self.osr_codes = {}       # (function, version, header) -> (NativeCode, live names)
         self.reentry = 0
@@ -48,12 +49,30 @@ class TierPolicy:
         code = self.native.get(func.name)
         if code is None:
             n = self.calls[func.name] = self.calls.get(func.name, 0) + 1
+            self.count_loop_call(thread)
             if n < self.call_threshold or not func.versions:
                 return None
             if self.compile_caller_first(thread, func):
                 return None
             code = self.compile(func)
         return self.enter(code, args, thread)
+
+    def count_loop_call(self, thread) -> None:
+        """Calls made from an interpreted loop count towards the loop's hotness: a loop
+        whose body has made Config.call_threshold calls (to whatever functions) reports
+        hot at its next iteration, as if it had reached the loop threshold — its
+        iterations do the work of that many calls.  Once per loop of a version."""
+        if self.eager or not thread.frames:
+            return
+        caller = thread.frames[-1]
+        loops = caller.code.loops_at(caller.pc)
+        if not loops:
+            return
+        key = (id(caller.code), loops)
+        n = self.loop_calls.get(key, 0) + 1
+        self.loop_calls[key] = n
+        if n == self.call_threshold:
+            self.vm.interp.rearm_hot_loops(caller)
 
     def compile_caller_first(self, thread, func) -> bool:
         """A function that gets hot called from an interpreted loop is compiled with that

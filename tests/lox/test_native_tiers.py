@@ -106,9 +106,10 @@ print c.get();
 """
 
 
-def test_a_callee_hot_in_a_loop_is_compiled_inlined_into_the_loop():
-    """bump and get reach the call threshold inside the loop: the loop is entered by OSR at
-    its next iteration, with both speculated and inlined — neither is compiled alone."""
+def test_a_loop_making_hot_calls_is_compiled_with_its_callees_inlined():
+    """The loop's body makes its 20th call (the call threshold) in its 10th iteration: the
+    loop is entered by OSR at its next iteration, with bump and get speculated and inlined
+    — neither is compiled alone."""
     expected = run(METHODS_IN_A_LOOP, tier="interp")
     config = dict(tier="jit", call_threshold=20, loop_threshold=1000,
                   trace=frozenset({"tier", "osr"}))
@@ -116,9 +117,28 @@ def test_a_callee_hot_in_a_loop_is_compiled_inlined_into_the_loop():
     assert (status, out) == expected[:2]
     lines = err.splitlines()
     enters = [line for line in lines if line.startswith("[osr] enter")]
-    assert enters == ["[osr] enter @lox.fn0.script.osr.header11 at iteration 21"], lines
+    assert enters == ["[osr] enter @lox.fn0.script.osr.header11 at iteration 11"], lines
     compiled = [line for line in lines if line.startswith("[tier] compiled")]
     assert len(compiled) == 1 and ".osr." in compiled[0], lines
+
+
+def test_calls_to_many_functions_make_a_loop_hot():
+    """Four functions called once per iteration: none reaches the call threshold (20) nor
+    the loop the loop threshold (1000) when the loop's body has made 20 calls, in its
+    5th iteration; the loop is entered by OSR at its next one."""
+    source = ("fun a(x) { return x + 1; } fun b(x) { return x * 2; }\n"
+              "fun c(x) { return x - 3; } fun d(x) { return x / 2; }\n"
+              "var t = 0;\n"
+              "for (var i = 0; i < 50; i = i + 1) { t = t + a(i) + b(i) + c(i) + d(i); }\n"
+              "print t;")
+    expected = run(source, tier="interp")
+    status, out, err = run(source, tier="jit", call_threshold=20, loop_threshold=1000,
+                           trace=frozenset({"tier", "osr"}))
+    assert (status, out) == expected[:2]
+    lines = err.splitlines()
+    enters = [line for line in lines if line.startswith("[osr] enter")]
+    assert enters == ["[osr] enter @lox.fn0.script.osr.header6 at iteration 6"], lines
+    assert not [line for line in lines if ".osr." not in line], lines
 
 
 def test_a_callee_hot_outside_any_loop_is_compiled_on_its_own():
