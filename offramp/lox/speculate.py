@@ -551,31 +551,35 @@ class Speculator:
 
     # --- properties --------------------------------------------------------------------
 
-    def guard_shapes(self, obj, shapes):
-        """Guard that `obj` is an instance of one of `shapes` (unless that is known); the
-        reference of its VALUES object when every one of them has a field, else None."""
+    def guard_shapes(self, obj, shapes, fields: bool = True):
+        """Guard that `obj` is an instance of one of `shapes` (unless that is known); with
+        `fields`, the reference of its VALUES object when every one of them has a field,
+        else None (loaded once, when first asked for: a method call needs none)."""
         ids = frozenset(shape.id for shape in shapes)
         known = self.facts.shapes.get(obj)
-        if known is not None and known[0] <= ids:
+        if known is None or not known[0] <= ids:
+            for shape in shapes:       # the class keeps the shape id's meaning
+                self.runtime.embed(tagref.from_ref(shape.class_addr))
+            what = "not shape " + ",".join(str(i) for i in sorted(ids))
+            self.guard(self.emit("TR64_IS_REF", obj, hint="isref"), what)
+            ref = self.emit("TR64_TO_REF", obj, hint="obj")
+            header = self.emit("LOAD", I64, ref, HEADER_OFFSET, hint="header")
+            shape_id = self.emit("LSHR", I64, header, Imm(HEADER_SHAPE_SHIFT), hint="shape")
+            ok = None
+            for i in sorted(ids):
+                test = self.emit("EQ", I64, shape_id, Imm(i), hint="isshape")
+                ok = test if ok is None else self.emit("OR", I1, ok, test, hint="isshape")
+            self.guard(ok, what)
+            known = self.facts.shapes[obj] = (ids, None)
+        if not fields or known[1] is not None:
             return known[1]
-        for shape in shapes:       # the class keeps the shape id's meaning
-            self.runtime.embed(tagref.from_ref(shape.class_addr))
-        what = "not shape " + ",".join(str(i) for i in sorted(ids))
-        self.guard(self.emit("TR64_IS_REF", obj, hint="isref"), what)
-        ref = self.emit("TR64_TO_REF", obj, hint="obj")
-        header = self.emit("LOAD", I64, ref, HEADER_OFFSET, hint="header")
-        shape_id = self.emit("LSHR", I64, header, Imm(HEADER_SHAPE_SHIFT), hint="shape")
-        ok = None
-        for i in sorted(ids):
-            test = self.emit("EQ", I64, shape_id, Imm(i), hint="isshape")
-            ok = test if ok is None else self.emit("OR", I1, ok, test, hint="isshape")
-        self.guard(ok, what)
-        fields = None
-        if all(shape.field_count for shape in shapes):   # then it has its VALUES object
-            values = self.emit("LOAD", TAGREF64, ref, INSTANCE_FIELDS, hint="fields")
-            fields = self.emit("TR64_TO_REF", values, hint="fields")
-        self.facts.shapes[obj] = (ids, fields)
-        return fields
+        if not all(shape.field_count for shape in shapes):
+            return None
+        values = self.emit("LOAD", TAGREF64, self.emit("TR64_TO_REF", obj, hint="obj"),
+                           INSTANCE_FIELDS, hint="fields")
+        ref = self.emit("TR64_TO_REF", values, hint="fields")
+        self.facts.shapes[obj] = (known[0], ref)
+        return ref
 
     def field_slot(self, profiled, obj, name_cell):
         """(shapes, slot) when `obj` had shapes that all keep field `name` in one slot."""
@@ -652,7 +656,7 @@ class Speculator:
                      for shape in shapes]
             if found[0] is not None and all(f == found[0] for f in found):
                 method, code = found[0]
-                self.guard_shapes(obj, shapes)
+                self.guard_shapes(obj, shapes, fields=False)
                 self.emit_direct_call(call, seq[-1], code, method, obj, args)
                 return seq[-1] - i + 1
         return 0
