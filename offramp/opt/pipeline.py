@@ -1,5 +1,5 @@
-"""The optimization pipeline: inline, fold and remove redundancy (one walk), clean up,
-share frame states, clean up.
+"""The optimization pipeline: inline, fold and remove redundancy (one walk), share frame
+states, remove dead code.
 
 `optimize` returns a new version of the function (not installed: the caller appends it to
 `module.functions[f].versions` when it should become current, or hands it to the native
@@ -43,7 +43,6 @@ def optimize(module, version, new_name: str, *, inline=True, stats: dict | None 
                                            max_growth=max_inline_growth,
                                            callee_version=callee_version))
     v = checked("fold and redundancy", eliminate_redundancy(module, v, new_name))
-    v = checked("dce", eliminate_dead_code(module, v, new_name))
     v = checked("share states", share_states(module, v, new_name))
     v = checked("dce", eliminate_dead_code(module, v, new_name))
     if stats is not None:

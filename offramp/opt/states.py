@@ -1,6 +1,7 @@
 """Frame-state sharing: replay from the last valid state.
 
-Between two guards of one block with nothing observable in between — no instruction with
+Between two guards of one block (or of a chain of blocks, each entered only by a plain
+BRANCH from the one before) with nothing observable in between — no instruction with
 SIDE_EFFECT or MAY_GC other than the guards themselves (pure arithmetic and loads are
 fine: nothing writes memory in between) — the first guard's state is a valid state for the
 second: deoptimizing at the second guard resumes at the first guard's resume point, and the
@@ -17,17 +18,28 @@ differ).  `count_states` is the `--stats` measure: distinct frame states over a 
 from dataclasses import replace
 
 from ..ir.ops import Flag
+from ..ir.analysis import dominators_in_order, predecessors
 from .rewrite import as_version, copy_version, states_of
 
 BARRIER = Flag.SIDE_EFFECT | Flag.MAY_GC
 
 
 def share_states(module, version, new_name: str | None = None):
-    """A new version where guards after an effect-free stretch reuse the first one's state."""
+    """A new version where guards after an effect-free stretch reuse the first one's state.
+
+    A stretch may go on into a block whose only way in is a plain BRANCH from the block
+    before (what block merging would join: inlined code leaves many such chains)."""
     version = as_version(module, version)
     out = copy_version(version, new_name)
-    for block in out.blocks:
+    preds = predecessors(out)
+    at_end = {}     # label -> the state a stretch still running at the block's end uses
+    by_label = {b.label: b for b in out.blocks}
+    for label in dominators_in_order(out)[0]:
+        block = by_label[label]
+        before = preds[label]
         current = None
+        if len(before) == 1 and by_label[before[0]].instrs[-1].op == "BRANCH":
+            current = at_end.get(before[0])
         instrs = []
         for instr in block.instrs:
             if instr.op in ("GUARD", "DEOPT"):
@@ -40,6 +52,7 @@ def share_states(module, version, new_name: str | None = None):
                 current = None
             instrs.append(instr)
         block.instrs = instrs
+        at_end[label] = current
     return out
 
 

@@ -87,6 +87,53 @@ def test_an_effect_between_guards_starts_a_new_stretch(barrier):
         assert got == want and shared_deopts == deopts
 
 
+CHAIN = """
+.funcdef @f VERSION %v1 <@binary> {
+  %entry(<@i64> %a <@i64> %b):
+    [%at_a] TRAP <@void> KEEPALIVE(%a %b)
+    %s = ADD <@i64> %a %b
+    [%at_s] TRAP <@void> KEEPALIVE(%s %a)
+    %p = MUL <@i64> %s %a
+    [%at_p] TRAP <@void> KEEPALIVE(%p)
+    RET (%p)
+}
+.funcdef @f VERSION %v2 <@binary> {
+  %entry(<@i64> %a <@i64> %b):
+    %c1 = SLT <@i64> %a 100
+    GUARD %c1 ELSE DEOPT "a big" [@f %v1 %entry 0 (%a=%a %b=%b)]
+    %s = ADD <@i64> %a %b
+    BRANCH %next(%s)
+  %next(<@i64> %t):
+    %c2 = SLT <@i64> %t 100
+    GUARD %c2 ELSE DEOPT "s big" [@f %v1 %entry 2 (%s=%t %a=%a)]
+    %neg = SLT <@i64> %a 0
+    BRANCH2 %neg %left() %right()
+  %left():
+    BRANCH %join()
+  %right():
+    BRANCH %join()
+  %join():
+    %p = MUL <@i64> %t %a
+    %c3 = SLT <@i64> %p 1000
+    GUARD %c3 ELSE DEOPT "p big" [@f %v1 %entry 4 (%p=%p)]
+    RET (%p)
+}
+"""
+
+
+def test_a_stretch_goes_on_through_a_branch_to_a_block_with_one_way_in():
+    module = load(CHAIN)
+    original = module.functions["f"].current
+    v3 = install(module, share_states(module, original, "v3"))
+    first, second, third = [i for b in v3.blocks for i in b.instrs if i.op == "GUARD"]
+    assert second.arg("state") is first.arg("state")      # %next: one BRANCH in
+    assert third.arg("state") is not first.arg("state")   # %join: two ways in
+    for args in INPUTS:
+        want, deopts, _ = trace_run(module, original, args)
+        got, shared_deopts, _ = trace_run(module, v3, args)
+        assert got == want and shared_deopts == deopts
+
+
 def test_dce_after_sharing_drops_values_only_the_old_states_needed():
     module = load("""
 .funcdef @f VERSION %v1 <@unary> {
