@@ -249,3 +249,38 @@ def test_random_loads_and_stores_keep_their_results(text, n):
         vm = VM(module, helpers={"scramble": scramble})
         results.append((run(vm, version, [n]), vm.read_global("a"), vm.read_global("b")))
     assert results[0] == results[1]
+
+
+FOLDED_ON_THE_WAY = """
+.funcdef @f VERSION %v1 <@unary> {
+  %entry(<@i64> %n):
+    %k = ADD <@i64> 2 3
+    %big = SGT <@i64> %k 4
+    GUARD %big ELSE DEOPT "always holds" [@f %v1 %entry 0 (%n=%n)]
+    %m = MUL <@i64> %n 3
+    BRANCH2 %big %then(%m) %else(%n)
+  %then(<@i64> %x):
+    BRANCH %join(%x %k)
+  %else(<@i64> %y):
+    BRANCH %join(%y %k)
+  %join(<@i64> %v <@i64> %w):
+    %again = MUL <@i64> %n 3
+    %r = ADD <@i64> %v %again
+    %s = ADD <@i64> %r %w
+    RET (%s)
+}"""
+
+
+def test_the_walk_folds_constants_and_follows_a_folded_branch_with_a_sweep():
+    """2 + 3 folds, so the guard goes and the branch takes %then: %join is left one way in,
+    and the sweep after the walk binds its parameters to what that edge passes."""
+    module = load(FOLDED_ON_THE_WAY)
+    original = module.functions["f"].current
+    v2 = cleaned(module)
+    ops = instr_ops(v2)
+    assert "GUARD" not in ops and "BRANCH2" not in ops and ops.count("MUL") == 1
+    assert all(not b.params for b in v2.blocks[1:])
+    vm = VM(module)
+    for n in (0, 7, -4):
+        assert run(vm, v2, [n]) == run(vm, original, [n]) == (6 * n + 5) & MASK
+    assert not vm.interp.deopts
