@@ -58,6 +58,20 @@ for _k in ObjKind:
 _INST_CLASS = INSTANCE_KLASS >> 3
 
 
+def dangling_reference(word: int, parent_header: int) -> HeapError:
+    """The error for a traced word of an object (header `parent_header`) that references
+    freed memory."""
+    return HeapError(f"dangling reference 0x{word & ADDR_MASK:x} (freed memory) in a "
+                     f"{ObjKind(parent_header & HEADER_KIND_MASK).name}")
+
+
+def corrupt_reference(word: int, parent_header: int) -> HeapError:
+    """The error for a traced word of an object that is tagged as a reference but points
+    outside the heap."""
+    return HeapError(f"corrupt reference 0x{word & ADDR_MASK:x} in a "
+                     f"{ObjKind(parent_header & HEADER_KIND_MASK).name}")
+
+
 class HandleScope:
     """Words kept alive (as GC roots) until the `with` block ends; scopes nest LIFO."""
 
@@ -113,6 +127,7 @@ class Heap(LoxObjects):
         self._providers = []
         self._ranges = []                   # (address, nwords) of static root words
         self._plan = trace_plan()
+        self._mark_loop = None
         self._stress = config.gc_stress
         self.poison = config.gc_stress if poison is None else poison
         # Two words of static memory that native allocation reads and writes too:
@@ -327,7 +342,7 @@ class Heap(LoxObjects):
             for addr, nwords in self._ranges:
                 i = (addr >> 3) - b3
                 self._grey(m[i:i + nwords].tolist(), stack)
-            self._drain(stack)
+            self._trace(stack)
             self._mark_shape_trees()
         except BaseException:
             self._unmark_all()      # a half-marked heap would hide objects from the next GC
@@ -367,6 +382,34 @@ class Heap(LoxObjects):
             elif (w & REF_TAG) == REF_TAG:
                 raise HeapError(f"corrupt reference 0x{w & ADDR_MASK:x} while marking")
 
+    def set_mark_loop(self, loop) -> None:
+        """Drain mark stacks with `loop(stack)` instead of `_drain`: a native tier installs
+        one compiled to machine code.  It must mark exactly what `_drain` marks, empty the
+        stack, and raise `_drain`'s errors (dangling_reference, corrupt_reference)."""
+        self._mark_loop = loop
+
+    @property
+    def trace_plan(self) -> list:
+        """Per kind id: what the collector traces (layout.trace_plan)."""
+        return self._plan
+
+    @property
+    def reference_base(self) -> int:
+        """REF_TAG | base: a reference w names the object at word (w - this) >> 3."""
+        return self._rb
+
+    @property
+    def word_count(self) -> int:
+        """The heap memory's size in words (reserved, mapped or not)."""
+        return self._n
+
+    def _trace(self, stack: list) -> None:
+        """Trace marked objects until the mark stack is empty."""
+        if self._mark_loop is not None:
+            self._mark_loop(stack)
+        else:
+            self._drain(stack)
+
     def _drain(self, stack: list) -> None:
         """Trace marked objects until the mark stack is empty (no recursion).
 
@@ -387,13 +430,11 @@ class Heap(LoxObjects):
                     c = m[j]
                     if not c & HEADER_MARK:
                         if plan[c & HEADER_KIND_MASK] is None:
-                            raise HeapError(f"dangling reference 0x{w & ADDR_MASK:x} (freed "
-                                            f"memory) in a {ObjKind(h & HEADER_KIND_MASK).name}")
+                            raise dangling_reference(w, h)
                         m[j] = c | HEADER_MARK
                         push(j)
                 elif (w & REF_TAG) == REF_TAG:
-                    raise HeapError(f"corrupt reference 0x{w & ADDR_MASK:x} in a "
-                                    f"{ObjKind(h & HEADER_KIND_MASK).name}")
+                    raise corrupt_reference(w, h)
 
     def _unmark_all(self) -> None:
         """Clear every mark bit (after a collection that failed half way)."""
@@ -410,7 +451,7 @@ class Heap(LoxObjects):
                 self._grey(root.tree_names, stack)
             else:
                 self.shapes.drop_tree(root)
-        self._drain(stack)
+        self._trace(stack)
 
     def _prune_interned(self) -> None:
         """Drop unmarked strings from the (weak) intern table."""
