@@ -65,6 +65,14 @@ class Allocator:
         self.free_head = self._m[start:start + n]
         self.pages = [[] for _ in range(n)]   # page addresses serving each class
         self.large = {}                 # address of a large object -> its page count
+        self._loops = None
+
+    def set_page_loops(self, loops) -> None:
+        """Link fresh pages and sweep pages with `loops.link_page(page, words, count,
+        header)` and `loops.sweep_page(page, words, count, free_header, poison, head)`
+        instead of this class's Python loops (a native tier installs machine code that
+        does exactly what they do)."""
+        self._loops = loops
 
     def close(self) -> None:
         """Release the view of the free-list heads (the memory can then be unmapped)."""
@@ -89,6 +97,10 @@ class Allocator:
         self.pages[c].append(page)
         words = SIZE_CLASS_WORDS[c]
         count = PAGE_WORDS // words
+        if self._loops is not None:
+            self.free_head[c] = self._loops.link_page(page, words, count,
+                                                      make_header(FREE_KIND, words, 0))
+            return page
         p0, span, step = (page - self._base) >> 3, count * words, 8 * words
         nexts = array("Q", range(page + step, page + count * step, step))
         nexts.append(0)
@@ -134,6 +146,13 @@ class Allocator:
                     self.memory.give_pages(page, 1)
                     pages_freed += 1
                     continue
+                kept.append(page)
+                if self._loops is not None:
+                    head, dead, live = self._loops.sweep_page(page, words, span // words,
+                                                              free_header, poison, head)
+                    freed += dead
+                    live_bytes += live * words * 8
+                    continue
                 headers = m[p0:p0 + span:words].tolist()
                 marked = [j for j, h in enumerate(headers) if h & HEADER_MARK]
                 live = len(marked)
@@ -148,7 +167,6 @@ class Allocator:
                             if poison:
                                 m[i + 2:i + words] = poison_fill
                         free.append(i)
-                kept.append(page)
                 live_bytes += live * words * 8
                 for i in reversed(free):
                     m[i] = free_header

@@ -388,6 +388,10 @@ class Heap(LoxObjects):
         stack, and raise `_drain`'s errors (dangling_reference, corrupt_reference)."""
         self._mark_loop = loop
 
+    def set_page_loops(self, loops) -> None:
+        """Link and sweep pages with `loops` (Allocator.set_page_loops)."""
+        self._allocator.set_page_loops(loops)
+
     @property
     def trace_plan(self) -> list:
         """Per kind id: what the collector traces (layout.trace_plan)."""

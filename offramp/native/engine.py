@@ -22,7 +22,7 @@ from ..interp.errors import GuestError, VMError
 from ..ir import tagref
 from ..ir.types import DoubleType, FuncRefType, IntType, RefType, is_traced
 from .llvm_setup import compile_ir, ensure_llvm
-from .marking import NativeMarkLoop
+from .collector import NativeMarkLoop, NativePageLoops
 from .lower import PATCH_BYTES, LinkInfo
 from .sidetable import SideTable, SideTableBuilder, SiteInfo
 from .lowerops import lower_version
@@ -120,6 +120,7 @@ class NativeEngine:
         self._callback = ENTRY_CALLBACK(self._runtime_entry)
         self._install_stub()
         vm.heap.set_mark_loop(NativeMarkLoop(vm.heap))
+        vm.heap.set_page_loops(NativePageLoops())
         tb = self.thread_block
         tb[OFFSET["runtime_entry"] // 8] = ctypes.cast(self._callback, ctypes.c_void_p).value
         tb[OFFSET["cells"] // 8] = ctypes.addressof(self.cells)

@@ -1,4 +1,4 @@
-"""The collector's mark loop as machine code.
+"""The collector's loops as machine code: marking, sweeping a page, linking a fresh page.
 
 Marking is where a collection spends its time, and traced in Python it costs ~2 us an
 object (binary_trees.lox spent 6 of its 7 collector seconds there).  The heap (a lower
@@ -22,11 +22,18 @@ Python code does, `(word - rb) >> 3` below the heap's word count, with the diffe
 taken modulo 2**64 and compared unsigned: the two agree because rb (REF_TAG | base) is
 within 2**50 of 2**64 and the heap is far smaller than the 2**64 - rb that separates a
 negative difference's residue from the heap's range.
+
+The allocator's two per-page loops come here too (`Allocator.set_page_loops`), each doing
+what its Python loop does: `link_page` makes a fresh page's blocks a free list in address
+order; `sweep_page` walks a page's blocks from the top, unmarking the marked ones and
+pushing the others (poisoned first, when poisoning is on) on the class's free list, so
+that the list ascends, and counts the objects it freed and the blocks it kept.
 """
 import ctypes
 import threading
 
 from ..heap import Heap
+from ..heap.allocator import POISON
 from ..heap.heap import corrupt_reference, dangling_reference
 from ..heap.layout import HEADER_KIND_MASK, HEADER_MARK, HEADER_SIZE_MASK, HEADER_SIZE_SHIFT
 from ..ir.tagref import REF_TAG
@@ -37,6 +44,8 @@ PLAN_WORDS = 2
 NOT_AN_OBJECT = (1 << 64) - 1
 INITIAL_STACK = 1 << 12
 SYMBOL = "offramp_mark_drain"
+LINK_SYMBOL = "offramp_link_page"
+SWEEP_SYMBOL = "offramp_sweep_page"
 
 MARK_LOOP_IR = f"""
 define internal i64 @visit(ptr %mem, i64 %rb, i64 %n, ptr %plan, ptr %stack, i64 %sp,
@@ -175,22 +184,120 @@ failed2:
 }}
 
 declare i64 @llvm.cttz.i64(i64, i1)
+
+define i64 @{LINK_SYMBOL}(ptr %page, i64 %words, i64 %count, i64 %header) {{
+entry:
+  %page_addr = ptrtoint ptr %page to i64
+  %step = shl i64 %words, 3
+  br label %loop
+loop:
+  %j = phi i64 [ 0, %entry ], [ %j1, %loop ]
+  %offset = mul i64 %j, %step
+  %block = getelementptr i8, ptr %page, i64 %offset
+  store i64 %header, ptr %block
+  %j1 = add i64 %j, 1
+  %last = icmp eq i64 %j1, %count
+  %next_offset = add i64 %offset, %step
+  %next_addr = add i64 %page_addr, %next_offset
+  %next = select i1 %last, i64 0, i64 %next_addr
+  %link = getelementptr i64, ptr %block, i64 1
+  store i64 %next, ptr %link
+  br i1 %last, label %done, label %loop
+done:
+  ret i64 %page_addr
+}}
+
+define i64 @{SWEEP_SYMBOL}(ptr %page, i64 %words, i64 %count, i64 %free_header,
+                            i64 %poison, i64 %head0, ptr %counts) {{
+entry:
+  %page_addr = ptrtoint ptr %page to i64
+  %step = shl i64 %words, 3
+  br label %loop
+loop:
+  %j = phi i64 [ %count, %entry ], [ %j1, %next ]
+  %head = phi i64 [ %head0, %entry ], [ %head1, %next ]
+  %freed = phi i64 [ 0, %entry ], [ %freed1, %next ]
+  %live = phi i64 [ 0, %entry ], [ %live1, %next ]
+  %more = icmp ne i64 %j, 0
+  br i1 %more, label %block, label %done
+block:
+  %j1 = sub i64 %j, 1
+  %offset = mul i64 %j1, %step
+  %bp = getelementptr i8, ptr %page, i64 %offset
+  %h = load i64, ptr %bp
+  %m = and i64 %h, {HEADER_MARK}
+  %marked = icmp ne i64 %m, 0
+  br i1 %marked, label %keep, label %free
+keep:
+  %unmarked = xor i64 %h, {HEADER_MARK}
+  store i64 %unmarked, ptr %bp
+  %live_k = add i64 %live, 1
+  br label %next
+free:
+  %kind = and i64 %h, {HEADER_KIND_MASK}
+  %was_object = icmp ne i64 %kind, 0
+  %dead = zext i1 %was_object to i64
+  %freed_f = add i64 %freed, %dead
+  %do_poison = icmp ne i64 %poison, 0
+  %poison_object = and i1 %was_object, %do_poison
+  %wide = icmp ugt i64 %words, 2
+  %fill_it = and i1 %poison_object, %wide
+  br i1 %fill_it, label %fill, label %link
+fill:
+  %k = phi i64 [ 2, %free ], [ %k1, %fill ]
+  %wp = getelementptr i64, ptr %bp, i64 %k
+  store i64 {POISON - (1 << 64)}, ptr %wp
+  %k1 = add i64 %k, 1
+  %filled = icmp uge i64 %k1, %words
+  br i1 %filled, label %link, label %fill
+link:
+  store i64 %free_header, ptr %bp
+  %lp = getelementptr i64, ptr %bp, i64 1
+  store i64 %head, ptr %lp
+  %addr = add i64 %page_addr, %offset
+  br label %next
+next:
+  %head1 = phi i64 [ %head, %keep ], [ %addr, %link ]
+  %freed1 = phi i64 [ %freed, %keep ], [ %freed_f, %link ]
+  %live1 = phi i64 [ %live_k, %keep ], [ %live, %link ]
+  br label %loop
+done:
+  %fp = getelementptr i64, ptr %counts, i64 0
+  %f0 = load i64, ptr %fp
+  %f1 = add i64 %f0, %freed
+  store i64 %f1, ptr %fp
+  %lp2 = getelementptr i64, ptr %counts, i64 1
+  %l0 = load i64, ptr %lp2
+  %l1 = add i64 %l0, %live
+  store i64 %l1, ptr %lp2
+  ret i64 %head
+}}
 """
 
 _compiled = []
 _compile_lock = threading.Lock()
 
 
-def _entry():
-    """The compiled loop as a ctypes function (compiled on first use, once per process)."""
+_SIGNATURES = {
+    SYMBOL: (ctypes.c_int64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64,
+             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p),
+    LINK_SYMBOL: (ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64,
+                  ctypes.c_uint64),
+    SWEEP_SYMBOL: (ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64,
+                   ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_void_p),
+}
+
+
+def _entry(symbol: str = SYMBOL):
+    """One of the compiled loops as a ctypes function (the module is compiled on first use,
+    once per process, and stays mapped)."""
     with _compile_lock:
         if not _compiled:
-            code = compile_ir(MARK_LOOP_IR, "offramp_marking")
-            function = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_uint64,
-                                        ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p,
-                                        ctypes.c_void_p)(code.function_address(SYMBOL))
-            _compiled.append((code, function))     # the code stays mapped with `code`
-        return _compiled[0][1]
+            code = compile_ir(MARK_LOOP_IR, "offramp_collector")
+            functions = {name: ctypes.CFUNCTYPE(*types)(code.function_address(name))
+                         for name, types in _SIGNATURES.items()}
+            _compiled.append((code, functions))
+        return _compiled[0][1][symbol]
 
 
 def plan_table(plan: list):
@@ -251,3 +358,27 @@ class NativeMarkLoop:
         ctypes.memmove(bigger, self.stack, 8 * self.state[0])
         self.stack = bigger
         self.state[1] = capacity
+
+
+class NativePageLoops:
+    """`Allocator.set_page_loops`'s two loops, in machine code."""
+
+    def __init__(self):
+        self._link = _entry(LINK_SYMBOL)
+        self._sweep = _entry(SWEEP_SYMBOL)
+        self.counts = (ctypes.c_uint64 * 2)()
+
+    def link_page(self, page: int, words: int, count: int, header: int) -> int:
+        """Make the page's `count` blocks of `words` words a free list (headers `header`,
+        ascending, 0-terminated); its first block."""
+        return self._link(page, words, count, header)
+
+    def sweep_page(self, page: int, words: int, count: int, free_header: int,
+                   poison: bool, head: int) -> tuple:
+        """Sweep one page of `count` blocks: (new free-list head, objects freed, blocks
+        kept)."""
+        counts = self.counts
+        counts[0] = counts[1] = 0
+        head = self._sweep(page, words, count, free_header, int(poison), head,
+                           ctypes.addressof(counts))
+        return head, counts[0], counts[1]

@@ -5,15 +5,20 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from offramp.config import Config
 from offramp.heap import Heap, HeapError
 from offramp.ir.tagref import NIL, REF_TAG, from_fp
-from offramp.native import marking
-from offramp.native.marking import NativeMarkLoop, plan_table
+from offramp.native import collector as marking
+from offramp.heap.allocator import SIZE_CLASS_WORDS
+from offramp.native.collector import NativeMarkLoop, NativePageLoops, plan_table
 
 from ..heap.test_heap_random import _run, steps
 
 
-def native_heap(**config) -> Heap:
+def native_heap(native=True, **config) -> Heap:
+    """A small poisoning heap collecting with the machine-code loops (or, with
+    native=False, its own Python ones)."""
     heap = Heap(Config(heap_reserve_bytes=1 << 26, **config), poison=True)
-    heap.set_mark_loop(NativeMarkLoop(heap))
+    if native:
+        heap.set_mark_loop(NativeMarkLoop(heap))
+        heap.set_page_loops(NativePageLoops())
     return heap
 
 
@@ -119,3 +124,52 @@ def test_the_plan_table_says_what_each_kind_traces():
     plan[4] = ((64,), 0)
     with pytest.raises(ValueError, match="do not fit"):
         plan_table(plan)
+
+
+def churn(heap) -> list:
+    """Objects of many sizes, two of three dropped, two collections; the kept words."""
+    kept = []
+    heap.add_root_provider(lambda: kept)
+    for round_ in range(2):
+        for k in range(600):
+            if k % 3 == 0:
+                word = heap.new_array(k % 40)
+            elif k % 3 == 1:
+                word = heap.new_box(from_fp(k))
+            else:
+                word = heap.new_array(1 + k % 7)
+            if k % 3 != 2 and k % 2:
+                kept.append(word)
+        heap.collect()
+        del kept[::2]
+    heap.collect()
+    return kept
+
+
+def snapshot(heap) -> tuple:
+    """The heap's state relative to its base: live objects with their headers, and each
+    class's free list with the words of its blocks (poison included)."""
+    base, m = heap.base, heap.mem64
+    objects = [(addr - base, heap.header(word)) for word, _ in heap.objects()
+               for addr in [word & ((1 << 48) - 1)]]
+    lists = []
+    allocator = heap._allocator
+    for c, words in enumerate(SIZE_CLASS_WORDS):
+        blocks, a = [], allocator.free_head[c]
+        while a:
+            i = (a - base) >> 3
+            blocks.append((a - base, m[i], tuple(m[i + 2:i + words].tolist())))
+            a = m[i + 1]
+        lists.append(blocks)
+    return objects, lists
+
+
+def test_native_page_loops_leave_the_heap_as_the_python_loops_do():
+    heaps = [native_heap(native=False), native_heap()]
+    try:
+        states = [(snapshot(h), len(churn(h)), snapshot(h)) for h in heaps]
+        assert states[0] == states[1]
+        assert states[1][0] != states[1][2]       # something was allocated and swept
+    finally:
+        for heap in heaps:
+            heap.close()
