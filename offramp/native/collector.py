@@ -155,7 +155,9 @@ fixed_done:
   br i1 %hastail, label %tail_start, label %loop
 tail_start:
   %first = add i64 %i, %tail
-  %end = add i64 %i, %size
+  %end0 = add i64 %i, %size
+  %past = icmp ugt i64 %end0, %n
+  %end = select i1 %past, i64 %n, i64 %end0
   br label %tail_loop
 tail_loop:
   %at = phi i64 [ %first, %tail_start ], [ %next, %tail_next ]
