@@ -21,7 +21,8 @@ buffer is doubled and the loop called again.  A reference is recognised as the h
 Python code does, `(word - rb) >> 3` below the heap's word count, with the difference
 taken modulo 2**64 and compared unsigned: the two agree because rb (REF_TAG | base) is
 within 2**50 of 2**64 and the heap is far smaller than the 2**64 - rb that separates a
-negative difference's residue from the heap's range.
+negative difference's residue from the heap's range.  A traced tail is read no further
+than the heap's last word, whatever a header says.
 
 The allocator's two per-page loops come here too (`Allocator.set_page_loops`), each doing
 what its Python loop does: `link_page` makes a fresh page's blocks a free list in address
