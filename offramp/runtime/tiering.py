@@ -3,7 +3,8 @@
 `--tier=jit` counts calls of each function and iterations of each loop header in the
 interpreter and compiles when a count reaches its threshold (Config.call_threshold,
 Config.loop_threshold) — a callee that gets hot in an interpreted loop has that loop
-compiled first (`compile_caller_first`); `--tier=eager` compiles every function at its first call and
+compiled first (`compile_caller_first`), and a loop whose body has made call_threshold
+calls is hot too (`count_loop_call`); `--tier=eager` compiles every function at its first call and
 enters native code at a loop's first iteration.  What is compiled is decided by the
 client's optimizer (`VM.set_optimizer`): by default the function's current version as is.
 
