@@ -32,8 +32,7 @@ PYTHON_GC_THRESHOLD = 100_000
 in the command's process (CPython's default is 700).  The VM's Python objects — IR
 instructions, the interpreter's step closures, the optimizer's tables — are long-lived or
 freed by reference counting; scanning them every 700 allocations found nothing and cost,
-measured on method_call.lox, 77 collections and 11 ms of a 60 ms program (and 80 ms of
-start-up).  Older generations keep CPython's ratios, so cycles are still collected."""
+measured on method_call.lox, 77 collections and 11 ms of a 60 ms run.  Older generations keep CPython's ratios, so cycles are still collected."""
 
 
 class UsageError(Exception):

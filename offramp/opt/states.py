@@ -18,8 +18,8 @@ differ).  `count_states` is the `--stats` measure: distinct frame states over a 
 from dataclasses import replace
 
 from ..ir.ops import Flag
-from ..ir.analysis import dominators_in_order, predecessors
-from .rewrite import as_version, copy_version, states_of
+from ..ir.analysis import predecessors
+from .rewrite import as_version, copy_version, reachable, states_of
 
 BARRIER = Flag.SIDE_EFFECT | Flag.MAY_GC
 
@@ -34,7 +34,7 @@ def share_states(module, version, new_name: str | None = None):
     preds = predecessors(out)
     at_end = {}     # label -> the state a stretch still running at the block's end uses
     by_label = {b.label: b for b in out.blocks}
-    for label in dominators_in_order(out)[0]:
+    for label in reachable(out):      # reverse postorder: a block's one way in first
         block = by_label[label]
         before = preds[label]
         current = None
