@@ -11,9 +11,10 @@
   pointer and frame pointer of the innermost native frame) and follows saved frame pointers while the
   return address is a known call site.  Each frame's site says which virtual frames —
   several when code was inlined — it stands for, and where their values are.
-- Deoptimization reads the values of a patchpoint site (from the stub's register save area
-  or the stack), rebuilds the interpreter frames, runs them to completion, and returns the
-  result to the native frame, which returns it: a tail call into the interpreter.
+- Deoptimization reads the values of a deopt site (statepoint stack slots; registers from
+  the stub's save area where a record names one), rebuilds the interpreter frames, runs
+  them to completion, and returns the result to the native frame, which returns it: a
+  tail call into the interpreter.
 """
 import bisect
 import ctypes
@@ -23,7 +24,7 @@ from ..ir import tagref
 from ..ir.types import DoubleType, FuncRefType, IntType, RefType, is_traced
 from .llvm_setup import compile_ir, ensure_llvm
 from .collector import NativeMarkLoop, NativePageLoops
-from .lower import PATCH_BYTES, LinkInfo
+from .lower import LinkInfo
 from .sidetable import SideTable, SideTableBuilder, SiteInfo
 from .lowerops import lower_version
 from .stackmaps import LocationKind, parse_stackmaps, records_by_function, split_statepoint
@@ -229,12 +230,8 @@ class NativeEngine:
         for _, records in records_by_function(stackmap):
             for record in records:
                 desc = lowered.sites[record.patchpoint_id]
-                if desc.patchpoint:
-                    locations = record.locations
-                    offset = record.instruction_offset + PATCH_BYTES
-                else:
-                    locations, _ = split_statepoint(record, stackmap)
-                    offset = record.instruction_offset
+                locations, _ = split_statepoint(record, stackmap)
+                offset = record.instruction_offset
                 locations = [stackmap.resolve(loc) for loc in locations]
                 nstate = sum(len(fd.vars) for fd in desc.frames)
                 gc = tuple(locations[nstate:nstate + desc.gc_count])

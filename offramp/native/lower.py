@@ -8,10 +8,10 @@ frame pointers kept and the `statepoint-example` GC strategy.  How each IR const
 - calls of functions and runtime helpers -> `gc.statepoint` calls whose "deopt" bundle holds
   the flattened frame state (plus any other traced value live across the call, for the
   GC): LLVM spills them all to stack slots a frame walk can read at any depth;
-- GUARD failures, DEOPT, enabled WATCHPOINTs, native TRAPs and deopt-stress exits ->
-  `llvm.experimental.patchpoint` calls of the entry stub whose live values are the frame
-  state (in any register: the stub saves them all); the exit returns whatever the
-  interpreter computes — deoptimization is a tail call into the interpreter;
+- GUARD failures, DEOPT, enabled WATCHPOINTs, native TRAPs and deopt-stress exits -> the
+  same statepoint calls of the entry stub, with the frame state as their "deopt" bundle;
+  the exit returns whatever the interpreter computes — deoptimization is a tail call into
+  the interpreter (see `Lowering.deopt_exit` for why not a patchpoint);
 - after every call the thread's status word is checked: non-zero means a guest error is
   unwinding, and the frame returns at once.
 
@@ -28,9 +28,6 @@ from .sidetable import FrameDesc
 from .stub import STUB_SYMBOL
 from .threadblock import OFFSET, REQUEST, STATUS_ERROR
 
-PATCH_BYTES = 13
-
-
 @dataclass(frozen=True, slots=True)
 class SiteDesc:
     """What a stack-map record means: its kind, frames, and the extra values recorded."""
@@ -40,7 +37,6 @@ class SiteDesc:
     frames: tuple           # FrameDesc, innermost first
     gc_count: int = 0       # extra GC-only values (tagref64 words) after the state's values
     result_type: object = None   # deopt after a call: type of the pending result, last value
-    patchpoint: bool = False
 
 
 @dataclass(slots=True)
@@ -283,7 +279,14 @@ class Lowering:
         return res
 
     def deopt_exit(self, kind, reason, state, waiting=False, pending=None):
-        """A patchpoint into the stub that deoptimizes here; ends the LLVM block with ret."""
+        """A statepoint call of the stub that deoptimizes here; ends the LLVM block with ret.
+
+        A statepoint, not a patchpoint: LLVM spills a statepoint's "deopt" values to stack
+        slots before register allocation, so a frame state of any size compiles, while a
+        patchpoint demands all its live values in registers at once (the -O0 allocator then
+        fails past ~10 of them, the -O1 one when ~30 are rematerializable; LLVM reports that
+        by exiting the process — see NATIVE-FACTS.md).  Exits are cold: the spills cost
+        the hot path nothing."""
         frames, values = self.flatten(state, waiting)
         rec = self.recorded(values)
         result_type = None
@@ -291,14 +294,8 @@ class Lowering:
             val, ty = pending
             rec += self.recorded([(val, ty)])
             result_type = ty
-        site = self.new_site(SiteDesc(kind, reason, frames, 0, result_type, True))
-        r = self.tmp("d")
-        live = "".join(", " + v for v in rec)
-        self.emit(f"{r} = call i64 (i64, i32, ptr, i32, ...) "
-                  f"@llvm.experimental.patchpoint.i64(i64 {site}, i32 {PATCH_BYTES}, "
-                  f"ptr @{STUB_SYMBOL}, i32 3, ptr %thread, i64 {REQUEST['deopt']}, "
-                  f"ptr null{live})")
-        self.ret_i64(r)
+        site = self.new_site(SiteDesc(kind, reason, frames, 0, result_type))
+        self.ret_i64(self.statepoint_stub(REQUEST["deopt"], rec, site_id=site))
 
     def ret_i64(self, r: str) -> None:
         """Return an i64 from the runtime as this function's result."""

@@ -426,7 +426,6 @@ LOWER = {
 }
 
 PRELUDE = """declare i64 @{stub}(ptr, i64, ptr)
-declare i64 @llvm.experimental.patchpoint.i64(i64, i32, ptr, i32, ...)
 declare token @llvm.experimental.gc.statepoint.p0(i64, i32, ptr, i32, i32, ...)
 declare i64 @llvm.experimental.gc.result.i64(token)
 declare ptr @llvm.frameaddress.p0(i32)

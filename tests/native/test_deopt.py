@@ -121,16 +121,16 @@ def test_doubles_in_xmm_registers_survive_a_deopt(a):
     assert vm.tiers.engine.deopts.get("d too big", 0) == (1 if a * 0.5 + 0.25 > 100 else 0)
 
 
-def test_deopt_exit_reads_register_locations_of_doubles():
+def test_deopt_exit_values_live_in_stack_slots():
+    """Deopt exits are statepoints: LLVM spills their values (doubles included) to stack
+    slots, so no exit asks the register allocator for more registers than exist."""
     vm = native_vm(DOUBLES)
     vm.call("mix", [1e4])
     (code,) = vm.tiers.engine.codes
     guard_sites = [s for s in code.table.sites() if s.kind == "guard"]
     locations = [loc for s in guard_sites for f in s.frames for loc in f.locations]
-    kinds = {loc.kind.name for loc in locations}
-    regs = {loc.dwarf_reg for loc in locations if loc.kind.name == "REGISTER"}
-    assert "REGISTER" in kinds
-    assert any(r >= 17 for r in regs), "expected doubles in XMM registers at the exit"
+    assert locations
+    assert {loc.kind.name for loc in locations} <= {"INDIRECT", "CONSTANT"}
 
 
 LOOP = """
