@@ -17,6 +17,7 @@ import os
 import sys
 
 from offramp.config import Config
+from offramp.native.stages import COMPILE_STAGES
 from offramp.trace import TRACE_EVENTS
 
 EX_USAGE = 64
@@ -100,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="verify every optimized version and every pass's result (slow)")
     run.add_argument("--dump-ir", action="store_true",
                      help="print the IR of every function as it is built")
+    run.add_argument("--fail-compile", choices=COMPILE_STAGES, default="", metavar="STAGE",
+                     help=f"make every native compilation fail at STAGE (tests of the "
+                          f"fallback to the interpreter): {', '.join(COMPILE_STAGES)}")
 
     for name in ("debug", "profile"):
         tool = commands.add_parser(name, help=f"{name} a Lox program (not built yet)")
@@ -111,7 +115,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     """Turn the parsed options of `run` into the one Config the VM is built from."""
     config = Config(tier=args.tier, gc_stress=args.gc_stress, deopt_stress=args.deopt_stress,
                     trace=args.trace, stats=args.stats, dump_ir=args.dump_ir,
-                    verify_ir=args.verify_ir)
+                    verify_ir=args.verify_ir, fail_compile_stage=args.fail_compile)
     if args.max_frames is not None:
         config.max_frames = args.max_frames
     return config

@@ -35,3 +35,5 @@ class Config:
     stats: bool = False
     dump_ir: bool = False
     verify_ir: bool = False           # verify every version the optimizer produces
+    fail_compile_stage: str = ""      # a stage of native/stages.COMPILE_STAGES at which every
+                                      # compilation fails on purpose (tests of the fallback)

@@ -20,7 +20,7 @@ For a Lox function, or an OSR entry clone of one:
    have not failed (a callee's baseline would bring its PROFILEs and generic helpers;
    natives are not inlined, so `deoptHere()` keeps its own frame), fold, remove
    redundancy and dead code, share frame states;
-4. verify the result, append it to the function's versions (frames and calls find it there;
+4. append the result to the function's versions (frames and calls find it there;
    it becomes current) and count it in `runtime.stats` for `--stats`.
 The runtime library's IR functions (natives, `lox.rt.*`) are compiled as they are.
 """
@@ -63,8 +63,6 @@ def make_optimizer(runtime, verify_passes: bool = False):
         version = optimize(module, speculated, name, stats=counts, verify=verify_passes,
                            inline=lambda call, callee: should_inline(callee, produced, failed),
                            callee_version=lambda callee: callees.get(callee))
-        if verify_passes or vm.config.verify_ir:
-            verify_version(module, version)
         produced.add(id(version))
         record(runtime.stats, counts, count_sites(speculated))
         return version

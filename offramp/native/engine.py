@@ -26,6 +26,7 @@ from .llvm_setup import compile_ir, ensure_llvm
 from .collector import NativeMarkLoop, NativePageLoops
 from .lower import LinkInfo
 from .sidetable import SideTable, SideTableBuilder, SiteInfo
+from .stages import compile_stage
 from .lowerops import lower_version
 from .stackmaps import LocationKind, parse_stackmaps, records_by_function, split_statepoint
 from .stub import (GPR_DWARF, SAVE_AREA_BYTES, STUB_SYMBOL, XMM_BASE_DWARF, XMM_SAVE_OFFSET,
@@ -198,18 +199,25 @@ class NativeEngine:
     # --- compiling -------------------------------------------------------------------
 
     def compile(self, version, install=True) -> NativeCode:
-        """Compile a version; with `install`, calls of its function enter it from now on."""
+        """Compile a version; with `install`, calls of its function enter it from now on.
+
+        Raises CompileError (stages.py) naming the stage that failed; nothing is
+        installed or kept then."""
         symbol = f"n{len(self.codes)}.{version.func}.{version.name}".replace("-", "_")
         invalid = WORD(0)
-        lowered = lower_version(self.module, version, self.link_info(invalid), symbol)
+        fail = self.vm.config.fail_compile_stage
+        with compile_stage("lower", fail):
+            lowered = lower_version(self.module, version, self.link_info(invalid), symbol)
         if self.vm.config.dump_ir:
             self.vm.tracer.stream.write(lowered.text + "\n")
-        compiled = compile_ir(lowered.text, symbol)
-        address = compiled.function_address(symbol)
-        raw = compiled.section(".llvm_stackmaps") or b""
-        table = SideTable(self._side_table(lowered, raw), address)
-        code = NativeCode(self, version, symbol, compiled, address,
-                          compiled.function_size(symbol), table, len(raw))
+        with compile_stage("llvm", fail):
+            compiled = compile_ir(lowered.text, symbol)
+            address = compiled.function_address(symbol)
+            size = compiled.function_size(symbol)
+        with compile_stage("stackmaps", fail):
+            raw = compiled.section(".llvm_stackmaps") or b""
+            table = SideTable(self._side_table(lowered, raw), address)
+        code = NativeCode(self, version, symbol, compiled, address, size, table, len(raw))
         code.invalid = invalid
         bisect.insort(self.code_ranges, (address, address + code.size, len(self.codes)))
         self.codes.append(code)

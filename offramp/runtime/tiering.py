@@ -13,8 +13,15 @@ values (opt/osr.py) is compiled and called with the interpreter frame's values; 
 is the interpreter frame's result.  Interpreter->native entries nest at most
 Config.max_native_reentry deep, so deep recursion that keeps crossing tiers stays in the
 interpreter instead of exhausting the C stack.
+
+A unit that fails to compile (native/stages.py: any stage raising) is retried once with
+less — its version as it was before the optimizer, without speculation or inlining — and
+otherwise stays in the interpreter for the rest of the run; each failure is traced under
+`tier` and counted in `--stats`.  The program's behaviour never depends on it.
 """
+from ..ir.verify import verify_version
 from ..native.engine import NativeEngine
+from ..native.stages import CompileError, compile_stage
 
 
 class TierPolicy:
@@ -38,6 +45,8 @@ class TierPolicy:
         self.osr_entries = 0
         self.guard_failures = {}  # id(NativeCode) -> guard failures
         self.failed = {}          # function name -> failed guard reasons
+        self.compile_failures = {}  # stage -> compilations that failed there
+        self.left_interpreted = set()  # units no attempt could compile
         self.recompiles = {}      # function name -> invalidations so far
         interp = vm.interp
         interp.call_hook = self.on_call
@@ -53,9 +62,11 @@ class TierPolicy:
             self.count_loop_call(thread)
             if n < self.call_threshold or not func.versions:
                 return None
-            if self.compile_caller_first(thread, func):
+            if func.name in self.left_interpreted or self.compile_caller_first(thread, func):
                 return None
             code = self.compile(func)
+            if code is None:
+                return None
         return self.enter(code, args, thread)
 
     def count_loop_call(self, thread) -> None:
@@ -103,11 +114,49 @@ class TierPolicy:
             self.reentry -= 1
 
     def compile(self, func):
-        """Compile what the client's optimizer makes of `func` and install it for calls."""
-        version = self.vm.optimize(func)
-        code = self.engine.compile(version)
-        self.native[func.name] = code
+        """Compile what the client's optimizer makes of `func` and install it for calls;
+        None if it cannot be compiled (it stays in the interpreter)."""
+        code = self.build(func, install=True)
+        if code is not None:
+            self.native[func.name] = code
         return code
+
+    def build(self, func, install: bool):
+        """Native code of what the optimizer makes of `func`; if a stage fails, of `func`'s
+        version as it was before (no speculation, no inlining); None if that fails too."""
+        plain, known = func.current, len(func.versions)
+        version = None
+        try:
+            with compile_stage("optimize", self.vm.config.fail_compile_stage):
+                version = self.vm.optimize(func)
+            return self.compile_version(version, install)
+        except CompileError as error:
+            del func.versions[known:]      # the optimizer's version: never entered
+            if version is plain:           # nothing less to try
+                return self.give_up(func, error)
+            self.note_failure(func, error, "retrying without optimization")
+        try:
+            return self.compile_version(plain, install)
+        except CompileError as error:
+            return self.give_up(func, error)
+
+    def compile_version(self, version, install: bool):
+        """Verify (with --verify-ir) and compile one version; raises CompileError."""
+        if self.vm.config.verify_ir:
+            with compile_stage("verify", self.vm.config.fail_compile_stage):
+                verify_version(self.vm.module, version)
+        return self.engine.compile(version, install=install)
+
+    def note_failure(self, func, error: CompileError, outcome: str) -> None:
+        """Count a failed compilation by stage and trace it."""
+        self.compile_failures[error.stage] = self.compile_failures.get(error.stage, 0) + 1
+        self.vm.tracer.emit("tier", f"compiling @{func.name} failed: {error}; {outcome}")
+
+    def give_up(self, func, error: CompileError):
+        """`func` cannot be compiled: it runs in the interpreter from now on."""
+        self.note_failure(func, error, "left in the interpreter")
+        self.left_interpreted.add(func.name)
+        return None
 
     def on_deopt(self, code, kind: str, reason: str) -> None:
         """Count guard failures; code whose guards keep failing is invalidated, and the
@@ -154,20 +203,25 @@ class TierPolicy:
         if entry is None:
             entry = self.osr_codes[key] = self.compile_osr_entry(version, frame.block)
         code, live = entry
+        if code is None:
+            return None
         self.osr_entries += 1
         self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration "
                                    f"{frame.code.loop_counts.get(frame.pc, 0)}")
         return self.enter(code, [frame.value(n) for n in live], thread, osr=True)
 
     def compile_osr_entry(self, version, header: str):
-        """(native code of an OSR entry clone at `header`, its live names)."""
+        """(native code of an OSR entry clone at `header` or None, its live names)."""
         from ..opt.osr import osr_entry
         code = self.vm.interp.code_for(version)
         func, live = osr_entry(self.vm.module, version, header, code.live_in(), code.ctx.types)
         self.vm.tracer.emit("osr", f"entry clone @{func.name} for @{version.func} "
                                    f"%{version.name} loop %{header}")
-        return self.engine.compile(self.vm.optimize(func), install=False), live
+        return self.build(func, install=False), live
 
     def stats(self) -> dict:
         return {"osr entries": self.osr_entries, "recompilations": dict(self.recompiles),
+                "compile failures by stage": dict(self.compile_failures),
+                "units left interpreted": len(self.left_interpreted),
                 **self.engine.stats()}
+
