@@ -21,6 +21,7 @@ import ctypes
 
 from ..interp.errors import GuestError, VMError
 from ..ir import tagref
+from ..ir.text import print_version
 from ..ir.types import DoubleType, FuncRefType, IntType, RefType, is_traced
 from .llvm_setup import compile_ir, ensure_llvm
 from .collector import NativeMarkLoop, NativePageLoops
@@ -209,7 +210,7 @@ class NativeEngine:
         with compile_stage("lower", fail):
             lowered = lower_version(self.module, version, self.link_info(invalid), symbol)
         if self.vm.config.dump_ir:
-            self.vm.tracer.stream.write(lowered.text + "\n")
+            self.dump(version, symbol, lowered.text)
         with compile_stage("llvm", fail):
             compiled = compile_ir(lowered.text, symbol)
             address = compiled.function_address(symbol)
@@ -227,6 +228,12 @@ class NativeEngine:
         self.vm.tracer.emit("tier", f"compiled @{version.func} VERSION %{version.name} "
                                     f"({len(table)} sites, {table.nbytes} side-table bytes)")
         return code
+
+    def dump(self, version, symbol: str, llvm_text: str) -> None:
+        """`--dump-ir`: the offramp IR of a unit about to be compiled and its LLVM IR."""
+        stream = self.vm.tracer.stream
+        stream.write(f"; unit {symbol}: offramp IR\n{print_version(self.module, version)}\n"
+                     f"; unit {symbol}: LLVM IR\n{llvm_text}\n")
 
     @staticmethod
     def _side_table(lowered, raw: bytes) -> bytes:
