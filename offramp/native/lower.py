@@ -28,6 +28,12 @@ from .sidetable import FrameDesc
 from .stub import STUB_SYMBOL
 from .threadblock import OFFSET, REQUEST, STATUS_ERROR
 
+MAX_RECORD_LOCATIONS = 0xFFFF
+"""A stack-map record counts its locations in 16 bits (format v3): a site with more values
+is refused here, before LLVM would encode a wrong count."""
+STATEPOINT_LEADING_LOCATIONS = 3   # calling convention, flags, number of deopt values
+
+
 @dataclass(frozen=True, slots=True)
 class SiteDesc:
     """What a stack-map record means: its kind, frames, and the extra values recorded."""
@@ -261,6 +267,11 @@ class Lowering:
         return extras
 
     def new_site(self, desc: SiteDesc) -> int:
+        """File a stack-map site; refuse one whose record LLVM could not encode."""
+        nvalues = sum(len(frame.vars) for frame in desc.frames) + desc.gc_count + 1
+        if nvalues + STATEPOINT_LEADING_LOCATIONS > MAX_RECORD_LOCATIONS:
+            raise ValueError(f"a site with {nvalues} values: a stack-map record holds at "
+                             f"most {MAX_RECORD_LOCATIONS} locations")
         self.sites.append(desc)
         return len(self.sites) - 1
 

@@ -82,3 +82,17 @@ def test_big_frame_states_compile_and_match_the_interpreter(name, mode, tmp_path
     got = run_offramp(["run", str(path), *MODES[mode]])
     assert (got.returncode, got.stdout, got.stderr) == (
         expected.returncode, expected.stdout, expected.stderr)
+
+
+def test_a_site_beyond_the_stack_map_format_is_refused_before_llvm():
+    """A record counts its locations in 16 bits: more values would be encoded wrong."""
+    from offramp.ir.types import I64
+    from offramp.native.lower import MAX_RECORD_LOCATIONS, Lowering, SiteDesc
+    from offramp.native.sidetable import FrameDesc
+    lowering = Lowering.__new__(Lowering)
+    lowering.sites = []
+    fits = FrameDesc("f", "v1", "entry", 0, vars=(("x", I64),) * (MAX_RECORD_LOCATIONS - 4))
+    assert lowering.new_site(SiteDesc("guard", "fits", (fits,))) == 0
+    too_many = FrameDesc("f", "v1", "entry", 0, vars=fits.vars + (("y", I64),))
+    with pytest.raises(ValueError, match="at most 65535 locations"):
+        lowering.new_site(SiteDesc("guard", "too big", (too_many,)))
