@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..interp.semantics import signed
 from ..ir import tagref
-from ..ir.analysis import dominators_in_order, live_at, liveness, value_types
+from ..ir.analysis import dominators_in_order, live_before_each, liveness, value_types
 from ..ir.nodes import FrameState, Imm, Var
 from ..ir.types import TAGREF64, DoubleType, IntType, RefType, TagRef64Type, VoidType, is_traced
 from .sidetable import FrameDesc
@@ -107,6 +107,8 @@ class Lowering:
         self.func = module.functions[version.func]
         self.ctx = value_types(module, version)
         self.live_in = liveness(version)
+        self._live_before = {}    # block label -> live names before each instruction
+        self.blocks = {b.label: b for b in version.blocks}
         self.body = []
         self.counter = 0
         self.sites = []
@@ -191,13 +193,22 @@ class Lowering:
 
     # --- frame states ----------------------------------------------------------------
 
+    def live_at(self, block: str, index: int) -> set:
+        """SSA names live just before instruction `index` of a block: one backward walk
+        per block, computed once (asking `analysis.live_at` at every site of a long block
+        walked it again for each: quadratic in the function's size)."""
+        live = self._live_before.get(block)
+        if live is None:
+            live = self._live_before[block] = live_before_each(self.version, block,
+                                                               self.live_in)
+        return live[index]
+
     def identity_state(self, block, index, waiting_instr=None) -> FrameState:
         """This version's own state at a point (resume before `index`, or waiting there)."""
         if waiting_instr is not None:
-            live = live_at(self.version, block, index + 1, self.live_in) - set(
-                waiting_instr.results)
+            live = self.live_at(block, index + 1) - set(waiting_instr.results)
         else:
-            live = live_at(self.version, block, index, self.live_in)
+            live = self.live_at(block, index)
         return FrameState(self.version.func, self.version.name, block, index,
                           tuple((n, Var(n)) for n in sorted(live)))
 
@@ -247,7 +258,7 @@ class Lowering:
         already hold, as tagref64 words (a raw `ref` is tagged, so every GC root reads the
         same way).  Arguments count: a runtime helper may allocate before it is done with
         them, and the argument buffer is no root."""
-        live = live_at(self.version, block, index + 1, self.live_in) - set(instr.results)
+        live = self.live_at(block, index + 1) - set(instr.results)
         live |= {o.name for o in instr.value_operands() if isinstance(o, Var)}
         held = {o.name for o, _ in state_values if isinstance(o, Var)}
         extras = []
@@ -442,7 +453,7 @@ class Lowering:
     def edge(self, dest) -> str:
         """The label to branch to for `dest`: its block's own when it takes no arguments,
         else a new edge block carrying them (the phis' incoming block)."""
-        target = self.version.block(dest.label)
+        target = self.blocks[dest.label]
         if not target.params:
             return f"b.{dest.label}"
         label = self.label("edge")
