@@ -29,6 +29,20 @@ from .stub import STUB_SYMBOL
 from .threadblock import OFFSET, REQUEST, STATUS_ERROR
 
 PATCH_BYTES = 13
+DEPTH = "%depth.0"   # the thread's guest depth when this frame was entered
+
+
+def inline_depth(version) -> int:
+    """How many inlined frames deep this version's code goes: the longest chain of frame
+    states it carries, less its own frame."""
+    deepest = 1
+    for block in version.blocks:
+        for instr in block.instrs:
+            state, n = instr.state(), 0
+            while state is not None:
+                n, state = n + 1, state.parent
+            deepest = max(deepest, n)
+    return deepest - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +93,7 @@ class LinkInfo:
 
     def __init__(self, *, global_addresses, function_id, helper_index, cells_base,
                  watchpoint_address, symbol_value, invalid_address, deopt_stress=0,
-                 version_types=None):
+                 version_types=None, max_frames=10_000):
         self.global_addresses = global_addresses
         self.function_id = function_id          # fn(name) -> int
         self.helper_index = helper_index        # fn(extern name) -> int
@@ -88,6 +102,7 @@ class LinkInfo:
         self.symbol_value = symbol_value        # fn(name) -> constant value of a .const
         self.invalid_address = invalid_address  # this code's word: non-zero once invalid
         self.deopt_stress = deopt_stress
+        self.max_frames = max_frames            # guest frames before "Stack overflow."
         self.version_types = version_types      # fn(version) -> SSA types known, or None
 
 
@@ -131,6 +146,7 @@ class Lowering:
 
     def start_block(self, label: str) -> None:
         self.body.append(f"{label}:")
+        self.current_label = label
 
     def type_of(self, operand, expected=None):
         return self.ctx.type_of(operand, expected)
@@ -156,7 +172,8 @@ class Lowering:
         return f"{llvm_type(ty)} {self.value(operand, ty)}"
 
     def zero(self) -> str:
-        """`ret` of a dummy value (when unwinding after an error)."""
+        """`ret` of a dummy value (when unwinding after an error); restores the depth."""
+        self.set_depth(0)
         if self.result_type is None:
             return "ret void"
         return f"ret {llvm_type(self.result_type)} {llvm_literal(0, self.result_type)}"
@@ -303,6 +320,7 @@ class Lowering:
             rec += self.recorded([(val, ty)])
             result_type = ty
         site = self.new_site(SiteDesc(kind, reason, frames, 0, result_type, True))
+        self.set_depth(0)    # the rebuilt frames are counted by the interpreter
         r = self.tmp("d")
         live = "".join(", " + v for v in rec)
         self.emit(f"{r} = call i64 (i64, i32, ptr, i32, ...) "
@@ -313,6 +331,7 @@ class Lowering:
 
     def ret_i64(self, r: str) -> None:
         """Return an i64 from the runtime as this function's result."""
+        self.set_depth(0)
         if self.result_type is None:
             self.emit("ret void")
         else:
@@ -396,11 +415,18 @@ class Lowering:
         return Lowered(self.symbol, text, self.sites)
 
     def prologue_lines(self, entry) -> list:
-        """Stack-limit check, then enter the first block with the arguments."""
+        """Stack-limit and guest-depth checks, the interrupt poll, then the first block.
+
+        The thread's depth word counts guest frames (every tier's): this frame stands
+        for one more, and for up to `inline_depth` more while inlined code runs, so it
+        may start only if all of them fit under Config.max_frames — else it leaves at
+        once: `Stack overflow.` when it inlines nothing, else a deopt at its entry, so
+        that the interpreter overflows at the very frame it would have alone."""
         saved, self.body = self.body, []
         fa, fai = self.tmp(), "%frame_address"
         self.emit(f"{fa} = call ptr @llvm.frameaddress.p0(i32 0)")
         self.emit(f"{fai} = ptrtoint ptr {fa} to i64")
+        self.emit(f"{DEPTH} = load i64, ptr {self.thread_word('depth')}")
         p = self.thread_word("stack_limit")
         lim, low = self.tmp(), self.tmp()
         self.emit(f"{lim} = load i64, ptr {p}")
@@ -408,15 +434,65 @@ class Lowering:
         over, ok = self.label("overflow"), self.label("start")
         self.emit(f"br i1 {low}, label %{over}, label %{ok}")
         self.start_block(over)
-        site = self.new_site(SiteDesc("entry", "stack overflow", ()))
-        self.statepoint_stub(REQUEST["stack_overflow"], [], site_id=site)
-        self.emit(self.zero())
+        self.overflow_exit()
         self.start_block(ok)
+        inlined = inline_depth(self.version)
+        top, deep = self.tmp(), self.tmp()
+        self.emit(f"{top} = add i64 {DEPTH}, {1 + inlined}")
+        self.emit(f"{deep} = icmp ugt i64 {top}, {self.link.max_frames}")
+        too_deep, fits = self.label("too_deep"), self.label("fits")
+        self.emit(f"br i1 {deep}, label %{too_deep}, label %{fits}, !prof !0")
+        self.start_block(too_deep)
+        if inlined:
+            self.entry_deopt(entry)
+        else:
+            self.overflow_exit()
+        self.start_block(fits)
+        self.set_depth(1)
+        self.entry_poll()
         self.edges.setdefault(entry.label, []).append(
-            (ok, [f"%arg.{n}" for n, _ in entry.params]))
+            (self.current_label, [f"%arg.{n}" for n, _ in entry.params]))
         self.emit(f"br label %b.{entry.label}")
         lines, self.body = self.body, saved
         return lines
+
+    def overflow_exit(self) -> None:
+        """Enter the runtime with `Stack overflow.` (this frame is no guest frame yet)."""
+        site = self.new_site(SiteDesc("entry", "stack overflow", ()))
+        self.statepoint_stub(REQUEST["stack_overflow"], [], site_id=site)
+        self.emit(self.zero())
+
+    def entry_deopt(self, entry) -> None:
+        """Deoptimize at the entry, with the arguments as the entry block's values."""
+        params = {n: f"%arg.{n}" for n, _ in entry.params}
+        saved, self.alias = self.alias, {**self.alias, **params}
+        try:
+            self.deopt_exit("entry", "stack depth", self.identity_state(entry.label, 0))
+        finally:
+            self.alias = saved
+
+    def entry_poll(self) -> None:
+        """The function-entry poll: recursion with no loop still sees an interrupt."""
+        v, on = self.tmp(), self.tmp()
+        self.emit(f"{v} = load volatile i64, ptr {self.thread_word('interrupt')}")
+        self.emit(f"{on} = icmp ne i64 {v}, 0")
+        slow, cont = self.label("entry_poll"), self.label("entered")
+        self.emit(f"br i1 {on}, label %{slow}, label %{cont}, !prof !0")
+        self.start_block(slow)
+        site = self.new_site(SiteDesc("entry", "poll", ()))
+        self.statepoint_stub(REQUEST["safepoint"], [], site_id=site)
+        self.check_status()
+        self.emit(f"br label %{cont}")
+        self.start_block(cont)
+
+    def set_depth(self, frames: int) -> None:
+        """Store the guest depth: the frames outside this one plus `frames` of its own
+        (the virtual frames at a call site; 0 when leaving)."""
+        value = DEPTH
+        if frames:
+            value = self.tmp()
+            self.emit(f"{value} = add i64 {DEPTH}, {frames}")
+        self.emit(f"store i64 {value}, ptr {self.thread_word('depth')}")
 
     def phi_lines(self) -> dict:
         """Phi nodes of every block, from the edges recorded while lowering."""
