@@ -118,6 +118,8 @@ class NativeEngine:
         # entered it), ("exit", save area, deoptimizing) when native code enters the runtime.
         self.transitions = []
         self.pending_error = None
+        self.lazy_pending = 0    # running native frames that must still leave lazily
+        self.lazy_frames_walked = 0   # native frames those counts walked (tests bound it)
         self.deopts = {}
         self.stats_compiled = 0
         self._callback = ENTRY_CALLBACK(self._runtime_entry)
@@ -286,13 +288,32 @@ class NativeEngine:
         self.refresh_lazy_status()
 
     def refresh_lazy_status(self) -> None:
-        """Keep the status word (and the poll word) set while a frame must leave lazily."""
+        """Count the running native frames that must leave lazily (one walk of the stack,
+        at an invalidation or a deoptHere) and keep the status word (and the poll word)
+        set while any remains; each lazy deopt then counts one down (`_left_lazily`)."""
         tb = self.thread_block
         if tb[OFFSET["status"] // 8] == STATUS_ERROR:
             return
         target = tb[OFFSET["deopt_target"] // 8]
-        pending = any(self.codes[self._code_index(site.address)].invalid.value or bp == target
-                      for site, bp in self._running_native_frames())
+        running = list(self._running_native_frames())
+        self.lazy_frames_walked += len(running)
+        self.lazy_pending = sum(
+            1 for site, bp in running
+            if self.codes[self._code_index(site.address)].invalid.value or bp == target)
+        self._set_lazy_status()
+
+    def _left_lazily(self, frame_address: int) -> None:
+        """A frame that had to leave lazily has left: no stack walk (deep recursion that
+        unwinds through invalid code deoptimizes once per frame)."""
+        tb = self.thread_block
+        if tb[OFFSET["deopt_target"] // 8] == frame_address:
+            tb[OFFSET["deopt_target"] // 8] = 0   # a later frame may get the same address
+        self.lazy_pending = max(0, self.lazy_pending - 1)
+        self._set_lazy_status()
+
+    def _set_lazy_status(self) -> None:
+        tb = self.thread_block
+        pending = self.lazy_pending > 0
         tb[OFFSET["status"] // 8] = STATUS_LAZY_DEOPT if pending else STATUS_OK
         tb[POLL_WORD] = 1 if pending or tb[INTERRUPT_WORD] else 0
         if not pending:
@@ -438,7 +459,7 @@ class NativeEngine:
         read = self.reader(sp, bp, save_ptr)
         frames, pending = self.rebuild(site, read)
         if site.kind == "lazy":
-            self.refresh_lazy_status()
+            self._left_lazily(bp)
         with self.guest_depth():
             result = self.vm.interp.resume_frames(self.vm.current_thread(), frames, pending)
         func = self.module.functions[code.version.func]
