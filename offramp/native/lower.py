@@ -34,7 +34,8 @@ DEPTH = "%depth.0"   # the thread's guest depth when this frame was entered
 
 def inline_depth(version) -> int:
     """How many inlined frames deep this version's code goes: the longest chain of frame
-    states it carries, less its own frame."""
+    states it carries, less its own frame (inlined code that carries no frame state at
+    all — no call, guard or deopt — is not seen)."""
     deepest = 1
     for block in version.blocks:
         for instr in block.instrs:
@@ -463,13 +464,35 @@ class Lowering:
         self.emit(self.zero())
 
     def entry_deopt(self, entry) -> None:
-        """Deoptimize at the entry, with the arguments as the entry block's values."""
-        params = {n: f"%arg.{n}" for n, _ in entry.params}
+        """Deoptimize at the entry, into the version this one's frame states resume in
+        (it inlines nothing: the interpreter pushes, and counts, every frame), with the
+        arguments as its entry block's values; `Stack overflow.` if there is none."""
+        base = self.resumed_version()
+        if base is None:
+            self.overflow_exit()
+            return
+        base_entry = base.blocks[0]
+        values = tuple((name, Var(name)) for name, _ in base_entry.params)
+        params = {name: f"%arg.{own}"
+                  for (name, _), (own, _) in zip(base_entry.params, entry.params)}
         saved, self.alias = self.alias, {**self.alias, **params}
         try:
-            self.deopt_exit("entry", "stack depth", self.identity_state(entry.label, 0))
+            self.deopt_exit("entry", "stack depth",
+                            FrameState(base.func, base.name, base_entry.label, 0, values))
         finally:
             self.alias = saved
+
+    def resumed_version(self):
+        """The version of this function that deopts of this version resume in (the
+        outermost frame of its frame states), or None (no state names this function)."""
+        for block in self.version.blocks:
+            for instr in block.instrs:
+                state = instr.state()
+                while state is not None and state.parent is not None:
+                    state = state.parent
+                if state is not None and state.func == self.version.func:
+                    return self.module.version(state.func, state.version)
+        return None
 
     def entry_poll(self) -> None:
         """The function-entry poll: recursion with no loop still sees an interrupt."""
