@@ -6,7 +6,8 @@
     offramp profile FILE.lox
 
 Exit statuses follow clox (and BSD sysexits): 0 success, 64 bad usage (including asking for
-a tier or tool that is not built), 65 compile error, 70 runtime error, 74 unreadable file.
+a tier or tool that is not built), 65 compile error, 70 runtime error, 74 unreadable file,
+130 interrupted (Ctrl-C).
 The drivers (`offramp.lox.driver.run_lox`, `offramp.runtime.ir_runner.run_ir`) are imported
 only when a file is run, so this module — and `--help` — work whatever else is built.
 """
@@ -22,6 +23,7 @@ from offramp.trace import TRACE_EVENTS
 
 EX_USAGE = 64
 EX_IOERR = 74  # "could not read file", as clox reports it
+EX_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 TIERS = ("interp", "jit", "eager")
 NOT_BUILT_TOOL = "offramp {command}: not built yet (native tier and tools come in a later issue)"
@@ -204,6 +206,13 @@ def main(argv=None) -> int:
     except UsageError as error:
         print(error, file=sys.stderr)
         return EX_USAGE
+    except KeyboardInterrupt:
+        # Ctrl-C: the VM stopped at a poll.  What was printed stays printed; no traceback.
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        return EX_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`offramp run x.lox | head`): stop quietly, as cat does.
         try:

@@ -21,7 +21,8 @@ def run_lox(source: str, path: str, config, stdout, stderr) -> int:
         print(print_module(program.module), file=stderr)
     runtime = LoxRuntime(program, config, stdout, stderr)
     try:
-        runtime.run()
+        with runtime.vm.sigint_interrupts():
+            runtime.run()
         status = EXIT_OK
     except GuestError as error:
         stdout.flush()

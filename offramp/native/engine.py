@@ -17,6 +17,7 @@
   tail call into the interpreter.
 """
 import bisect
+import contextlib
 import ctypes
 
 from ..interp.errors import GuestError, VMError
@@ -41,6 +42,8 @@ MASK64 = (1 << 64) - 1
 ENTRY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p)
 SAVE_RSI, SAVE_RDX = 8 * GPR_DWARF.index("rsi"), 8 * GPR_DWARF.index("rdx")
 HELPER_REQUEST, DEOPT_REQUEST = REQUEST["helper"], REQUEST["deopt"]
+DEPTH_WORD, POLL_WORD, INTERRUPT_WORD = (OFFSET[name] // 8 for name in
+                                         ("depth", "poll", "interrupt"))
 
 
 def anchor_of(save_ptr: int) -> tuple:
@@ -118,6 +121,8 @@ class NativeEngine:
         # entered it), ("exit", save area, deoptimizing) when native code enters the runtime.
         self.transitions = []
         self.pending_error = None
+        self.lazy_pending = 0    # running native frames that must still leave lazily
+        self.lazy_frames_walked = 0   # native frames those counts walked (tests bound it)
         self.deopts = {}
         self.stats_compiled = 0
         self._callback = ENTRY_CALLBACK(self._runtime_entry)
@@ -149,6 +154,13 @@ class NativeEngine:
     def _stack_limit(self, budget: int) -> int:
         """The lowest address native prologues may reach: `budget` below the current stack."""
         return self._stack_pointer() - budget
+
+    def request_interrupt(self) -> None:
+        """Make native code enter the runtime at its next poll (function entry or loop
+        back-edge).  Safe from any thread, while native code runs: two aligned word
+        stores the polls read with volatile loads."""
+        self.thread_block[INTERRUPT_WORD] = 1
+        self.thread_block[POLL_WORD] = 1
 
     def reset_stress(self):
         n = self.vm.config.deopt_stress
@@ -190,7 +202,8 @@ class NativeEngine:
                         symbol_value=self.vm.interp.symbol_value,
                         invalid_address=ctypes.addressof(invalid_word),
                         deopt_stress=self.vm.config.deopt_stress,
-                        version_types=self._interpreted_types)
+                        version_types=self._interpreted_types,
+                        max_frames=self.vm.config.max_frames)
 
     def _interpreted_types(self, version):
         """SSA types of a version the interpreter has compiled (it keeps them), or None."""
@@ -287,15 +300,34 @@ class NativeEngine:
         self.refresh_lazy_status()
 
     def refresh_lazy_status(self) -> None:
-        """Keep the status word (and the poll word) set while a frame must leave lazily."""
+        """Count the running native frames that must leave lazily (one walk of the stack,
+        at an invalidation or a deoptHere) and keep the status word (and the poll word)
+        set while any remains; each lazy deopt then counts one down (`_left_lazily`)."""
         tb = self.thread_block
         if tb[OFFSET["status"] // 8] == STATUS_ERROR:
             return
         target = tb[OFFSET["deopt_target"] // 8]
-        pending = any(self.codes[self._code_index(site.address)].invalid.value or bp == target
-                      for site, bp in self._running_native_frames())
+        running = list(self._running_native_frames())
+        self.lazy_frames_walked += len(running)
+        self.lazy_pending = sum(
+            1 for site, bp in running
+            if self.codes[self._code_index(site.address)].invalid.value or bp == target)
+        self._set_lazy_status()
+
+    def _left_lazily(self, frame_address: int) -> None:
+        """A frame that had to leave lazily has left: no stack walk (deep recursion that
+        unwinds through invalid code deoptimizes once per frame)."""
+        tb = self.thread_block
+        if tb[OFFSET["deopt_target"] // 8] == frame_address:
+            tb[OFFSET["deopt_target"] // 8] = 0   # a later frame may get the same address
+        self.lazy_pending = max(0, self.lazy_pending - 1)
+        self._set_lazy_status()
+
+    def _set_lazy_status(self) -> None:
+        tb = self.thread_block
+        pending = self.lazy_pending > 0
         tb[OFFSET["status"] // 8] = STATUS_LAZY_DEOPT if pending else STATUS_OK
-        tb[OFFSET["poll"] // 8] = 1 if pending else 0
+        tb[POLL_WORD] = 1 if pending or tb[INTERRUPT_WORD] else 0
         if not pending:
             tb[OFFSET["deopt_target"] // 8] = 0
 
@@ -314,13 +346,18 @@ class NativeEngine:
 
         A pending lazy deopt stays pending: its target is a native frame further out."""
         # An OSR entry continues the top interpreter frame: that frame is not a caller.
+        tb = self.thread_block
+        outer_depth = tb[DEPTH_WORD]
+        # The guest frames under the callee: every interpreter frame and the native frames
+        # under those (an OSR entry's own frame is the one it replaces).
+        tb[DEPTH_WORD] = self.vm.interp.depth_base + len(thread.frames) - replaces_frame
         self.transitions.append(("enter", len(thread.frames), thread, replaces_frame))
         try:
             converted = [encode_arg(a, t, self) for a, t in zip(args, code.sig.params)]
             result = code.cfunc(ctypes.addressof(self.thread_block), *converted)
         finally:
             self.transitions.pop()
-        tb = self.thread_block
+            tb[DEPTH_WORD] = outer_depth
         if tb[OFFSET["status"] // 8] == STATUS_ERROR:
             tb[OFFSET["status"] // 8] = STATUS_OK
             error, self.pending_error = self.pending_error, None
@@ -350,7 +387,7 @@ class NativeEngine:
         except BaseException as error:  # noqa: BLE001 - must not unwind through native code
             if isinstance(error, GuestError) and error.stack is None:
                 error.stack = self.guest_stack()
-            if not isinstance(error, (GuestError, VMError)):
+            if not isinstance(error, (GuestError, VMError, KeyboardInterrupt)):
                 wrapped = VMError(f"internal error in the runtime entry: {error!r}")
                 wrapped.__cause__ = error
                 error = wrapped
@@ -393,8 +430,22 @@ class NativeEngine:
     def _serve_call(self, fid, buffer, save_ptr):
         func = self.functions[fid]
         args = self._args(buffer, func.sig.params)
-        result = self.vm.invoke(func, args)
+        with self.guest_depth():
+            result = self.vm.invoke(func, args)
         return encode_word(result, func.sig.results[0], self) if func.sig.results else 0
+
+    @contextlib.contextmanager
+    def guest_depth(self):
+        """While the runtime runs guest code for native code: the interpreter counts the
+        native code's guest frames (the depth word its call site or deopt exit set) as
+        frames under its own, so every tier overflows at Config.max_frames."""
+        interp = self.vm.interp
+        outer = interp.depth_base
+        interp.depth_base = self.thread_block[DEPTH_WORD] - len(self.vm.current_thread().frames)
+        try:
+            yield
+        finally:
+            interp.depth_base = outer
 
     def _serve_safepoint(self, payload, buffer, save_ptr):
         self.vm.safepoint_poll()
@@ -407,7 +458,7 @@ class NativeEngine:
         raise VMError("UNREACHABLE executed in native code")
 
     def _serve_deopt(self, payload, buffer, save_ptr):
-        """Rebuild the interpreter frames of the patchpoint site and run them."""
+        """Rebuild the interpreter frames of the deopt site and run them."""
         ra, sp, bp, save_ptr = anchor_of(save_ptr)
         site = self.site_at(ra)
         self.deopts[site.reason] = self.deopts.get(site.reason, 0) + 1
@@ -420,8 +471,9 @@ class NativeEngine:
         read = self.reader(sp, bp, save_ptr)
         frames, pending = self.rebuild(site, read)
         if site.kind == "lazy":
-            self.refresh_lazy_status()
-        result = self.vm.interp.resume_frames(self.vm.current_thread(), frames, pending)
+            self._left_lazily(bp)
+        with self.guest_depth():
+            result = self.vm.interp.resume_frames(self.vm.current_thread(), frames, pending)
         func = self.module.functions[code.version.func]
         return encode_word(result, func.sig.results[0], self) if func.sig.results else 0
 

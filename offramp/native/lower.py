@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..interp.semantics import signed
 from ..ir import tagref
-from ..ir.analysis import dominators_in_order, live_at, liveness, value_types
+from ..ir.analysis import dominators_in_order, live_before_each, liveness, value_types
 from ..ir.nodes import FrameState, Imm, Var
 from ..ir.types import TAGREF64, DoubleType, IntType, RefType, TagRef64Type, VoidType, is_traced
 from .sidetable import FrameDesc
@@ -32,6 +32,21 @@ MAX_RECORD_LOCATIONS = 0xFFFF
 """A stack-map record counts its locations in 16 bits (format v3): a site with more values
 is refused here, before LLVM would encode a wrong count."""
 STATEPOINT_LEADING_LOCATIONS = 3   # calling convention, flags, number of deopt values
+DEPTH = "%depth.0"   # the thread's guest depth when this frame was entered
+
+
+def inline_depth(version) -> int:
+    """How many inlined frames deep this version's code goes: the longest chain of frame
+    states it carries, less its own frame (inlined code that carries no frame state at
+    all — no call, guard or deopt — is not seen)."""
+    deepest = 1
+    for block in version.blocks:
+        for instr in block.instrs:
+            state, n = instr.state(), 0
+            while state is not None:
+                n, state = n + 1, state.parent
+            deepest = max(deepest, n)
+    return deepest - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +96,7 @@ class LinkInfo:
 
     def __init__(self, *, global_addresses, function_id, helper_index, cells_base,
                  watchpoint_address, symbol_value, invalid_address, deopt_stress=0,
-                 version_types=None):
+                 version_types=None, max_frames=10_000):
         self.global_addresses = global_addresses
         self.function_id = function_id          # fn(name) -> int
         self.helper_index = helper_index        # fn(extern name) -> int
@@ -90,6 +105,7 @@ class LinkInfo:
         self.symbol_value = symbol_value        # fn(name) -> constant value of a .const
         self.invalid_address = invalid_address  # this code's word: non-zero once invalid
         self.deopt_stress = deopt_stress
+        self.max_frames = max_frames            # guest frames before "Stack overflow."
         self.version_types = version_types      # fn(version) -> SSA types known, or None
 
 
@@ -109,6 +125,8 @@ class Lowering:
         self.func = module.functions[version.func]
         self.ctx = value_types(module, version)
         self.live_in = liveness(version)
+        self._live_before = {}    # block label -> live names before each instruction
+        self.blocks = {b.label: b for b in version.blocks}
         self.body = []
         self.counter = 0
         self.sites = []
@@ -131,6 +149,7 @@ class Lowering:
 
     def start_block(self, label: str) -> None:
         self.body.append(f"{label}:")
+        self.current_label = label
 
     def type_of(self, operand, expected=None):
         return self.ctx.type_of(operand, expected)
@@ -156,7 +175,8 @@ class Lowering:
         return f"{llvm_type(ty)} {self.value(operand, ty)}"
 
     def zero(self) -> str:
-        """`ret` of a dummy value (when unwinding after an error)."""
+        """`ret` of a dummy value (when unwinding after an error); restores the depth."""
+        self.set_depth(0)
         if self.result_type is None:
             return "ret void"
         return f"ret {llvm_type(self.result_type)} {llvm_literal(0, self.result_type)}"
@@ -193,13 +213,22 @@ class Lowering:
 
     # --- frame states ----------------------------------------------------------------
 
+    def live_at(self, block: str, index: int) -> set:
+        """SSA names live just before instruction `index` of a block: one backward walk
+        per block, computed once (asking `analysis.live_at` at every site of a long block
+        walked it again for each: quadratic in the function's size)."""
+        live = self._live_before.get(block)
+        if live is None:
+            live = self._live_before[block] = live_before_each(self.version, block,
+                                                               self.live_in)
+        return live[index]
+
     def identity_state(self, block, index, waiting_instr=None) -> FrameState:
         """This version's own state at a point (resume before `index`, or waiting there)."""
         if waiting_instr is not None:
-            live = live_at(self.version, block, index + 1, self.live_in) - set(
-                waiting_instr.results)
+            live = self.live_at(block, index + 1) - set(waiting_instr.results)
         else:
-            live = live_at(self.version, block, index, self.live_in)
+            live = self.live_at(block, index)
         return FrameState(self.version.func, self.version.name, block, index,
                           tuple((n, Var(n)) for n in sorted(live)))
 
@@ -249,7 +278,7 @@ class Lowering:
         already hold, as tagref64 words (a raw `ref` is tagged, so every GC root reads the
         same way).  Arguments count: a runtime helper may allocate before it is done with
         them, and the argument buffer is no root."""
-        live = live_at(self.version, block, index + 1, self.live_in) - set(instr.results)
+        live = self.live_at(block, index + 1) - set(instr.results)
         live |= {o.name for o in instr.value_operands() if isinstance(o, Var)}
         held = {o.name for o, _ in state_values if isinstance(o, Var)}
         extras = []
@@ -306,10 +335,12 @@ class Lowering:
             rec += self.recorded([(val, ty)])
             result_type = ty
         site = self.new_site(SiteDesc(kind, reason, frames, 0, result_type))
+        self.set_depth(0)    # the rebuilt frames are counted by the interpreter
         self.ret_i64(self.statepoint_stub(REQUEST["deopt"], rec, site_id=site))
 
     def ret_i64(self, r: str) -> None:
         """Return an i64 from the runtime as this function's result."""
+        self.set_depth(0)
         if self.result_type is None:
             self.emit("ret void")
         else:
@@ -393,11 +424,18 @@ class Lowering:
         return Lowered(self.symbol, text, self.sites)
 
     def prologue_lines(self, entry) -> list:
-        """Stack-limit check, then enter the first block with the arguments."""
+        """Stack-limit and guest-depth checks, the interrupt poll, then the first block.
+
+        The thread's depth word counts guest frames (every tier's): this frame stands
+        for one more, and for up to `inline_depth` more while inlined code runs, so it
+        may start only if all of them fit under Config.max_frames — else it leaves at
+        once: `Stack overflow.` when it inlines nothing, else a deopt at its entry, so
+        that the interpreter overflows at the very frame it would have alone."""
         saved, self.body = self.body, []
         fa, fai = self.tmp(), "%frame_address"
         self.emit(f"{fa} = call ptr @llvm.frameaddress.p0(i32 0)")
         self.emit(f"{fai} = ptrtoint ptr {fa} to i64")
+        self.emit(f"{DEPTH} = load i64, ptr {self.thread_word('depth')}")
         p = self.thread_word("stack_limit")
         lim, low = self.tmp(), self.tmp()
         self.emit(f"{lim} = load i64, ptr {p}")
@@ -405,15 +443,87 @@ class Lowering:
         over, ok = self.label("overflow"), self.label("start")
         self.emit(f"br i1 {low}, label %{over}, label %{ok}")
         self.start_block(over)
-        site = self.new_site(SiteDesc("entry", "stack overflow", ()))
-        self.statepoint_stub(REQUEST["stack_overflow"], [], site_id=site)
-        self.emit(self.zero())
+        self.overflow_exit()
         self.start_block(ok)
+        inlined = inline_depth(self.version)
+        top, deep = self.tmp(), self.tmp()
+        self.emit(f"{top} = add i64 {DEPTH}, {1 + inlined}")
+        self.emit(f"{deep} = icmp ugt i64 {top}, {self.link.max_frames}")
+        too_deep, fits = self.label("too_deep"), self.label("fits")
+        self.emit(f"br i1 {deep}, label %{too_deep}, label %{fits}, !prof !0")
+        self.start_block(too_deep)
+        if inlined:
+            self.entry_deopt(entry)
+        else:
+            self.overflow_exit()
+        self.start_block(fits)
+        self.set_depth(1)
+        self.entry_poll()
         self.edges.setdefault(entry.label, []).append(
-            (ok, [f"%arg.{n}" for n, _ in entry.params]))
+            (self.current_label, [f"%arg.{n}" for n, _ in entry.params]))
         self.emit(f"br label %b.{entry.label}")
         lines, self.body = self.body, saved
         return lines
+
+    def overflow_exit(self) -> None:
+        """Enter the runtime with `Stack overflow.` (this frame is no guest frame yet)."""
+        site = self.new_site(SiteDesc("entry", "stack overflow", ()))
+        self.statepoint_stub(REQUEST["stack_overflow"], [], site_id=site)
+        self.emit(self.zero())
+
+    def entry_deopt(self, entry) -> None:
+        """Deoptimize at the entry, into the version this one's frame states resume in
+        (it inlines nothing: the interpreter pushes, and counts, every frame), with the
+        arguments as its entry block's values; `Stack overflow.` if there is none."""
+        base = self.resumed_version()
+        if base is None:
+            self.overflow_exit()
+            return
+        base_entry = base.blocks[0]
+        values = tuple((name, Var(name)) for name, _ in base_entry.params)
+        params = {name: f"%arg.{own}"
+                  for (name, _), (own, _) in zip(base_entry.params, entry.params)}
+        saved, self.alias = self.alias, {**self.alias, **params}
+        try:
+            self.deopt_exit("entry", "stack depth",
+                            FrameState(base.func, base.name, base_entry.label, 0, values))
+        finally:
+            self.alias = saved
+
+    def resumed_version(self):
+        """The version of this function that deopts of this version resume in (the
+        outermost frame of its frame states), or None (no state names this function)."""
+        for block in self.version.blocks:
+            for instr in block.instrs:
+                state = instr.state()
+                while state is not None and state.parent is not None:
+                    state = state.parent
+                if state is not None and state.func == self.version.func:
+                    return self.module.version(state.func, state.version)
+        return None
+
+    def entry_poll(self) -> None:
+        """The function-entry poll: recursion with no loop still sees an interrupt."""
+        v, on = self.tmp(), self.tmp()
+        self.emit(f"{v} = load volatile i64, ptr {self.thread_word('interrupt')}")
+        self.emit(f"{on} = icmp ne i64 {v}, 0")
+        slow, cont = self.label("entry_poll"), self.label("entered")
+        self.emit(f"br i1 {on}, label %{slow}, label %{cont}, !prof !0")
+        self.start_block(slow)
+        site = self.new_site(SiteDesc("entry", "poll", ()))
+        self.statepoint_stub(REQUEST["safepoint"], [], site_id=site)
+        self.check_status()
+        self.emit(f"br label %{cont}")
+        self.start_block(cont)
+
+    def set_depth(self, frames: int) -> None:
+        """Store the guest depth: the frames outside this one plus `frames` of its own
+        (the virtual frames at a call site; 0 when leaving)."""
+        value = DEPTH
+        if frames:
+            value = self.tmp()
+            self.emit(f"{value} = add i64 {DEPTH}, {frames}")
+        self.emit(f"store i64 {value}, ptr {self.thread_word('depth')}")
 
     def phi_lines(self) -> dict:
         """Phi nodes of every block, from the edges recorded while lowering."""
@@ -450,7 +560,7 @@ class Lowering:
     def edge(self, dest) -> str:
         """The label to branch to for `dest`: its block's own when it takes no arguments,
         else a new edge block carrying them (the phis' incoming block)."""
-        target = self.version.block(dest.label)
+        target = self.blocks[dest.label]
         if not target.params:
             return f"b.{dest.label}"
         label = self.label("edge")

@@ -208,6 +208,7 @@ def _switch(lw, block, index, instr):
 
 def _ret(lw, block, index, instr):
     values = instr.arg("values")
+    lw.set_depth(0)
     if not values:
         lw.emit("ret void")
         return
@@ -248,6 +249,7 @@ def _statepoint_values(lw, block, index, instr, kind):
     frames, values = lw.flatten(state, True)
     extras = lw.gc_extras(block, index, instr, values)
     site = lw.new_site(SiteDesc(kind, instr.op, frames, len(extras)))
+    lw.set_depth(len(frames))    # the callee's frames go on top of these
     return lw.recorded(values + extras), site
 
 

@@ -26,6 +26,10 @@ FIELDS = (
     Field("cells", 40, "address of the function entry-cell table"),
     Field("deopt_target", 48, "frame address of the native frame that must deoptimize "
                               "when its call returns (status LAZY_DEOPT)"),
+    Field("depth", 56, "guest frames (of every tier) below the callee while native code "
+                       "runs: set at entries and call sites, restored at returns"),
+    Field("interrupt", 64, "non-zero once the VM is interrupted (SIGINT): polled at "
+                           "function entries, which loop back-edges do not cover"),
 )
 OFFSET = {f.name: f.offset for f in FIELDS}
 SIZE_WORDS = len(FIELDS)

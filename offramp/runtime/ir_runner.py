@@ -100,7 +100,8 @@ def run_ir(source: str, path: str, config, stdout, stderr) -> int:
     try:
         vm = VM(module, config, helpers=link_helpers(module, standard_helpers(stdout)))
         vm.set_trap_handler(print_trap(stdout))
-        result = vm.call("main", [])
+        with vm.sigint_interrupts():
+            result = vm.call("main", [])
     except GuestError as error:
         print(error.message, file=stderr)
         return EXIT_RUNTIME_ERROR

@@ -5,6 +5,11 @@ roots when they can hold references), helpers are the client's Python implementa
 `.extern`s, and the interpreter's frames are registered as GC roots through their slot
 maps, so a collection at any allocation sees every live reference precisely.
 """
+import contextlib
+import os
+import signal
+import threading
+
 from ..config import Config
 from ..heap import Heap
 from ..interp.errors import VMError
@@ -53,9 +58,11 @@ class VM:
         self.interp = Interpreter(module, helpers=helpers or {}, memory=HeapMemory(self.heap),
                                   global_addresses=self.global_addresses, config=self.config,
                                   tracer=self.tracer, trap_handler=self._on_trap,
+                                  safepoint_handler=lambda thread, frame: self.safepoint_poll(),
                                   classify=classify)
         self.heap.add_root_provider(self._frame_roots)
         self.main_thread = self.interp.new_thread("main")
+        self.interrupted = False
         self.optimizer = None
         self.tiers = None
         if self.config.tier != "interp":
@@ -159,8 +166,64 @@ class VM:
         return self.tiers is not None and self.tiers.engine.deoptimize_frame(depth)
 
     def safepoint_poll(self) -> None:
-        """Run the operations pending at a safepoint (none are requested yet)."""
+        """Run the operations pending at a safepoint: an interrupt raises
+        KeyboardInterrupt there, in whichever tier polled."""
         self.interp.poll[0] = False
+        if self.interrupted:
+            raise KeyboardInterrupt
+
+    def interrupt(self) -> None:
+        """Stop the program at its next poll in any tier (entries and loop back-edges).
+        Safe from any thread, and while native code runs."""
+        self.interrupted = True
+        self.interp.poll[0] = True
+        if self.tiers is not None:
+            self.tiers.engine.request_interrupt()
+
+    def native_code_running(self) -> bool:
+        """Whether native code is on the stack (then the runtime may only raise at polls)."""
+        return self.tiers is not None and bool(self.tiers.engine.transitions)
+
+    @contextlib.contextmanager
+    def sigint_interrupts(self):
+        """While the block runs, SIGINT (Ctrl-C) stops the program with KeyboardInterrupt.
+
+        Python runs signal handlers only between bytecodes of the main thread, never while
+        native code runs (a ctypes call), and raising in one inside a runtime entry would
+        cross native frames.  So the handler raises at once only when no native code is on
+        the stack; otherwise it, and a watcher thread woken through `signal.set_wakeup_fd`
+        (which Python's C-level handler writes at once, whatever the main thread runs),
+        call `interrupt`: native code sees it at its next poll and enters the runtime,
+        which raises there.  Off the main thread, the block runs unchanged."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+
+        def on_sigint(signum, frame):
+            self.interrupt()
+            if not self.native_code_running():
+                raise KeyboardInterrupt
+
+        def watch():
+            while (byte := os.read(read_fd, 1)) not in (b"", b"\0"):
+                if byte[0] == signal.SIGINT:
+                    self.interrupt()
+
+        previous_handler = signal.signal(signal.SIGINT, on_sigint)
+        previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        watcher = threading.Thread(target=watch, name="offramp-sigint", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            signal.set_wakeup_fd(previous_fd)
+            signal.signal(signal.SIGINT, previous_handler)
+            os.write(write_fd, b"\0")     # no signal's number: the watcher ends
+            watcher.join()
+            os.close(read_fd)
+            os.close(write_fd)
 
     def global_address(self, name: str) -> int:
         return self.global_addresses[name]

@@ -1,0 +1,64 @@
+"""Ctrl-C (SIGINT) stops a running program in every tier: exit 130 within a poll, what was
+printed stays printed, and no traceback — in a hot loop and in recursion with no loop."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+HOT_LOOP = """
+print "start";
+var i = 0;
+while (true) { i = i + 1; }
+"""
+
+RECURSION = """
+print "start";
+fun f(n) { if (n < 1) return 1; return f(n - 1) + f(n - 1); }
+print f(100);
+"""
+
+def start(tmp_path, source, tier):
+    """The command running `source` in `tier`, with tier events on stderr (line-buffered)."""
+    path = tmp_path / "hot.lox"
+    path.write_text(source)
+    env = dict(os.environ, PYTHONUTF8="1")
+    return subprocess.Popen([sys.executable, "-m", "offramp", "run", str(path),
+                             f"--tier={tier}", "--trace=tier"], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until_running(process, tier):
+    """Native tiers: until the first compilation is reported (native code then runs at
+    once); the interpreter: long enough to start the program."""
+    if tier == "interp":
+        time.sleep(2.0)
+        return ""
+    line = process.stderr.readline()
+    assert line.startswith("[tier] compiled"), line
+    time.sleep(0.3)
+    return line
+
+
+@pytest.mark.parametrize("source", [HOT_LOOP, RECURSION], ids=["loop", "recursion"])
+@pytest.mark.parametrize("tier", ["interp", "jit", "eager"])
+def test_sigint_stops_every_tier_with_status_130(tmp_path, source, tier):
+    process = start(tmp_path, source, tier)
+    try:
+        seen = wait_until_running(process, tier)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130
+    assert time.monotonic() - sent < 5
+    assert out == "start\n"
+    err = seen + err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
