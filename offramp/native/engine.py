@@ -38,6 +38,7 @@ MASK64 = (1 << 64) - 1
 ENTRY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p)
 SAVE_RSI, SAVE_RDX = 8 * GPR_DWARF.index("rsi"), 8 * GPR_DWARF.index("rdx")
 HELPER_REQUEST, DEOPT_REQUEST = REQUEST["helper"], REQUEST["deopt"]
+TRAP_SITES = ("trap", "watchpoint")
 
 
 def anchor_of(save_ptr: int) -> tuple:
@@ -63,6 +64,16 @@ def ctype_of(ty):
         return {1: ctypes.c_uint8, 8: ctypes.c_uint8, 16: ctypes.c_uint16,
                 32: ctypes.c_uint32}[ty.bits]
     return ctypes.c_uint64
+
+
+class NativeReturn(BaseException):
+    """Unwinds every layer above the first native entry, which returns `value`: a trap
+    in native code ran the whole stack above it in the interpreter (`_serve_trap`).  A
+    BaseException, so that no `except Exception` on the way stops it."""
+
+    def __init__(self, value):
+        super().__init__(value)
+        self.value = value
 
 
 class NativeCode:
@@ -112,8 +123,12 @@ class NativeEngine:
         self.codes = []
         # Tier transitions in order: ("enter", interpreter depth, thread, replaces top frame)
         # when Python calls native code (an OSR entry replaces the interpreter frame that
-        # entered it), ("exit", save area, deoptimizing) when native code enters the runtime.
+        # entered it), ("exit", save area, frames left) when native code enters the
+        # runtime: its innermost `frames left` native frames are leaving for the
+        # interpreter (0; 1 for a deopt; all of them for a trap).
         self.transitions = []
+        # While the status word says unwinding: the exception to raise where Python
+        # entered native code (a guest error, or the NativeReturn of a trap).
         self.pending_error = None
         self.deopts = {}
         self.stats_compiled = 0
@@ -292,7 +307,7 @@ class NativeEngine:
         for item in self.transitions:
             if item[0] == "exit":
                 native = list(self.native_frames(item[1]))
-                for site, _, bp in (native[1:] if item[2] else native):
+                for site, _, bp in native[item[2]:]:
                     yield site, bp
 
     # --- entering native code from Python --------------------------------------------
@@ -312,6 +327,9 @@ class NativeEngine:
         if tb[OFFSET["status"] // 8] == STATUS_ERROR:
             tb[OFFSET["status"] // 8] = STATUS_OK
             error, self.pending_error = self.pending_error, None
+            if isinstance(error, NativeReturn) and not self.transitions:
+                self.refresh_lazy_status()
+                return error.value
             raise error
         if not code.sig.results:
             return None
@@ -328,7 +346,7 @@ class NativeEngine:
         """
         request = WORD.from_address(save_ptr + SAVE_RSI).value
         kind = request & 0xFF
-        self.transitions.append(("exit", save_ptr, kind == DEOPT_REQUEST))
+        self.transitions.append(("exit", save_ptr, int(kind == DEOPT_REQUEST)))
         try:
             buffer = WORD.from_address(save_ptr + SAVE_RDX).value
             if kind == HELPER_REQUEST:
@@ -338,7 +356,7 @@ class NativeEngine:
         except BaseException as error:  # noqa: BLE001 - must not unwind through native code
             if isinstance(error, GuestError) and error.stack is None:
                 error.stack = self.guest_stack()
-            if not isinstance(error, (GuestError, VMError)):
+            if not isinstance(error, (GuestError, VMError, NativeReturn)):
                 wrapped = VMError(f"internal error in the runtime entry: {error!r}")
                 wrapped.__cause__ = error
                 error = wrapped
@@ -396,6 +414,7 @@ class NativeEngine:
 
     def _serve_deopt(self, payload, buffer, save_ptr):
         """Rebuild the interpreter frames of the patchpoint site and run them."""
+        anchor = save_ptr
         ra, sp, bp, save_ptr = anchor_of(save_ptr)
         site = self.site_at(ra)
         self.deopts[site.reason] = self.deopts.get(site.reason, 0) + 1
@@ -405,6 +424,8 @@ class NativeEngine:
         self.vm.tracer.emit("deopt", f"{site.kind} '{site.reason}' in @{code.version.func}"
                                      f" %{code.version.name} -> {len(site.frames)} frame(s)")
         self.vm.note_deopt(code, site.kind, site.reason)
+        if site.kind in TRAP_SITES:
+            return self._serve_trap(anchor)
         read = self.reader(sp, bp, save_ptr)
         frames, pending = self.rebuild(site, read)
         if site.kind == "lazy":
@@ -412,6 +433,46 @@ class NativeEngine:
         result = self.vm.interp.resume_frames(self.vm.current_thread(), frames, pending)
         func = self.module.functions[code.version.func]
         return encode_word(result, func.sig.results[0], self) if func.sig.results else 0
+
+    def _serve_trap(self, save_ptr):
+        """A TRAP or an enabled WATCHPOINT in native code: the whole guest stack above the
+        first native entry becomes interpreter frames and the interpreter runs it from the
+        trap, so the client's handler sees, pops, pushes and changes the very frames it
+        would in the interpreter.  Everything between — native frames, the runtime entries
+        and interpreter loops that entered native code — then unwinds at once (the status
+        word, then `NativeReturn`), and the first entry returns what the interpreter
+        computed."""
+        transitions = self.transitions
+        _, depth, thread, replaces = first = transitions[0]
+        base = depth - replaces
+        frames = thread.frames
+        # An OSR entry's interpreter frame stands for the outermost native frame: it is
+        # rebuilt from native code, so the stale one leaves the stack while the rebuilt
+        # frames run (the interpreter pops it when the first entry returns).
+        replaced = frames[base] if replaces else None
+        stack = []
+        for i, item in enumerate(transitions):
+            if item[0] == "enter":
+                if i:
+                    stack += frames[depth:item[1] - item[3]]
+                    depth = item[1]
+                    transitions[i] = ("enter", base, thread, False)
+                continue
+            native = list(self.native_frames(item[1]))
+            left = 0 if i == len(transitions) - 1 else item[2]   # this exit: the trap's too
+            for site, read, _ in reversed(native[left:]):
+                stack += self.rebuild(site, read)[0]
+            transitions[i] = ("exit", item[1], len(native))
+        stack += frames[depth:]
+        del frames[base:]
+        transitions[0] = ("enter", base, thread, False)
+        try:
+            result = self.vm.interp.resume_frames(thread, stack)
+        finally:
+            if replaced is not None:
+                frames.append(replaced)
+            transitions[0] = first
+        raise NativeReturn(result)
 
     def rebuild(self, site, read):
         """Interpreter frames (outermost first) and the pending result of a site."""
@@ -506,9 +567,8 @@ class NativeEngine:
                 out += [("interp", f, None) for f in frames[depth:item[1] - item[3]]]
                 depth = item[1]
                 continue
-            native = list(self.native_frames(item[1]))
-            if item[2]:
-                native = native[1:]   # deoptimizing: its frames now live in the interpreter
+            # deoptimizing frames: their frames now live in the interpreter
+            native = list(self.native_frames(item[1]))[item[2]:]
             for site, _, bp in reversed(native):
                 for fd in reversed([f.desc for f in site.frames]):
                     version = self.module.version(fd.func, fd.version)

@@ -17,7 +17,7 @@ frame pointers kept and the `statepoint-example` GC strategy.  How each IR const
 
 Every site gets a stack-map id; `Lowered.sites[id]` says what the runtime needs there.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..interp.semantics import signed
 from ..ir import tagref
@@ -72,6 +72,36 @@ def llvm_literal(value, ty) -> str:
             return "true" if value & 1 else "false"
         return str(signed(value & ((1 << ty.bits) - 1), ty.bits))
     return str(signed(value & (2**64 - 1), 64))
+
+
+# Instructions native code leaves at for good (the interpreter runs the rest of the
+# function): what follows them in their block is never lowered.
+LEAVES_NATIVE_CODE = frozenset({"TRAP"})
+
+
+def native_successors(block) -> list:
+    """Labels native code may branch to from a block: none past a TRAP, and an enabled
+    WATCHPOINT's target is reached in the interpreter only."""
+    for instr in block.instrs:
+        if instr.op in LEAVES_NATIVE_CODE:
+            return []
+    last = block.instrs[-1] if block.instrs else None
+    if last is not None and last.op == "WATCHPOINT":
+        return [last.arg("disabled").label]
+    return [d.label for d in last.dests()] if last is not None else []
+
+
+def natively_reachable(version, by_label) -> set:
+    """Labels of the blocks native code of a version can reach from its entry: the blocks
+    it lowers (the others have no LLVM predecessor to give their phis incoming values)."""
+    entry = version.blocks[0].label
+    seen, work = {entry}, [entry]
+    while work:
+        for label in native_successors(by_label[work.pop()]):
+            if label not in seen:
+                seen.add(label)
+                work.append(label)
+    return seen
 
 
 class LinkInfo:
@@ -264,6 +294,26 @@ class Lowering:
                 extras.append((Var(name), ty))
         return extras
 
+    def with_keepalives(self, state: FrameState, instr) -> FrameState:
+        """`state` whose innermost frame also holds the values `instr` keeps alive, as
+        the variables the matching instruction there keeps alive (those not given yet):
+        a trap handler reads a waiting frame's keep-alives even when they are not live
+        after it."""
+        keep = instr.arg("keepalive")
+        if not keep:
+            return state
+        there = self.module.version(state.func, state.version).block(
+            state.block).instrs[state.index]
+        given = {name for name, _ in state.values}
+        extra = []
+        for target, operand in zip(there.arg("keepalive"), keep):
+            if isinstance(target, Var) and target.name not in given:
+                given.add(target.name)
+                extra.append((target.name, operand))
+        if not extra:
+            return state
+        return replace(state, values=state.values + tuple(extra))
+
     def new_site(self, desc: SiteDesc) -> int:
         self.sites.append(desc)
         return len(self.sites) - 1
@@ -372,8 +422,8 @@ class Lowering:
         # blocks (a call's result gets its LLVM name while its block is lowered), whatever
         # order passes left the blocks in.
         order, _ = dominators_in_order(self.version)
-        self.reachable = set(order)
         by_label = {b.label: b for b in self.version.blocks}
+        self.reachable = natively_reachable(self.version, by_label)
         for label in order:
             self.lower_block(by_label[label])
         head = [f"define {ret} @{self.symbol}(ptr %thread{', ' if params else ''}{params}) "
@@ -437,6 +487,8 @@ class Lowering:
         self.start_block(f"b.{block.label}")
         for index, instr in enumerate(block.instrs):
             self.table[instr.op](self, block.label, index, instr)
+            if instr.op in LEAVES_NATIVE_CODE:
+                break
         self.flush_edges()
 
     def edge(self, dest) -> str:

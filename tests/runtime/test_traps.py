@@ -18,14 +18,20 @@ HEADER = """
 """
 
 
-def load(body: str) -> VM:
+@pytest.fixture(params=["interp", "eager"])
+def tier(request):
+    """Every test runs in the interpreter and with every function compiled natively."""
+    return request.param
+
+
+def load(tier: str, body: str) -> VM:
     module = parse_module(HEADER + body, "test.ir")
     verify_module(module)
-    return VM(module, Config(tier="interp"))
+    return VM(module, Config(tier=tier))
 
 
-def test_trap_computes_a_value_and_resumes():
-    vm = load("""
+def test_trap_computes_a_value_and_resumes(tier):
+    vm = load(tier, """
 .funcdef @f VERSION %v1 <@unary> {
   %entry(<@i64> %n):
     %m = MUL <@i64> %n 3
@@ -45,8 +51,8 @@ def test_trap_computes_a_value_and_resumes():
     assert seen == [("f", "v1", "ask")]
 
 
-def test_trap_reads_keepalive_values_of_every_frame():
-    vm = load("""
+def test_trap_reads_keepalive_values_of_every_frame(tier):
+    vm = load(tier, """
 .funcdef @inner VERSION %v1 <@unary> {
   %entry(<@i64> %k):
     %k2 = ADD <@i64> %k 5
@@ -75,8 +81,8 @@ def test_trap_reads_keepalive_values_of_every_frame():
     assert frames == [("inner", (9, 14), 14), ("outer", (10, 9), 9)]
 
 
-def test_trap_returns_early_from_a_frame():
-    vm = load("""
+def test_trap_returns_early_from_a_frame(tier):
+    vm = load(tier, """
 .funcdef @callee VERSION %v1 <@unary> {
   %entry(<@i64> %k):
     [%bail] TRAP <@void>
@@ -98,8 +104,8 @@ def test_trap_returns_early_from_a_frame():
     assert vm.call("caller", [7]) == 42
 
 
-def test_trap_pops_every_frame_returns_from_the_call():
-    vm = load("""
+def test_trap_pops_every_frame_returns_from_the_call(tier):
+    vm = load(tier, """
 .funcdef @f VERSION %v1 <@nullary> {
   %entry():
     [%t] TRAP <@void>
@@ -113,8 +119,8 @@ def test_trap_pops_every_frame_returns_from_the_call():
     assert vm.call("f", []) == 77
 
 
-def test_trap_handler_changes_a_variable_before_resuming():
-    vm = load("""
+def test_trap_handler_changes_a_variable_before_resuming(tier):
+    vm = load(tier, """
 .funcdef @f VERSION %v1 <@unary> {
   %entry(<@i64> %n):
     %m = ADD <@i64> %n 1
@@ -130,8 +136,8 @@ def test_trap_handler_changes_a_variable_before_resuming():
     assert vm.call("f", [1]) == 100
 
 
-def test_trap_pushes_a_frame_whose_result_goes_to_the_trap():
-    vm = load("""
+def test_trap_pushes_a_frame_whose_result_goes_to_the_trap(tier):
+    vm = load(tier, """
 .funcdef @helper VERSION %v1 <@unary> {
   %entry(<@i64> %k):
     %r = MUL <@i64> %k %k
@@ -151,8 +157,8 @@ def test_trap_pushes_a_frame_whose_result_goes_to_the_trap():
     assert vm.call("f", [4]) == 40
 
 
-def test_trap_throws_a_guest_error_with_the_stack():
-    vm = load("""
+def test_trap_throws_a_guest_error_with_the_stack(tier):
+    vm = load(tier, """
 .funcdef @f VERSION %v1 <@unary> {
   %entry(<@i64> %n):
     [%boom] TRAP <@void> !7
@@ -166,8 +172,8 @@ def test_trap_throws_a_guest_error_with_the_stack():
     assert vm.main_thread.frames == []
 
 
-def test_watchpoint_traps_only_when_enabled():
-    vm = load("""
+def test_watchpoint_traps_only_when_enabled(tier):
+    vm = load(tier, """
 .funcdef @f VERSION %v1 <@unary> {
   %entry(<@i64> %n):
     WATCHPOINT 3 <@i64> %off(%n) %on(%n) KEEPALIVE(%n)
@@ -185,8 +191,8 @@ def test_watchpoint_traps_only_when_enabled():
     assert vm.call("f", [5]) == 5
 
 
-def test_client_api_misuse_is_a_python_exception():
-    vm = load("""
+def test_client_api_misuse_is_a_python_exception(tier):
+    vm = load(tier, """
 .funcdef @g VERSION %v1 <@unary> {
   %entry(<@i64> %k):
     [%t] TRAP <@void>
@@ -209,9 +215,9 @@ def test_client_api_misuse_is_a_python_exception():
     assert len(errors) == 3
 
 
-def test_trap_without_handler_is_a_vm_error():
+def test_trap_without_handler_is_a_vm_error(tier):
     from offramp.interp.errors import VMError
-    vm = load("""
+    vm = load(tier, """
 .funcdef @g VERSION %v1 <@nullary> {
   %entry():
     [%t] TRAP <@void>
