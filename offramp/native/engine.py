@@ -194,7 +194,7 @@ class NativeEngine:
     def set_watchpoint(self, wpid: int, enabled: bool) -> None:
         ctypes.memmove(self.watchpoint_address(wpid), ctypes.byref(WORD(int(enabled))), 8)
 
-    def link_info(self, invalid_word) -> LinkInfo:
+    def link_info(self, invalid_word, resumes_in=None) -> LinkInfo:
         return LinkInfo(global_addresses=self.vm.global_addresses,
                         function_id=self.function_id, helper_index=self.helper_index,
                         cells_base=ctypes.addressof(self.cells),
@@ -202,7 +202,7 @@ class NativeEngine:
                         symbol_value=self.vm.interp.symbol_value,
                         invalid_address=ctypes.addressof(invalid_word),
                         deopt_stress=self.vm.config.deopt_stress,
-                        version_types=self._interpreted_types)
+                        version_types=self._interpreted_types, resumes_in=resumes_in)
 
     def _interpreted_types(self, version):
         """SSA types of a version the interpreter has compiled (it keeps them), or None."""
@@ -211,11 +211,14 @@ class NativeEngine:
 
     # --- compiling -------------------------------------------------------------------
 
-    def compile(self, version, install=True) -> NativeCode:
-        """Compile a version; with `install`, calls of its function enter it from now on."""
+    def compile(self, version, install=True, resumes_in=None) -> NativeCode:
+        """Compile a version; with `install`, calls of its function enter it from now on.
+        `resumes_in`: for an OSR clone's unchanged copy, what its own frame states
+        resume in (see LinkInfo)."""
         symbol = f"n{len(self.codes)}.{version.func}.{version.name}".replace("-", "_")
         invalid = WORD(0)
-        lowered = lower_version(self.module, version, self.link_info(invalid), symbol)
+        lowered = lower_version(self.module, version, self.link_info(invalid, resumes_in),
+                                symbol)
         if self.vm.config.dump_ir:
             self.vm.tracer.stream.write(lowered.text + "\n")
         compiled = compile_ir(lowered.text, symbol)

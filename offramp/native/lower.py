@@ -109,7 +109,7 @@ class LinkInfo:
 
     def __init__(self, *, global_addresses, function_id, helper_index, cells_base,
                  watchpoint_address, symbol_value, invalid_address, deopt_stress=0,
-                 version_types=None):
+                 version_types=None, resumes_in=None):
         self.global_addresses = global_addresses
         self.function_id = function_id          # fn(name) -> int
         self.helper_index = helper_index        # fn(extern name) -> int
@@ -119,6 +119,10 @@ class LinkInfo:
         self.invalid_address = invalid_address  # this code's word: non-zero once invalid
         self.deopt_stress = deopt_stress
         self.version_types = version_types      # fn(version) -> SSA types known, or None
+        # For the unchanged copy of an OSR entry clone: (the version it was cloned from,
+        # block -> {variable: the clone's variable holding it}), so that its own states
+        # resume ordinary frames of that version, as the clone's given states do.
+        self.resumes_in = resumes_in
 
 
 class Lowering:
@@ -137,6 +141,7 @@ class Lowering:
         self.func = module.functions[version.func]
         self.ctx = value_types(module, version)
         self.live_in = liveness(version)
+        self._resume_live_in = None
         self.body = []
         self.counter = 0
         self.sites = []
@@ -222,14 +227,24 @@ class Lowering:
     # --- frame states ----------------------------------------------------------------
 
     def identity_state(self, block, index, waiting_instr=None) -> FrameState:
-        """This version's own state at a point (resume before `index`, or waiting there)."""
+        """This version's own state at a point (resume before `index`, or waiting there);
+        for an OSR clone's copy, the state of the version it copies."""
+        version, live_in, held = self.version, self.live_in, {}
+        if self.link.resumes_in is not None:
+            version, holders = self.link.resumes_in
+            live_in, held = self.resume_liveness(version), holders.get(block, {})
         if waiting_instr is not None:
-            live = live_at(self.version, block, index + 1, self.live_in) - set(
-                waiting_instr.results)
+            live = live_at(version, block, index + 1, live_in) - set(waiting_instr.results)
         else:
-            live = live_at(self.version, block, index, self.live_in)
-        return FrameState(self.version.func, self.version.name, block, index,
-                          tuple((n, Var(n)) for n in sorted(live)))
+            live = live_at(version, block, index, live_in)
+        return FrameState(version.func, version.name, block, index,
+                          tuple((n, Var(held.get(n, n))) for n in sorted(live)))
+
+    def resume_liveness(self, version) -> dict:
+        """Liveness of the version identity states resume in (computed once)."""
+        if self._resume_live_in is None:
+            self._resume_live_in = liveness(version)
+        return self._resume_live_in
 
     def types_of(self, version) -> dict:
         """SSA value types of a version a frame state names (the link's, when it keeps

@@ -161,12 +161,17 @@ class TierPolicy:
 
     def compile_osr_entry(self, version, header: str):
         """(native code of an OSR entry clone at `header`, its live names)."""
-        from ..opt.osr import osr_entry
+        from ..opt.osr import held_by, osr_entry
         code = self.vm.interp.code_for(version)
         func, live = osr_entry(self.vm.module, version, header, code.live_in(), code.ctx.types)
         self.vm.tracer.emit("osr", f"entry clone @{func.name} for @{version.func} "
                                    f"%{version.name} loop %{header}")
-        return self.engine.compile(self.vm.optimize(func), install=False), live
+        compiled = self.vm.optimize(func)
+        # The clone as copied: where it has no frame state of its own, it deoptimizes
+        # into frames of `version` (an optimizer's version gives its states itself).
+        resumes_in = ((version, held_by(compiled, version, code.live_in()))
+                      if compiled is func.versions[0] else None)
+        return self.engine.compile(compiled, install=False, resumes_in=resumes_in), live
 
     def stats(self) -> dict:
         return {"osr entries": self.osr_entries, "recompilations": dict(self.recompiles),
