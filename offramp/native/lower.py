@@ -29,6 +29,8 @@ from .stub import STUB_SYMBOL
 from .threadblock import OFFSET, REQUEST, STATUS_ERROR
 
 PATCH_BYTES = 13
+PATCHPOINT_MAX_VALUES = 6
+"""Deopt exits recording more values than this are statepoints (see Lowering.deopt_exit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +350,13 @@ class Lowering:
         return res
 
     def deopt_exit(self, kind, reason, state, waiting=False, pending=None):
-        """A patchpoint into the stub that deoptimizes here; ends the LLVM block with ret."""
+        """A call of the stub that deoptimizes here; ends the LLVM block with ret.
+
+        Up to PATCHPOINT_MAX_VALUES recorded values it is a patchpoint (they stay in any
+        register: the stub saves them all); more, and it is a statepoint, whose values
+        LLVM spills to stack slots — -O0 codegen's fast register allocator must hold a
+        patchpoint's values in registers all at once and aborts the process ("ran out of
+        registers during register allocation") when they do not fit."""
         frames, values = self.flatten(state, waiting)
         rec = self.recorded(values)
         result_type = None
@@ -356,7 +364,11 @@ class Lowering:
             val, ty = pending
             rec += self.recorded([(val, ty)])
             result_type = ty
-        site = self.new_site(SiteDesc(kind, reason, frames, 0, result_type, True))
+        patchpoint = len(rec) <= PATCHPOINT_MAX_VALUES
+        site = self.new_site(SiteDesc(kind, reason, frames, 0, result_type, patchpoint))
+        if not patchpoint:
+            self.ret_i64(self.statepoint_stub(REQUEST["deopt"], rec, site_id=site))
+            return
         r = self.tmp("d")
         live = "".join(", " + v for v in rec)
         self.emit(f"{r} = call i64 (i64, i32, ptr, i32, ...) "
