@@ -68,7 +68,10 @@ class Limits:
     statements = (4, 14)      # statements of a function body's top level
     depth = 3                 # nesting of ifs and loops
     trips = (0, 5)            # loop iterations
+    hot_trips = (31, 40)      # a hot loop's: past the jit's thresholds (30), so code tiers
+                              # up — by OSR, or by calls — in the middle of the run
     work = 4000               # estimated instructions a call of one function executes
+    hot_callee_work = 1500    # at most this much work in a function @main calls hot
 
 
 class StateSlot:
@@ -431,7 +434,8 @@ class FunctionGen:
 
     def stmt_loop(self, env, depth):
         rng = self.rng
-        trips = rng.randint(*Limits.trips)
+        hot = depth == 0 and self.multiplier == 1 and rng.random() < 0.3
+        trips = rng.randint(*(Limits.hot_trips if hot else Limits.trips))
         acc_ty = rng.choice(TYPES)
         init = self.operand(env, acc_ty)
         head = self.new_block("head", [(self.fresh("i"), "i64"), (self.fresh("acc"), acc_ty)])
@@ -447,7 +451,7 @@ class FunctionGen:
         scope = list(env) + head.params
         saved = self.multiplier
         self.multiplier *= max(trips, 1)
-        self.body(scope, rng.randint(1, 4), depth + 1)
+        self.body(scope, rng.randint(1, 2 if hot else 4), depth + 1)
         step = self.fresh()
         if acc_ty == "double":
             self.emit(f"%{step} = FADD <@double> %{acc} {self.operand(scope, 'double')}")
@@ -511,9 +515,9 @@ class FunctionGen:
         self.current = join
         env.append(join.params[0])
 
-    def call_and_print(self, callee) -> None:
-        """@main: call `callee` with literal arguments and print its result."""
-        env = []
+    def call_and_print(self, callee, env=()) -> None:
+        """@main: call `callee` with arguments from `env` or literals, print its result."""
+        env = list(env)
         self.call(env, callee)
         if env:
             name, ty = env[-1]
@@ -523,6 +527,28 @@ class FunctionGen:
                 wide = self.fresh()
                 self.emit(f"%{wide} = SEXT <@{ty} @i64> %{name}")
                 self.emit(f"CCALL @print.i64 (%{wide})")
+
+    def hot_calls(self, callee, trips: int) -> None:
+        """@main: call `callee` `trips` times in a loop (it gets hot), printing each
+        result; the arguments depend on the iteration."""
+        head = self.new_block("hot", [(self.fresh("i"), "i64")])
+        self.close(f"BRANCH %{head.label}(0)")
+        self.current = head
+        i = head.params[0][0]
+        more = self.fresh()
+        self.emit(f"%{more} = SLT <@i64> %{i} {trips}")
+        body, done = self.new_block("hotbody"), self.new_block("hotdone")
+        self.close(f"BRANCH2 %{more} %{body.label}() %{done.label}()")
+        self.current = body
+        env = [(i, "i64")]
+        for _, ty in callee.params:
+            if ty != "i64" and self.rng.random() < 0.7:
+                self.value(env, ty)
+        self.call_and_print(callee, env)
+        nxt = self.fresh()
+        self.emit(f"%{nxt} = ADD <@i64> %{i} 1")
+        self.close(f"BRANCH %{head.label}(%{nxt})")
+        self.current = done
 
     # --- the function ----------------------------------------------------------------
 
@@ -578,6 +604,9 @@ class ProgramGen:
         main.work = 0
         for _ in range(rng.randint(2, 5)):
             main.call_and_print(main.pick_callee() or self.functions[-1])
+        hot = [f for f in self.functions if f.work <= Limits.hot_callee_work]
+        if hot and rng.random() < 0.9:
+            main.hot_calls(rng.choice(hot), rng.randint(*Limits.hot_trips))
         main.close("RET ()")
         self.main = main
 
