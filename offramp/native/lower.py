@@ -8,10 +8,14 @@ frame pointers kept and the `statepoint-example` GC strategy.  How each IR const
 - calls of functions and runtime helpers -> `gc.statepoint` calls whose "deopt" bundle holds
   the flattened frame state (plus any other traced value live across the call, for the
   GC): LLVM spills them all to stack slots a frame walk can read at any depth;
-- GUARD failures, DEOPT, enabled WATCHPOINTs, native TRAPs and deopt-stress exits ->
+- GUARD failures, DEOPT, enabled WATCHPOINTs, TRAPs and deopt-stress exits ->
   `llvm.experimental.patchpoint` calls of the entry stub whose live values are the frame
-  state (in any register: the stub saves them all); the exit returns whatever the
-  interpreter computes — deoptimization is a tail call into the interpreter;
+  state (in any register: the stub saves them all; with more than PATCHPOINT_MAX_VALUES
+  values, a statepoint instead, which spills them); the exit returns whatever the
+  interpreter computes — deoptimization is a tail call into the interpreter.  A TRAP or an
+  enabled WATCHPOINT resumes the interpreter at itself, in this version, so the interpreter
+  runs it exactly as it would have; native code never goes on after one (the rest of its
+  block, and an enabled WATCHPOINT's target, are not lowered);
 - after every call the thread's status word is checked: non-zero means a guest error is
   unwinding, and the frame returns at once.
 
