@@ -14,6 +14,11 @@
 - Deoptimization reads the values of a patchpoint site (from the stub's register save area
   or the stack), rebuilds the interpreter frames, runs them to completion, and returns the
   result to the native frame, which returns it: a tail call into the interpreter.
+- A trap (TRAP, or an enabled WATCHPOINT) goes further: the whole guest stack above the
+  first native entry becomes interpreter frames, which the interpreter runs from the trap
+  (`_serve_trap`), so the client's handler sees and changes what it would in the
+  interpreter; everything in between unwinds (the status word, then `NativeReturn`) and
+  the first entry returns the result.
 """
 import bisect
 import ctypes
