@@ -384,6 +384,42 @@ def test_trap_three_calls_deep_sees_every_frame_and_their_keepalives(tier):
     assert vm.call("f", [1]) == 33
     assert stacks == [[("h", "entry", 1, (3, 6)), ("g", "entry", 1, (2,)),
                        ("f", "entry", 1, (2, 1))]]
+    if tier == "eager":
+        assert vm.tiers.engine.deopts == {"trap": 1}
+
+
+@pytest.mark.parametrize("config", [{"tier": "interp"}, {"tier": "jit", "call_threshold": 2}])
+def test_early_return_from_native_code_into_an_interpreted_caller(config):
+    # With the jit, @inner is interpreted at its first call and native at its second,
+    # while @outer stays interpreted: the handler pops native frames down to it.
+    module = parse_module(HEADER + """
+.funcdef @inner VERSION %v1 <@unary> {
+  %entry(<@i64> %k):
+    [%leave] TRAP <@void> KEEPALIVE(%k)
+    RET (%k)
+}
+.funcdef @outer VERSION %v1 <@unary> {
+  %entry(<@i64> %n):
+    %a = CALL <@unary> @inner (%n)
+    %b = CALL <@unary> @inner (%a)
+    %r = ADD <@i64> %a %b
+    RET (%r)
+}""", "test.ir")
+    verify_module(module)
+    vm = VM(module, Config(**config))
+    seen = []
+
+    def handler(ctx):
+        cursor = ctx.cursor()
+        (k,) = cursor.keepalives()
+        seen.append((cursor.func, cursor.next().func, k))
+        ctx.pop_frames_to(cursor.next())
+        return ctx.pass_values(k * 10)
+    vm.set_trap_handler(handler)
+    assert vm.call("outer", [3]) == 30 + 300
+    assert seen == [("inner", "outer", 3), ("inner", "outer", 30)]
+    if config["tier"] == "jit":
+        assert vm.tiers.engine.deopts == {"trap": 1}
 
 
 @pytest.mark.parametrize("enabled", [False, True])
