@@ -15,6 +15,11 @@
   the stub's save area where a record names one), rebuilds the interpreter frames, runs
   them to completion, and returns the result to the native frame, which returns it: a
   tail call into the interpreter.
+- A trap (TRAP, or an enabled WATCHPOINT) goes further: the whole guest stack above the
+  first native entry becomes interpreter frames, which the interpreter runs from the trap
+  (`_serve_trap`), so the client's handler sees and changes what it would in the
+  interpreter; everything in between unwinds (the status word, then `NativeReturn`) and
+  the first entry returns the result.
 """
 import bisect
 import contextlib
@@ -44,6 +49,7 @@ SAVE_RSI, SAVE_RDX = 8 * GPR_DWARF.index("rsi"), 8 * GPR_DWARF.index("rdx")
 HELPER_REQUEST, DEOPT_REQUEST = REQUEST["helper"], REQUEST["deopt"]
 DEPTH_WORD, POLL_WORD, INTERRUPT_WORD = (OFFSET[name] // 8 for name in
                                          ("depth", "poll", "interrupt"))
+TRAP_SITES = ("trap", "watchpoint")
 
 
 def anchor_of(save_ptr: int) -> tuple:
@@ -69,6 +75,16 @@ def ctype_of(ty):
         return {1: ctypes.c_uint8, 8: ctypes.c_uint8, 16: ctypes.c_uint16,
                 32: ctypes.c_uint32}[ty.bits]
     return ctypes.c_uint64
+
+
+class NativeReturn(BaseException):
+    """Unwinds every layer above the first native entry, which returns `value`: a trap
+    in native code ran the whole stack above it in the interpreter (`_serve_trap`).  A
+    BaseException, so that no `except Exception` on the way stops it."""
+
+    def __init__(self, value):
+        super().__init__(value)
+        self.value = value
 
 
 class NativeCode:
@@ -118,8 +134,12 @@ class NativeEngine:
         self.codes = []
         # Tier transitions in order: ("enter", interpreter depth, thread, replaces top frame)
         # when Python calls native code (an OSR entry replaces the interpreter frame that
-        # entered it), ("exit", save area, deoptimizing) when native code enters the runtime.
+        # entered it), ("exit", save area, frames left) when native code enters the
+        # runtime: its innermost `frames left` native frames are leaving for the
+        # interpreter (0; 1 for a deopt; all of them for a trap).
         self.transitions = []
+        # While the status word says unwinding: the exception to raise where Python
+        # entered native code (a guest error, or the NativeReturn of a trap).
         self.pending_error = None
         self.lazy_pending = 0    # running native frames that must still leave lazily
         self.lazy_frames_walked = 0   # native frames those counts walked (tests bound it)
@@ -194,7 +214,7 @@ class NativeEngine:
     def set_watchpoint(self, wpid: int, enabled: bool) -> None:
         ctypes.memmove(self.watchpoint_address(wpid), ctypes.byref(WORD(int(enabled))), 8)
 
-    def link_info(self, invalid_word) -> LinkInfo:
+    def link_info(self, invalid_word, resumes_in=None) -> LinkInfo:
         return LinkInfo(global_addresses=self.vm.global_addresses,
                         function_id=self.function_id, helper_index=self.helper_index,
                         cells_base=ctypes.addressof(self.cells),
@@ -203,7 +223,7 @@ class NativeEngine:
                         invalid_address=ctypes.addressof(invalid_word),
                         deopt_stress=self.vm.config.deopt_stress,
                         version_types=self._interpreted_types,
-                        max_frames=self.vm.config.max_frames)
+                        max_frames=self.vm.config.max_frames, resumes_in=resumes_in)
 
     def _interpreted_types(self, version):
         """SSA types of a version the interpreter has compiled (it keeps them), or None."""
@@ -212,8 +232,10 @@ class NativeEngine:
 
     # --- compiling -------------------------------------------------------------------
 
-    def compile(self, version, install=True) -> NativeCode:
+    def compile(self, version, install=True, resumes_in=None) -> NativeCode:
         """Compile a version; with `install`, calls of its function enter it from now on.
+        `resumes_in`: for an OSR clone's unchanged copy, what its own frame states
+        resume in (see LinkInfo).
 
         Raises CompileError (stages.py) naming the stage that failed; nothing is
         installed or kept then."""
@@ -221,7 +243,8 @@ class NativeEngine:
         invalid = WORD(0)
         fail = self.vm.config.fail_compile_stage
         with compile_stage("lower", fail):
-            lowered = lower_version(self.module, version, self.link_info(invalid), symbol)
+            lowered = lower_version(self.module, version, self.link_info(invalid, resumes_in),
+                                    symbol)
         if self.vm.config.dump_ir:
             self.dump(version, symbol, lowered.text)
         with compile_stage("llvm", fail):
@@ -336,7 +359,7 @@ class NativeEngine:
         for item in self.transitions:
             if item[0] == "exit":
                 native = list(self.native_frames(item[1]))
-                for site, _, bp in (native[1:] if item[2] else native):
+                for site, _, bp in native[item[2]:]:
                     yield site, bp
 
     # --- entering native code from Python --------------------------------------------
@@ -361,6 +384,9 @@ class NativeEngine:
         if tb[OFFSET["status"] // 8] == STATUS_ERROR:
             tb[OFFSET["status"] // 8] = STATUS_OK
             error, self.pending_error = self.pending_error, None
+            if isinstance(error, NativeReturn) and not self.transitions:
+                self.refresh_lazy_status()
+                return error.value
             raise error
         if not code.sig.results:
             return None
@@ -377,7 +403,7 @@ class NativeEngine:
         """
         request = WORD.from_address(save_ptr + SAVE_RSI).value
         kind = request & 0xFF
-        self.transitions.append(("exit", save_ptr, kind == DEOPT_REQUEST))
+        self.transitions.append(("exit", save_ptr, int(kind == DEOPT_REQUEST)))
         try:
             buffer = WORD.from_address(save_ptr + SAVE_RDX).value
             if kind == HELPER_REQUEST:
@@ -387,7 +413,7 @@ class NativeEngine:
         except BaseException as error:  # noqa: BLE001 - must not unwind through native code
             if isinstance(error, GuestError) and error.stack is None:
                 error.stack = self.guest_stack()
-            if not isinstance(error, (GuestError, VMError, KeyboardInterrupt)):
+            if not isinstance(error, (GuestError, VMError, KeyboardInterrupt, NativeReturn)):
                 wrapped = VMError(f"internal error in the runtime entry: {error!r}")
                 wrapped.__cause__ = error
                 error = wrapped
@@ -459,6 +485,7 @@ class NativeEngine:
 
     def _serve_deopt(self, payload, buffer, save_ptr):
         """Rebuild the interpreter frames of the deopt site and run them."""
+        anchor = save_ptr
         ra, sp, bp, save_ptr = anchor_of(save_ptr)
         site = self.site_at(ra)
         self.deopts[site.reason] = self.deopts.get(site.reason, 0) + 1
@@ -468,6 +495,8 @@ class NativeEngine:
         self.vm.tracer.emit("deopt", f"{site.kind} '{site.reason}' in @{code.version.func}"
                                      f" %{code.version.name} -> {len(site.frames)} frame(s)")
         self.vm.note_deopt(code, site.kind, site.reason)
+        if site.kind in TRAP_SITES:
+            return self._serve_trap(anchor)
         read = self.reader(sp, bp, save_ptr)
         frames, pending = self.rebuild(site, read)
         if site.kind == "lazy":
@@ -476,6 +505,46 @@ class NativeEngine:
             result = self.vm.interp.resume_frames(self.vm.current_thread(), frames, pending)
         func = self.module.functions[code.version.func]
         return encode_word(result, func.sig.results[0], self) if func.sig.results else 0
+
+    def _serve_trap(self, save_ptr):
+        """A TRAP or an enabled WATCHPOINT in native code: the whole guest stack above the
+        first native entry becomes interpreter frames and the interpreter runs it from the
+        trap, so the client's handler sees, pops, pushes and changes the very frames it
+        would in the interpreter.  Everything between — native frames, the runtime entries
+        and interpreter loops that entered native code — then unwinds at once (the status
+        word, then `NativeReturn`), and the first entry returns what the interpreter
+        computed."""
+        transitions = self.transitions
+        _, depth, thread, replaces = first = transitions[0]
+        base = depth - replaces
+        frames = thread.frames
+        # An OSR entry's interpreter frame stands for the outermost native frame: it is
+        # rebuilt from native code, so the stale one leaves the stack while the rebuilt
+        # frames run (the interpreter pops it when the first entry returns).
+        replaced = frames[base] if replaces else None
+        stack = []
+        for i, item in enumerate(transitions):
+            if item[0] == "enter":
+                if i:
+                    stack += frames[depth:item[1] - item[3]]
+                    depth = item[1]
+                    transitions[i] = ("enter", base, thread, False)
+                continue
+            native = list(self.native_frames(item[1]))
+            left = 0 if i == len(transitions) - 1 else item[2]   # this exit: the trap's too
+            for site, read, _ in reversed(native[left:]):
+                stack += self.rebuild(site, read)[0]
+            transitions[i] = ("exit", item[1], len(native))
+        stack += frames[depth:]
+        del frames[base:]
+        transitions[0] = ("enter", base, thread, False)
+        try:
+            result = self.vm.interp.resume_frames(thread, stack)
+        finally:
+            if replaced is not None:
+                frames.append(replaced)
+            transitions[0] = first
+        raise NativeReturn(result)
 
     def rebuild(self, site, read):
         """Interpreter frames (outermost first) and the pending result of a site."""
@@ -570,9 +639,8 @@ class NativeEngine:
                 out += [("interp", f, None) for f in frames[depth:item[1] - item[3]]]
                 depth = item[1]
                 continue
-            native = list(self.native_frames(item[1]))
-            if item[2]:
-                native = native[1:]   # deoptimizing: its frames now live in the interpreter
+            # deoptimizing frames: their frames now live in the interpreter
+            native = list(self.native_frames(item[1]))[item[2]:]
             for site, _, bp in reversed(native):
                 for fd in reversed([f.desc for f in site.frames]):
                     version = self.module.version(fd.func, fd.version)

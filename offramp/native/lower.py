@@ -11,13 +11,16 @@ frame pointers kept and the `statepoint-example` GC strategy.  How each IR const
 - GUARD failures, DEOPT, enabled WATCHPOINTs, native TRAPs and deopt-stress exits -> the
   same statepoint calls of the entry stub, with the frame state as their "deopt" bundle;
   the exit returns whatever the interpreter computes — deoptimization is a tail call into
-  the interpreter (see `Lowering.deopt_exit` for why not a patchpoint);
+  the interpreter (see `Lowering.deopt_exit` for why not a patchpoint).  A TRAP or an
+  enabled WATCHPOINT resumes the interpreter at itself, in this version, so the interpreter
+  runs it exactly as it would have; native code never goes on after one (the rest of its
+  block, and an enabled WATCHPOINT's target, are not lowered);
 - after every call the thread's status word is checked: non-zero means a guest error is
   unwinding, and the frame returns at once.
 
 Every site gets a stack-map id; `Lowered.sites[id]` says what the runtime needs there.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..interp.semantics import signed
 from ..ir import tagref
@@ -91,12 +94,42 @@ def llvm_literal(value, ty) -> str:
     return str(signed(value & (2**64 - 1), 64))
 
 
+# Instructions native code leaves at for good (the interpreter runs the rest of the
+# function): what follows them in their block is never lowered.
+LEAVES_NATIVE_CODE = frozenset({"TRAP"})
+
+
+def native_successors(block) -> list:
+    """Labels native code may branch to from a block: none past a TRAP, and an enabled
+    WATCHPOINT's target is reached in the interpreter only."""
+    for instr in block.instrs:
+        if instr.op in LEAVES_NATIVE_CODE:
+            return []
+    last = block.instrs[-1] if block.instrs else None
+    if last is not None and last.op == "WATCHPOINT":
+        return [last.arg("disabled").label]
+    return [d.label for d in last.dests()] if last is not None else []
+
+
+def natively_reachable(version, by_label) -> set:
+    """Labels of the blocks native code of a version can reach from its entry: the blocks
+    it lowers (the others have no LLVM predecessor to give their phis incoming values)."""
+    entry = version.blocks[0].label
+    seen, work = {entry}, [entry]
+    while work:
+        for label in native_successors(by_label[work.pop()]):
+            if label not in seen:
+                seen.add(label)
+                work.append(label)
+    return seen
+
+
 class LinkInfo:
     """Addresses and numbering the lowering embeds (supplied by the engine)."""
 
     def __init__(self, *, global_addresses, function_id, helper_index, cells_base,
                  watchpoint_address, symbol_value, invalid_address, deopt_stress=0,
-                 version_types=None, max_frames=10_000):
+                 version_types=None, max_frames=10_000, resumes_in=None):
         self.global_addresses = global_addresses
         self.function_id = function_id          # fn(name) -> int
         self.helper_index = helper_index        # fn(extern name) -> int
@@ -107,6 +140,10 @@ class LinkInfo:
         self.deopt_stress = deopt_stress
         self.max_frames = max_frames            # guest frames before "Stack overflow."
         self.version_types = version_types      # fn(version) -> SSA types known, or None
+        # For the unchanged copy of an OSR entry clone: (the version it was cloned from,
+        # block -> {variable: the clone's variable holding it}), so that its own states
+        # resume ordinary frames of that version, as the clone's given states do.
+        self.resumes_in = resumes_in
 
 
 class Lowering:
@@ -125,8 +162,9 @@ class Lowering:
         self.func = module.functions[version.func]
         self.ctx = value_types(module, version)
         self.live_in = liveness(version)
-        self._live_before = {}    # block label -> live names before each instruction
+        self._live_before = {}    # (version id, block label) -> live names before each
         self.blocks = {b.label: b for b in version.blocks}
+        self._resume_live_in = None
         self.body = []
         self.counter = 0
         self.sites = []
@@ -213,24 +251,39 @@ class Lowering:
 
     # --- frame states ----------------------------------------------------------------
 
-    def live_at(self, block: str, index: int) -> set:
-        """SSA names live just before instruction `index` of a block: one backward walk
-        per block, computed once (asking `analysis.live_at` at every site of a long block
-        walked it again for each: quadratic in the function's size)."""
-        live = self._live_before.get(block)
+    def live_at(self, block: str, index: int, version=None, live_in=None) -> set:
+        """SSA names live just before instruction `index` of a block of this version (or
+        of `version`, whose liveness is `live_in`): one backward walk per block, computed
+        once (asking `analysis.live_at` at every site of a long block walked it again for
+        each: quadratic in the function's size)."""
+        version = version or self.version
+        key = (id(version), block)
+        live = self._live_before.get(key)
         if live is None:
-            live = self._live_before[block] = live_before_each(self.version, block,
-                                                               self.live_in)
+            live = self._live_before[key] = live_before_each(
+                version, block, self.live_in if live_in is None else live_in)
         return live[index]
 
     def identity_state(self, block, index, waiting_instr=None) -> FrameState:
-        """This version's own state at a point (resume before `index`, or waiting there)."""
+        """This version's own state at a point (resume before `index`, or waiting there);
+        for an OSR clone's copy, the state of the version it copies."""
+        version, live_in, held = self.version, self.live_in, {}
+        if self.link.resumes_in is not None:
+            version, holders = self.link.resumes_in
+            live_in, held = self.resume_liveness(version), holders.get(block, {})
         if waiting_instr is not None:
-            live = self.live_at(block, index + 1) - set(waiting_instr.results)
+            live = self.live_at(block, index + 1, version, live_in) - set(
+                waiting_instr.results)
         else:
-            live = self.live_at(block, index)
-        return FrameState(self.version.func, self.version.name, block, index,
-                          tuple((n, Var(n)) for n in sorted(live)))
+            live = self.live_at(block, index, version, live_in)
+        return FrameState(version.func, version.name, block, index,
+                          tuple((n, Var(held.get(n, n))) for n in sorted(live)))
+
+    def resume_liveness(self, version) -> dict:
+        """Liveness of the version identity states resume in (computed once)."""
+        if self._resume_live_in is None:
+            self._resume_live_in = liveness(version)
+        return self._resume_live_in
 
     def types_of(self, version) -> dict:
         """SSA value types of a version a frame state names (the link's, when it keeps
@@ -294,6 +347,26 @@ class Lowering:
             else:
                 extras.append((Var(name), ty))
         return extras
+
+    def with_keepalives(self, state: FrameState, instr) -> FrameState:
+        """`state` whose innermost frame also holds the values `instr` keeps alive, as
+        the variables the matching instruction there keeps alive (those not given yet):
+        a trap handler reads a waiting frame's keep-alives even when they are not live
+        after it."""
+        keep = instr.arg("keepalive")
+        if not keep:
+            return state
+        there = self.module.version(state.func, state.version).block(
+            state.block).instrs[state.index]
+        given = {name for name, _ in state.values}
+        extra = []
+        for target, operand in zip(there.arg("keepalive"), keep):
+            if isinstance(target, Var) and target.name not in given:
+                given.add(target.name)
+                extra.append((target.name, operand))
+        if not extra:
+            return state
+        return replace(state, values=state.values + tuple(extra))
 
     def new_site(self, desc: SiteDesc) -> int:
         """File a stack-map site; refuse one whose record LLVM could not encode."""
@@ -411,8 +484,8 @@ class Lowering:
         # blocks (a call's result gets its LLVM name while its block is lowered), whatever
         # order passes left the blocks in.
         order, _ = dominators_in_order(self.version)
-        self.reachable = set(order)
         by_label = {b.label: b for b in self.version.blocks}
+        self.reachable = natively_reachable(self.version, by_label)
         for label in order:
             self.lower_block(by_label[label])
         head = [f"define {ret} @{self.symbol}(ptr %thread{', ' if params else ''}{params}) "
@@ -555,6 +628,8 @@ class Lowering:
         self.start_block(f"b.{block.label}")
         for index, instr in enumerate(block.instrs):
             self.table[instr.op](self, block.label, index, instr)
+            if instr.op in LEAVES_NATIVE_CODE:
+                break
         self.flush_edges()
 
     def edge(self, dest) -> str:

@@ -227,9 +227,12 @@ def _fill_buffer(lw, operands, types) -> str:
 
 
 def _call_state(lw, block, index, instr):
-    """The waiting state of a call: its own, or this version's identity state."""
+    """The waiting state of a call: its own, or this version's identity state, holding
+    the call's keep-alive values too."""
     state = instr.state()
-    return state if state is not None else lw.identity_state(block, index, instr)
+    if state is None:
+        state = lw.identity_state(block, index, instr)
+    return lw.with_keepalives(state, instr)
 
 
 def _after_call(lw, block, index, instr, result, ty):
@@ -325,14 +328,12 @@ def _call(lw, block, index, instr):
 
 
 def _trap(lw, block, index, instr):
-    """Native code does not stop in place: it deoptimizes and the interpreter traps."""
-    state = instr.state()
-    if state is not None:
-        lw.deopt_exit("trap", "trap", state, waiting=True)
-    else:
-        lw.deopt_exit("trap", "trap", lw.identity_state(block, index))
-    lw.start_block(lw.label("after_trap"))
-    lw.emit("unreachable")
+    """Native code does not stop in place: it leaves for the interpreter resuming *at* the
+    trap in this very version (its optional waiting state is not used), so the
+    interpreter runs the trap — handler, keep-alives, result — exactly as it would have.
+    The runtime turns every native frame of the stack into interpreter frames first
+    (engine.py); the rest of the block is not lowered."""
+    lw.deopt_exit("trap", "trap", lw.identity_state(block, index))
 
 
 def _watchpoint(lw, block, index, instr):
@@ -345,7 +346,7 @@ def _watchpoint(lw, block, index, instr):
     disabled = lw.edge(instr.arg("disabled"))
     lw.emit(f"br i1 {on}, label %{enabled}, label %{disabled}")
     lw.start_block(enabled)
-    lw.deopt_exit("trap", "watchpoint", lw.identity_state(block, index))
+    lw.deopt_exit("watchpoint", "watchpoint", lw.identity_state(block, index))
 
 
 def _safepoint(lw, block, index, instr):

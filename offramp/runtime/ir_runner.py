@@ -2,6 +2,7 @@
 
 The file is parsed and verified, linked against the IR standard helpers below, and its
 `@main` (no parameters) runs on the main thread.  If `@main` returns a value it is printed.
+`@watchpoint.enable(id)` and `@watchpoint.disable(id)` switch a WATCHPOINT id on and off.
 Traps reach a default handler that prints the trap's name, position and keep-alive values
 and resumes with a zero of the trap's type — a client API demo; real clients register
 their own handler through `VM.set_trap_handler`.
@@ -32,19 +33,30 @@ def format_value(value, ty) -> str:
     return repr(value)
 
 
-def standard_helpers(stdout) -> dict:
-    """name -> (signature, implementation) of the externs every IR program may declare."""
+def standard_helpers(stdout, vm_of=lambda: None) -> dict:
+    """name -> (signature, implementation) of the externs every IR program may declare
+    (`vm_of()`: the VM running the program, for the watchpoint switches)."""
     def printer(ty):
         return lambda v: print(format_value(v, ty), file=stdout)
 
     def fail(code):
         raise GuestError(f"error {signed(code, 64)}")
+
+    def switch(enable):
+        def flip(wpid):
+            vm = vm_of()
+            if vm is None:
+                raise VMError("watchpoints are switched by a running VM only")
+            (vm.enable_watchpoint if enable else vm.disable_watchpoint)(wpid)
+        return flip
     return {
         "print.i64": (FuncSig((I64,), ()), printer(I64)),
         "print.i1": (FuncSig((I1,), ()), printer(I1)),
         "print.double": (FuncSig((DOUBLE,), ()), printer(DOUBLE)),
         "print.tagref64": (FuncSig((TAGREF64,), ()), printer(TAGREF64)),
         "error": (FuncSig((I64,), ()), fail),
+        "watchpoint.enable": (FuncSig((I64,), ()), switch(True)),
+        "watchpoint.disable": (FuncSig((I64,), ()), switch(False)),
     }
 
 
@@ -98,7 +110,10 @@ def run_ir(source: str, path: str, config, stdout, stderr) -> int:
         print(f"{path}: the module needs a @main without parameters", file=stderr)
         return EXIT_BAD_INPUT
     try:
-        vm = VM(module, config, helpers=link_helpers(module, standard_helpers(stdout)))
+        running = []
+        library = standard_helpers(stdout, lambda: running[0] if running else None)
+        vm = VM(module, config, helpers=link_helpers(module, library))
+        running.append(vm)
         vm.set_trap_handler(print_trap(stdout))
         with vm.sigint_interrupts():
             result = vm.call("main", [])

@@ -121,31 +121,32 @@ class TierPolicy:
             self.native[func.name] = code
         return code
 
-    def build(self, func, install: bool):
+    def build(self, func, install: bool, resumes_in=lambda version: None):
         """Native code of what the optimizer makes of `func`; if a stage fails, of `func`'s
-        version as it was before (no speculation, no inlining); None if that fails too."""
+        version as it was before (no speculation, no inlining); None if that fails too.
+        `resumes_in(version)` is what the engine needs for an OSR clone's copy."""
         plain, known = func.current, len(func.versions)
         version = None
         try:
             with compile_stage("optimize", self.vm.config.fail_compile_stage):
                 version = self.vm.optimize(func)
-            return self.compile_version(version, install)
+            return self.compile_version(version, install, resumes_in(version))
         except CompileError as error:
             del func.versions[known:]      # the optimizer's version: never entered
             if version is plain:           # nothing less to try
                 return self.give_up(func, error)
             self.note_failure(func, error, "retrying without optimization")
         try:
-            return self.compile_version(plain, install)
+            return self.compile_version(plain, install, resumes_in(plain))
         except CompileError as error:
             return self.give_up(func, error)
 
-    def compile_version(self, version, install: bool):
+    def compile_version(self, version, install: bool, resumes_in=None):
         """Verify (with --verify-ir) and compile one version; raises CompileError."""
         if self.vm.config.verify_ir:
             with compile_stage("verify", self.vm.config.fail_compile_stage):
                 verify_version(self.vm.module, version)
-        return self.engine.compile(version, install=install)
+        return self.engine.compile(version, install=install, resumes_in=resumes_in)
 
     def note_failure(self, func, error: CompileError, outcome: str) -> None:
         """Count a failed compilation by stage and trace it."""
@@ -212,12 +213,19 @@ class TierPolicy:
 
     def compile_osr_entry(self, version, header: str):
         """(native code of an OSR entry clone at `header` or None, its live names)."""
-        from ..opt.osr import osr_entry
+        from ..opt.osr import held_by, osr_entry
         code = self.vm.interp.code_for(version)
         func, live = osr_entry(self.vm.module, version, header, code.live_in(), code.ctx.types)
         self.vm.tracer.emit("osr", f"entry clone @{func.name} for @{version.func} "
                                    f"%{version.name} loop %{header}")
-        return self.build(func, install=False), live
+
+        def resumes_in(compiled):
+            """The clone as copied: where it has no frame state of its own, it deoptimizes
+            into frames of `version` (an optimizer's version gives its states itself)."""
+            if compiled is not func.versions[0]:
+                return None
+            return version, held_by(compiled, version, code.live_in())
+        return self.build(func, install=False, resumes_in=resumes_in), live
 
     def stats(self) -> dict:
         return {"osr entries": self.osr_entries, "recompilations": dict(self.recompiles),

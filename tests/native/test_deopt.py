@@ -262,3 +262,40 @@ def test_invalidated_code_leaves_lazily_at_its_next_post_call_check():
     # compiles the function again.
     assert vm.call("work", [5]) == 10
     assert [c.version.func for c in vm.tiers.engine.codes] == ["work", "work.osr.head", "work"]
+
+
+def many_live_values(n: int) -> str:
+    """@f: n integers and n doubles, all live at a guard that fails for k < 0."""
+    lines = []
+    for i in range(n):
+        lines.append(f"    %a{i} = ADD <@i64> %k {i}")
+        lines.append(f"    %d{i} = SITOFP <@i64 @dbl> %a{i}")
+    live = " ".join([f"%a{i}=%a{i}" for i in range(n)] + [f"%d{i}=%d{i}" for i in range(n)])
+    isums = [f"    %s{i} = ADD <@i64> %s{i - 1} %a{i}" for i in range(1, n)]
+    dsums = [f"    %e{i} = FADD <@dbl> %e{i - 1} %d{i}" for i in range(1, n)]
+    return f"""
+.funcdef @f VERSION %v1 <@unary> {{
+  %entry(<@i64> %k):
+{chr(10).join(lines)}
+    %ok = SGE <@i64> %k 0
+    GUARD %ok ELSE DEOPT "negative" [@f %v1 %entry {2 * n + 2} ({live})]
+    %s0 = ADD <@i64> %a0 0
+    %e0 = FADD <@dbl> %d0 0.0
+{chr(10).join(isums + dsums)}
+    %t = FPTOSI <@dbl @i64> %e{n - 1}
+    %r = ADD <@i64> %s{n - 1} %t
+    RET (%r)
+}}"""
+
+
+@pytest.mark.parametrize("k", [3, -3])
+def test_deopt_exit_with_more_values_than_registers_compiles_at_o0(monkeypatch, k):
+    # Found by the IR generator: a patchpoint's values must all be in registers under -O0
+    # codegen's fast register allocator, which aborted the whole process ("ran out of
+    # registers during register allocation"); such exits are statepoints now.
+    from offramp.native import llvm_setup
+    monkeypatch.setattr(llvm_setup, "FAST_CODEGEN_ABOVE", 0)
+    vm = native_vm(many_live_values(20))
+    expected = 2 * sum(k + i for i in range(20))
+    assert vm.call("f", [k]) == expected
+    assert vm.tiers.engine.deopts == ({"negative": 1} if k < 0 else {})
