@@ -35,3 +35,4 @@ class Config:
     stats: bool = False
     dump_ir: bool = False
     verify_ir: bool = False           # verify every version the optimizer produces
+    unsafe: bool = False              # `offramp run FILE.ir` runs versions marked UNSAFE
