@@ -584,7 +584,9 @@ def _profile(code, instr, pc):
 
 
 def _unreachable(code, instr, pc):
-    where = f"@{code.version.func} VERSION %{code.version.name} pc {pc}"
+    label, index = code.locations[pc]
+    where = (f"@{code.version.func} VERSION %{code.version.name}, block %{label}, "
+             f"instruction {index}")
 
     def step(regs):
         raise VMError(f"UNREACHABLE executed in {where}")

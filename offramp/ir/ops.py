@@ -37,23 +37,26 @@ memory through one, is *unsafe*; it may appear only in a version marked `UNSAFE`
 `.funcdef` header; `FunctionVersion.unsafe`), and `offramp run FILE.ir` runs such a module
 only with `--unsafe`.  What is unsafe (the verifier's rule 11 decides it per instruction):
 
-| what                                        | why                                           |
-|---------------------------------------------|-----------------------------------------------|
-| `TR64_TO_REF` (Flag.UNSAFE)                 | takes the low 48 bits of any word as an address |
-| `LOAD`/`STORE` (Flag.MEMORY) whose base is not a `.global` | a ref or ptr base may be null, forged or walked past its object |
-| `LOAD`/`STORE` of a global as another type, unless both types are int<n> or double | reading a word of one type as a ref, ptr, tagref64 or funcref forges one |
-| `LOAD`/`STORE` of a `funcref`               | memory holds no checked function reference (a zeroed cell is no function) |
-| a `ptr` literal or `.const`                 | an integer made into a raw pointer            |
-| a `tagref64` literal or `.const` that is a boxed reference | a forged heap reference          |
+- `TR64_TO_REF` (Flag.UNSAFE): it takes the low 48 bits of any word as an address;
+- `LOAD`/`STORE` (Flag.MEMORY) whose base is not a `.global`: a ref or ptr base may be
+  null, forged, or walked past its object;
+- `LOAD`/`STORE` of a global as another type, unless both are int<n> or double: reading a
+  word of one type as a ref, ptr, tagref64 or funcref forges one;
+- `LOAD`/`STORE` of a `funcref`: memory holds no checked function reference (a zeroed cell
+  is no function);
+- a `ptr` literal or `.const`: an integer made into a raw pointer;
+- a `tagref64` literal or `.const` that is a boxed reference: a forged heap reference.
 
 Everything else is memory safe in every tier.  Safe code reaches memory only through a
-global's own cell at an offset the verifier checks against the global's type (in every
-version, safe or not: a LOAD/STORE of a `.global` outside its 8-byte cell or misaligned is
-rejected); a `ref` or `ptr` it holds is null, a global's address or what a helper or trap
-handler gave it (the interpreter checks a trap handler's values against the trap's type);
-a DEOPT cannot resume at itself (rule 7).  Inside an UNSAFE version nothing is checked at
-run time in native code; the interpreter still reports an access outside the heap as a
-VM error.
+global's own cell, at an offset the verifier checks against the global's type (in every
+version, safe or not: a LOAD/STORE of a `.global` outside its cell or misaligned is
+rejected); a `ref` or `ptr` it holds is null, a global's address, or what a caller, helper
+or trap handler gave it, and a `funcref` always names a function of its signature (the
+interpreter checks a trap handler's values against the types the trap resumes with); a
+DEOPT (or a GUARD, with its own values) cannot resume straight back at itself (rule 7).
+Inside an UNSAFE version nothing is checked at run time in native code; the interpreter
+still stops an access outside the heap with a run-time error (one to the wrong place
+inside it goes unnoticed).
 """
 import enum
 from dataclasses import dataclass, field

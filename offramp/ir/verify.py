@@ -68,8 +68,9 @@ Invariants (each has a negative test in tests/ir/test_verify.py):
 12. Memory.  A LOAD/STORE of a `.global` (in any version) stays inside the global's cell
    and is aligned to its width; INT operands (offsets, ids) fit int<64>.
 Rule 7 also asks that a state's outermost frame returns what the frame it replaces returns,
-and that a DEOPT or GUARD does not resume where pure instructions, branches and DEOPTs lead
-straight back to it (it would deoptimize forever).
+that a DEOPT does not resume where pure instructions, branches and DEOPTs lead straight back
+to it, and that a GUARD does not resume at itself with its own values (either would
+deoptimize forever).
 """
 from .analysis import (dominates, dominators_in_order, live_at, liveness, symbol_type,
                        value_types)
@@ -623,8 +624,10 @@ class _VersionChecker:
                               f"{_show(self.module, child.sig)}, in place of this frame of "
                               f"@{self.func.name}, which returns "
                               f"{_show(self.module, self.func.sig)}", *where)
-                if instr.op in SELF_RESUMING_OPS:
+                if instr.op == "DEOPT":
                     self.check_progress(state, where)
+                elif instr.op == "GUARD":
+                    self.check_guard_progress(state, where)
 
     def check_state(self, state, where, child, waiting=None):
         """One frame of a state (`child`: the function of the frame inside it, None for the
@@ -684,9 +687,18 @@ class _VersionChecker:
             self.check_value(operand, tctx.types.get(name), f"{role} value %{name}", where)
         return func
 
+    def check_guard_progress(self, state, where):
+        """A GUARD must not resume at itself with the values it has: failing once, it would
+        fail there again forever."""
+        if ((state.func, state.version, state.block, state.index)
+                == (self.version.func, self.version.name, *where)
+                and all(operand == Var(name) for name, operand in state.values)):
+            self.fail("the frame state resumes at this GUARD with the same values: failing, "
+                      "it would deoptimize forever", *where)
+
     def check_progress(self, state, where):
-        """A DEOPT or GUARD must not resume where it comes straight back to itself (through
-        pure instructions, branches and DEOPTs): that deoptimizes forever."""
+        """A DEOPT must not resume where it comes straight back to itself (through pure
+        instructions, branches and DEOPTs): that deoptimizes forever."""
         here = (self.version.func, self.version.name, *where)
         seen = {here}
         while True:
@@ -723,12 +735,6 @@ class _VersionChecker:
                           f"malformed ({e})", *where)
         return self._targets[key]
 
-
-# Instructions that deoptimize into their state and so must not resume at themselves.
-SELF_RESUMING_OPS = ("DEOPT", "GUARD")
-
-# Instructions that deoptimize into their state and so must not resume at themselves.
-SELF_RESUMING_OPS = ("DEOPT", "GUARD")
 
 # Instructions whose optional state waits for their result, by the class they resume at.
 WAITING_STATE_OPS = {"CALL": "call", "PATCHPOINT": "call", "CCALL": "call", "TRAP": "trap"}

@@ -148,6 +148,11 @@ def run_ir(source: str, path: str, config, stdout, stderr) -> int:
     if "main" not in module.functions or module.functions["main"].sig.params:
         print(f"{path}: the module needs a @main without parameters", file=stderr)
         return EXIT_BAD_INPUT
+    undefined = [f.name for f in module.functions.values() if not f.versions]
+    if undefined:
+        print(f"{path}: @{undefined[0]} is declared (.funcdecl) but has no .funcdef",
+              file=stderr)
+        return EXIT_BAD_INPUT
     refusal = _unsafe_refusal(module, path, config)
     if refusal:
         print(refusal, file=stderr)
