@@ -40,8 +40,9 @@ only with `--unsafe`.  What is unsafe (the verifier's rule 11 decides it per ins
 - `TR64_TO_REF` (Flag.UNSAFE): it takes the low 48 bits of any word as an address;
 - `LOAD`/`STORE` (Flag.MEMORY) whose base is not a `.global`: a ref or ptr base may be
   null, forged, or walked past its object;
-- `LOAD`/`STORE` of a global as another type, unless both are int<n> or double: reading a
-  word of one type as a ref, ptr, tagref64 or funcref forges one;
+- `LOAD`/`STORE` of a global as another type (except a LOAD of int<n> or double, and a
+  STORE of one into an int<n> or double global): reading a word of one type as a ref, ptr,
+  tagref64 or funcref, or writing plain bits into one, forges one;
 - `LOAD`/`STORE` of a `funcref`: memory holds no checked function reference (a zeroed cell
   is no function);
 - a `ptr` literal or `.const`: an integer made into a raw pointer;

@@ -63,8 +63,9 @@ Invariants (each has a negative test in tests/ir/test_verify.py):
    constant's or global's type.
 11. Safety (see `ops`).  A version not marked UNSAFE uses no unsafe operation: no
    Flag.UNSAFE instruction; no LOAD/STORE whose base is not a `.global`, of a funcref, or
-   of a global as another type unless both are int<n> or double; no ptr literal or
-   constant; no tagref64 literal or constant that is a boxed reference.
+   of a global as another type — except a LOAD of int<n> or double, and a STORE of one into
+   an int<n> or double global; no ptr literal or constant; no tagref64 literal or constant
+   that is a boxed reference.
 12. Memory.  A LOAD/STORE of a `.global` (in any version) stays inside the global's cell
    and is aligned to its width; INT operands (offsets, ids) fit int<64>.
 Rule 7 also asks that a state's outermost frame returns what the frame it replaces returns,
@@ -551,8 +552,9 @@ class _VersionChecker:
                 self.check_access(instr, (block.label, i))
 
     def check_access(self, instr, where):
-        """A LOAD/STORE: of a global, inside its cell (12) and as its type or plain data;
-        through anything else, only in an UNSAFE version (11)."""
+        """A LOAD/STORE: of a global, inside its cell (12), as the global's type, or as plain
+        data read from any global or written to a plain one; through anything else, only in
+        an UNSAFE version (11)."""
         ty, base, offset = instr.arg("type"), instr.arg("base"), instr.arg("offset")
         glob = self.module.globals.get(base.name) if isinstance(base, Sym) else None
         if glob is None:
@@ -567,7 +569,8 @@ class _VersionChecker:
         if isinstance(ty, FuncRefType):
             self.unsafe(f"{instr.op} of a funcref: memory holds no checked function "
                         f"reference", where)
-        elif ty != glob.type and not (is_plain_data(ty) and is_plain_data(glob.type)):
+        elif ty != glob.type and not (is_plain_data(ty) and (
+                instr.op == "LOAD" or is_plain_data(glob.type))):
             self.unsafe(f"{instr.op} of {_show(self.module, ty)} at global @{glob.name} of "
                         f"type {_show(self.module, glob.type)} reinterprets a word as a "
                         f"reference or pointer", where)
