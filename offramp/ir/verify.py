@@ -582,7 +582,8 @@ class _VersionChecker:
             self.unsafe(f"{what} {value!r} forges a raw pointer", where)
         elif (isinstance(ty, TagRef64Type) and isinstance(value, int)
               and tagref.is_ref(value & 0xFFFF_FFFF_FFFF_FFFF)):
-            self.unsafe(f"{what} {value:#x} forges a heap reference", where)
+            self.unsafe(f"{what} {value & 0xFFFF_FFFF_FFFF_FFFF:#x} forges a heap reference",
+                        where)
 
     def unsafe(self, reason, where):
         """Rule 11: only a version marked UNSAFE may use an unsafe operation."""
