@@ -2,6 +2,7 @@
 
     offramp run FILE.lox|FILE.ir [--tier=interp|jit|eager] [--deopt-stress=N] [--gc-stress]
                                  [--trace=CATS] [--stats] [--max-frames=N] [--dump-ir]
+                                 [--unsafe]
     offramp debug FILE.lox
     offramp profile FILE.lox
 
@@ -106,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-compile", choices=COMPILE_STAGES, default="", metavar="STAGE",
                      help=f"make every native compilation fail at STAGE (tests of the "
                           f"fallback to the interpreter): {', '.join(COMPILE_STAGES)}")
+    run.add_argument("--unsafe", action="store_true",
+                     help="FILE.ir: run functions marked UNSAFE (they may forge references "
+                          "and pointers; nothing checks them)")
 
     for name in ("debug", "profile"):
         tool = commands.add_parser(name, help=f"{name} a Lox program (not built yet)")
@@ -117,7 +121,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     """Turn the parsed options of `run` into the one Config the VM is built from."""
     config = Config(tier=args.tier, gc_stress=args.gc_stress, deopt_stress=args.deopt_stress,
                     trace=args.trace, stats=args.stats, dump_ir=args.dump_ir,
-                    verify_ir=args.verify_ir, fail_compile_stage=args.fail_compile)
+                    verify_ir=args.verify_ir, fail_compile_stage=args.fail_compile,
+                    unsafe=args.unsafe)
     if args.max_frames is not None:
         config.max_frames = args.max_frames
     return config

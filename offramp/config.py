@@ -37,3 +37,4 @@ class Config:
     verify_ir: bool = False           # verify every version the optimizer produces
     fail_compile_stage: str = ""      # a stage of native/stages.COMPILE_STAGES at which every
                                       # compilation fails on purpose (tests of the fallback)
+    unsafe: bool = False              # `offramp run FILE.ir` runs versions marked UNSAFE

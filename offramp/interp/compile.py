@@ -15,9 +15,9 @@ from ..ir import tagref
 from ..ir.analysis import live_before_each, liveness, loop_bodies, uses, value_types
 from ..ir.nodes import FrameState, Imm, Var
 from ..ir.ops import Kind
-from ..ir.types import DoubleType, IntType, RefType, is_traced
+from ..ir.types import DoubleType, IntType, RefType, byte_width, is_traced
 from . import semantics as sem
-from .errors import VMError
+from .errors import GuestError, VMError
 
 # Action tags: the first element of a non-int step result.
 CALL, RET, TRAP, DEOPT, SAFEPOINT, HOT_LOOP = range(6)
@@ -367,7 +367,10 @@ def _load(code, instr, pc):
     read = code.interp.memory_reader(ty)
 
     def step(regs):
-        regs[r] = read(regs[base] + offset)
+        try:
+            regs[r] = read(regs[base] + offset)
+        except ValueError:
+            raise _bad_access(instr, regs[base] + offset) from None
     return step
 
 
@@ -378,8 +381,17 @@ def _store(code, instr, pc):
     write = code.interp.memory_writer(ty)
 
     def step(regs):
-        write(regs[base] + offset, regs[v])
+        try:
+            write(regs[base] + offset, regs[v])
+        except ValueError:
+            raise _bad_access(instr, regs[base] + offset) from None
     return step
+
+
+def _bad_access(instr, address) -> GuestError:
+    """The error of a LOAD/STORE outside the heap (only an UNSAFE version can make one)."""
+    return GuestError(f"Bad memory access: {instr.op} of {byte_width(instr.arg('type'))} "
+                      f"byte(s) at address {address:#x}, outside the heap.")
 
 
 def _copy_to(params, args, tpc, counts, hot_at=None):
@@ -528,14 +540,21 @@ def _safepoint(code, instr, pc):
 
 
 def compile_state(code, state: FrameState):
-    """Turn a frame state into (func, version, block, index, [(name, slot)], parent)."""
+    """Turn a frame state into (func, version, block, index, [(name, slot)], parent), in a
+    loop: a chain of parents may be thousands deep."""
     if state is None:
         return None
-    target = code.interp.module.version(state.func, state.version)
-    target_types = value_types(code.interp.module, target).types
-    values = tuple((name, code.slot(op, target_types.get(name))) for name, op in state.values)
-    return (state.func, state.version, state.block, state.index, values,
-            compile_state(code, state.parent))
+    frames = []
+    for frame in state.chain():
+        target = code.interp.module.version(frame.func, frame.version)
+        target_types = value_types(code.interp.module, target).types
+        frames.append((frame.func, frame.version, frame.block, frame.index,
+                       tuple((name, code.slot(op, target_types.get(name)))
+                             for name, op in frame.values)))
+    out = None
+    for frame in reversed(frames):
+        out = (*frame, out)
+    return out
 
 
 def _guard(code, instr, pc):
@@ -565,7 +584,9 @@ def _profile(code, instr, pc):
 
 
 def _unreachable(code, instr, pc):
-    where = f"@{code.version.func} VERSION %{code.version.name} pc {pc}"
+    label, index = code.locations[pc]
+    where = (f"@{code.version.func} VERSION %{code.version.name}, block %{label}, "
+             f"instruction {index}")
 
     def step(regs):
         raise VMError(f"UNREACHABLE executed in {where}")

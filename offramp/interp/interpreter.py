@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from ..config import Config
 from ..ir import tagref
-from ..ir.types import DoubleType, FuncRefType, IntType
+from ..ir.types import DoubleType, FuncRefType, IntType, byte_width
 from ..trace import Tracer
 from .compile import CALL, DEOPT, HOT_LOOP, RET, SAFEPOINT, TRAP, CompiledVersion
 from .errors import GuestError, VMError
 from .frames import Frame, InterpThread
-from .semantics import byte_width
+from .semantics import checked_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,34 @@ class Resumption:
 
     values: tuple = ()
     error: GuestError | None = None
+
+
+def waiting_results(frame: Frame) -> tuple:
+    """The types of the values a waiting frame's instruction takes when it resumes: a
+    trap's (a WATCHPOINT's appended to its `enabled` target), a call's results."""
+    instr = frame.instruction
+    if instr.op in ("TRAP", "WATCHPOINT"):
+        ty = instr.arg("type")
+        return () if ty.text() == "void" else (ty,)
+    if instr.op == "CCALL":
+        return tuple(frame.code.interp.module.externs[instr.arg("callee")].sig.results)
+    return tuple(instr.arg("sig").results)
+
+
+def checked_values(types: tuple, values, where: str) -> tuple:
+    """A trap handler's values, checked against the types the resumed instruction takes
+    (a client's Python value must never reach a step as an ill-typed value)."""
+    values = tuple(values)
+    if len(values) != len(types):
+        raise VMError(f"trap handler passed {len(values)} value(s) to {where}, which takes "
+                      f"{len(types)}")
+    out = []
+    for ty, value in zip(types, values):
+        try:
+            out.append(checked_value(ty, value))
+        except ValueError as error:
+            raise VMError(f"trap handler passed {value!r} to {where}: {error}") from None
+    return tuple(out)
 
 
 def default_classify(value):
@@ -113,6 +141,8 @@ class Interpreter:
         width = byte_width(ty)
         if isinstance(ty, DoubleType):
             return lambda addr: tagref.bits_double(mem.read_bits(addr, 8))
+        if isinstance(ty, IntType) and ty.bits == 1:
+            return lambda addr: mem.read_bits(addr, 1) & 1   # as native code's trunc
         if isinstance(ty, FuncRefType):
             raise VMError("funcref values cannot be loaded from memory in the interpreter")
         return lambda addr: mem.read_bits(addr, width)
@@ -275,6 +305,8 @@ class Interpreter:
             raise VMError(f"TRAP at {frame!r} but no trap handler is registered")
         frame.waiting = True
         self.tracer.emit("trap", f"{frame!r}")
+        bottom = thread.frames[base] if len(thread.frames) > base else frame
+        call_results = bottom.code.func.sig.results
         resumption = self.trap_handler(thread, frame)
         if not isinstance(resumption, Resumption):
             raise VMError(f"trap handler returned {resumption!r}, not a Resumption")
@@ -285,8 +317,12 @@ class Interpreter:
         if len(thread.frames) < base:
             raise VMError("trap handler popped frames below the current call")
         if len(thread.frames) == base:
-            return (resumption.values[0] if resumption.values else None,)
-        self._deliver(thread.frames[-1], tuple(resumption.values))
+            values = checked_values(call_results, resumption.values,
+                                    f"the result of @{bottom.code.func.name}")
+            return (values[0] if values else None,)
+        top = thread.frames[-1]
+        expected = waiting_results(top) if top.waiting else ()
+        self._deliver(top, checked_values(expected, resumption.values, repr(top)))
         return None
 
     def _deoptimize(self, thread, frame, reason, state):

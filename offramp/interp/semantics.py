@@ -7,7 +7,8 @@ ptr as ints.  These functions pin down the cases LLVM leaves undefined exactly a
 import math
 
 from ..ir import tagref
-from ..ir.types import DoubleType, IntType, TagRef64Type
+from ..ir.nodes import Function
+from ..ir.types import (DoubleType, FuncRefType, IntType, PtrType, RefType, TagRef64Type)
 
 
 def signed(value: int, bits: int) -> int:
@@ -86,8 +87,30 @@ def literal_value(value, ty):
     raise ValueError(f"literal {value!r} cannot have type {ty}")
 
 
-def byte_width(ty) -> int:
-    """How many bytes a value of this type takes in memory."""
+
+def checked_value(ty, value):
+    """`value` as the interpreter holds a value of type `ty`; ValueError if it is none (a
+    client's value — a trap handler's — must not reach a step ill-typed)."""
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(ty, DoubleType) and isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(ty, TagRef64Type) and isinstance(value, float):
+        return tagref.from_fp(value)
+    if isinstance(ty, FuncRefType):
+        if isinstance(value, Function) and value.sig == ty.sig:
+            return value
+        raise ValueError("not a function of the funcref's signature")
+    if not isinstance(value, int):
+        raise ValueError(f"not a value of type {ty.text()}")
     if isinstance(ty, IntType):
-        return max(1, ty.bits // 8)
-    return 8
+        if not -(1 << (ty.bits - 1)) <= value < (1 << ty.bits):
+            raise ValueError(f"out of the range of {ty.text()}")
+        return value & ((1 << ty.bits) - 1)
+    if isinstance(ty, RefType):
+        if value < 0 or value >= 1 << 48 or value & 7:
+            raise ValueError("not a null or aligned heap reference")
+        return value
+    if isinstance(ty, (PtrType, TagRef64Type)) and 0 <= value < 1 << 64:
+        return value
+    raise ValueError(f"not a value of type {ty.text()}")

@@ -51,10 +51,12 @@ class ModuleBuilder:
             raise ValueError(f"@{name} is declared with another signature")
         return func
 
-    def version(self, func_name: str, version_name: str) -> "VersionBuilder":
-        """Start a new version of a declared function; it becomes current when added."""
+    def version(self, func_name: str, version_name: str,
+                unsafe: bool = False) -> "VersionBuilder":
+        """Start a new version of a declared function; it becomes current when added.
+        `unsafe`: it may use the unsafe operations of `ops` (the verifier insists)."""
         func = self.module.functions[func_name]
-        version = FunctionVersion(func_name, version_name)
+        version = FunctionVersion(func_name, version_name, unsafe=unsafe)
         func.versions.append(version)
         return VersionBuilder(version)
 

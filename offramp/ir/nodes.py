@@ -75,18 +75,39 @@ class FrameState:
     values: tuple = ()
     parent: "FrameState | None" = None
 
+    def _own(self) -> tuple:
+        return (self.func, self.version, self.block, self.index, self.values)
+
+    def __eq__(self, other):
+        """Field by field down the parent chain, in a loop (no recursion per frame)."""
+        if not isinstance(other, FrameState):
+            return NotImplemented
+        a, b = self, other
+        while a is not None and b is not None:
+            if a is b:
+                return True
+            if a._own() != b._own():
+                return False
+            a, b = a.parent, b.parent
+        return a is None and b is None
+
+    def __hash__(self):
+        return hash(tuple(state._own() for state in self.chain()))
+
     def depth(self) -> int:
-        """The number of frames this state rebuilds."""
-        return 1 if self.parent is None else 1 + self.parent.depth()
+        """The number of frames this state rebuilds (a loop: chains may be thousands deep)."""
+        return sum(1 for _ in self.chain())
+
+    def chain(self):
+        """This state and its parents, innermost first."""
+        state = self
+        while state is not None:
+            yield state
+            state = state.parent
 
     def operands(self) -> list:
         """Every operand read by this state and its parents."""
-        out = [value for _, value in self.values]
-        state = self.parent
-        while state is not None:
-            out.extend(value for _, value in state.values)
-            state = state.parent
-        return out
+        return [value for state in self.chain() for _, value in state.values]
 
 
 _OPS_MODULE = []
@@ -190,11 +211,17 @@ class Block:
 
 @dataclass(slots=True)
 class FunctionVersion:
-    """One body of a function; blocks[0] is the entry, whose parameters are the arguments."""
+    """One body of a function; blocks[0] is the entry, whose parameters are the arguments.
+
+    `unsafe` marks a version allowed to use the unsafe operations of `ops` (forging
+    references or raw pointers, memory access through them): written `UNSAFE` in its
+    `.funcdef` header, required by the verifier wherever one is used.
+    """
 
     func: str
     name: str
     blocks: list = field(default_factory=list)
+    unsafe: bool = False
 
     def block(self, label: str) -> Block:
         """The block labelled `label` (KeyError if none)."""
@@ -270,6 +297,9 @@ class Module:
     globals: dict = field(default_factory=dict)    # name -> GlobalDef
     externs: dict = field(default_factory=dict)    # name -> ExternDef
     functions: dict = field(default_factory=dict)  # name -> Function
+    positions: dict = field(default_factory=dict, compare=False, repr=False)
+    """Where the parser read things, for messages: (func, version) -> (line, column) of the
+    `.funcdef`, (func, version, block, index) -> (line, column) of an instruction."""
 
     def type_name(self, ty) -> str:
         """The first name under which `ty` (a type or signature) is defined."""

@@ -28,8 +28,36 @@ Operand kinds in the syntax rows:
 
 Semantics that the table's docstrings pin down where LLVM would leave them undefined
 (a guest program must never reach undefined behaviour): integer division by zero gives 0
-and remainder by zero gives the dividend; shifts use the amount modulo the width; FPTOSI
-saturates and maps NaN to 0.
+and remainder by zero gives the dividend; signed MIN / -1 wraps to MIN and MIN % -1 is 0
+(for every width); shifts use the amount modulo the width; FPTOSI saturates and maps NaN
+to 0.
+
+Safety.  IR that could forge a reference, a function reference or a raw pointer, or reach
+memory through one, is *unsafe*; it may appear only in a version marked `UNSAFE` (the
+`.funcdef` header; `FunctionVersion.unsafe`), and `offramp run FILE.ir` runs such a module
+only with `--unsafe`.  What is unsafe (the verifier's rule 11 decides it per instruction):
+
+- `TR64_TO_REF` (Flag.UNSAFE): it takes the low 48 bits of any word as an address;
+- `LOAD`/`STORE` (Flag.MEMORY) whose base is not a `.global`: a ref or ptr base may be
+  null, forged, or walked past its object;
+- `LOAD`/`STORE` of a global as another type (except a LOAD of int<n> or double, and a
+  STORE of one into an int<n> or double global): reading a word of one type as a ref, ptr,
+  tagref64 or funcref, or writing plain bits into one, forges one;
+- `LOAD`/`STORE` of a `funcref`: memory holds no checked function reference (a zeroed cell
+  is no function);
+- a `ptr` literal or `.const`: an integer made into a raw pointer;
+- a `tagref64` literal or `.const` that is a boxed reference: a forged heap reference.
+
+Everything else is memory safe in every tier.  Safe code reaches memory only through a
+global's own cell, at an offset the verifier checks against the global's type (in every
+version, safe or not: a LOAD/STORE of a `.global` outside its cell or misaligned is
+rejected); a `ref` or `ptr` it holds is null, a global's address, or what a caller, helper
+or trap handler gave it, and a `funcref` always names a function of its signature (the
+interpreter checks a trap handler's values against the types the trap resumes with); a
+DEOPT (or a GUARD, with its own values) cannot resume straight back at itself (rule 7).
+Inside an UNSAFE version nothing is checked at run time in native code; the interpreter
+still stops an access outside the heap with a run-time error (one to the wrong place
+inside it goes unnoticed).
 """
 import enum
 from dataclasses import dataclass, field
@@ -70,6 +98,9 @@ class Flag(enum.Flag):
     READS_MEMORY = enum.auto() # result depends on memory: not movable across writes
     CALL = enum.auto()         # transfers to another function and back
     TRAP = enum.auto()         # reaches the client's trap handler
+    UNSAFE = enum.auto()       # forges a reference: only in UNSAFE versions (see Safety)
+    MEMORY = enum.auto()       # reads or writes memory at base + offset: safe only on a
+                               # global's own cell (see Safety)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,17 +293,19 @@ _ROWS = [
     _tr64("TR64_IS_REF", TAGREF64, I1, "Whether a tagref64 holds a heap reference."),
     _tr64("TR64_IS_INT", TAGREF64, I1, "Whether a tagref64 holds a small integer tag."),
     _tr64("TR64_TO_FP", TAGREF64, DOUBLE, "The double in a tagref64 (checked by TR64_IS_FP)."),
-    _tr64("TR64_TO_REF", TAGREF64, REF, "The reference in a tagref64."),
+    OpDef("TR64_TO_REF", (S("a", V, fixed(TAGREF64)),), result(REF), Flag.PURE | Flag.UNSAFE,
+          "The reference in a tagref64: the low 48 bits of any word (unchecked: UNSAFE)."),
     _tr64("TR64_TO_INT", TAGREF64, I64, "The small integer in a tagref64."),
     _tr64("TR64_FROM_FP", DOUBLE, TAGREF64, "Box a double (NaNs canonicalized)."),
     _tr64("TR64_FROM_REF", REF, TAGREF64, "Box a heap reference."),
     _tr64("TR64_FROM_INT", I64, TAGREF64, "Box a small integer (low 50 bits)."),
     OpDef("LOAD", (S("type", Kind.TYPE), S("base", V, base_type), S("offset", Kind.INT)),
-          same_as_type, Flag.READS_MEMORY,
-          "Load a value of the given type from `base + offset` (base: ref or ptr)."),
+          same_as_type, Flag.READS_MEMORY | Flag.MEMORY,
+          "Load a value of the given type from `base + offset` (base: ref or ptr; "
+          "UNSAFE unless the base is a global, see Safety)."),
     OpDef("STORE", (S("type", Kind.TYPE), S("base", V, base_type), S("offset", Kind.INT),
-                    S("value", V, of("type"))), no_results, Flag.SIDE_EFFECT,
-          "Store `value` at `base + offset`."),
+                    S("value", V, of("type"))), no_results, Flag.SIDE_EFFECT | Flag.MEMORY,
+          "Store `value` at `base + offset` (UNSAFE unless the base is a global, see Safety)."),
     OpDef("BRANCH", (S("dest", Kind.DEST),), no_results, Flag.TERMINATOR,
           "Jump to a block, binding its parameters."),
     OpDef("BRANCH2", (S("cond", V, fixed(I1)), S("iftrue", Kind.DEST), S("iffalse", Kind.DEST)),

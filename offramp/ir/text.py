@@ -9,7 +9,7 @@ line and whitespace (newlines included) only separates tokens:
     .global @NAME <@T>
     .extern @NAME <@SIG> [PURE]
     .funcdecl @NAME <@SIG>
-    .funcdef @NAME VERSION %V <@SIG> { BLOCK... }
+    .funcdef @NAME VERSION %V <@SIG> [UNSAFE] { BLOCK... }
 
     BLOCK := %LABEL(<@T> %p ...):  INSTR...
     INSTR := [%r = | (%r ...) =]  [[%name]]  OPCODE  OPERAND...  [!LINE]
@@ -27,7 +27,11 @@ Types inside definitions and instructions are written by name.  The parser resol
 when it is used, so a type must be defined before its first use; the printer writes each
 type definition after those it mentions (otherwise in module order), so any printable module
 reads back equal.  Versions of one function may be spread over several `.funcdef`s, which
-append in text order.  Every error is an `IRSyntaxError` at the offending token.
+append in text order.  `UNSAFE` marks a version that may use the unsafe operations of
+`ops` (see its docstring).  Every error is an `IRSyntaxError` at the offending token; the
+parser records where each `.funcdef` and instruction starts in `Module.positions`, so that
+the verifier's messages can say FILE:LINE:COL too.  Frame states are read and printed in a
+loop, so a chain of thousands of PARENT states neither recurses nor overflows.
 """
 import re
 from dataclasses import dataclass
@@ -300,6 +304,9 @@ class _Parser:
         version_tok = self.expect("lname", what="a version name (%name)")
         sig_tok = self.peek(1)
         sig = self.bracketed_ref("sig")
+        unsafe = self.at("word", "UNSAFE")
+        if unsafe:
+            self.advance()
         func = self.module.functions.get(name_tok.value)
         if func is None:
             func = Function(name_tok.value, sig)
@@ -309,7 +316,9 @@ class _Parser:
         if any(v.name == version_tok.value for v in func.versions):
             raise self.error(version_tok, f"duplicate definition of {name_tok.text} "
                                           f"VERSION {version_tok.text}")
-        version = FunctionVersion(name_tok.value, version_tok.value)
+        version = FunctionVersion(name_tok.value, version_tok.value, unsafe=unsafe)
+        self.module.positions[(name_tok.value, version_tok.value)] = (name_tok.line,
+                                                                      name_tok.column)
         open_tok = self.punct("{")
         while not self.at("punct", "}"):
             if self.at("eof") or self.at("directive"):
@@ -325,7 +334,11 @@ class _Parser:
                 raise self.error(self.peek(), f"expected a block label (%label(...):), "
                                               f"found {self.peek().describe()}")
             else:
-                version.blocks[-1].instrs.append(self.instr())
+                block = version.blocks[-1]
+                start = self.peek()
+                self.module.positions[(name_tok.value, version_tok.value, block.label,
+                                       len(block.instrs))] = (start.line, start.column)
+                block.instrs.append(self.instr())
         self.advance()
         func.versions.append(version)
 
@@ -414,8 +427,24 @@ class _Parser:
         return tuple(out)
 
     def state(self, spec=None) -> FrameState:
-        """`[@func %version %block INDEX (%var=v ...) PARENT [...]]`."""
-        self.expect("punct", "[", what=f"'[' starting {_spec_word(spec)}")
+        """`[@func %version %block INDEX (%var=v ...) PARENT [...]]`, read in a loop: a chain
+        of parents may be thousands deep."""
+        frames = []
+        while True:
+            self.expect("punct", "[", what=f"'[' starting {_spec_word(spec)}")
+            frames.append(self.state_frame(spec))
+            if not self.at("word", "PARENT"):
+                break
+            self.advance()
+        for _ in frames:
+            self.punct("]")
+        state = None
+        for func, version, block, index, values in reversed(frames):
+            state = FrameState(func, version, block, index, values, state)
+        return state
+
+    def state_frame(self, spec) -> tuple:
+        """One frame of a state, after its '[': (func, version, block, index, values)."""
         func = self.expect("gname", what="a function name (@name)").value
         version = self.expect("lname", what="a version name (%name)").value
         block = self.expect("lname", what="a block label (%label)").value
@@ -427,12 +456,7 @@ class _Parser:
             self.punct("=")
             values.append((var, self.value(spec)))
         self.advance()
-        parent = None
-        if self.at("word", "PARENT"):
-            self.advance()
-            parent = self.state(spec)
-        self.punct("]")
-        return FrameState(func, version, block, index, tuple(values), parent)
+        return func, version, block, index, tuple(values)
 
     def keepalive(self, spec) -> tuple:
         if not self.at("word", "KEEPALIVE"):
@@ -602,8 +626,9 @@ class _Printer:
         return repr(value) if isinstance(value, float) else str(value)
 
     def version(self, func: Function, version: FunctionVersion) -> list:
+        unsafe = " UNSAFE" if version.unsafe else ""
         lines = [f".funcdef {self.gname(func.name)} VERSION {self.lname(version.name)} "
-                 f"<{self.type(func.sig)}> {{"]
+                 f"<{self.type(func.sig)}>{unsafe} {{"]
         for block in version.blocks:
             params = " ".join(f"<{self.type(ty)}> {self.lname(n)}" for n, ty in block.params)
             lines.append(f"  {self.lname(block.label)}({params}):")
@@ -644,10 +669,12 @@ class _Printer:
         return self.lname(dest.label) + self.values(dest.args)
 
     def state(self, state: FrameState) -> str:
-        values = " ".join(f"{self.lname(n)}={self.value(v)}" for n, v in state.values)
-        parent = "" if state.parent is None else " PARENT " + self.state(state.parent)
-        return (f"[{self.gname(state.func)} {self.lname(state.version)} "
-                f"{self.lname(state.block)} {state.index} ({values}){parent}]")
+        frames = []
+        for frame in state.chain():
+            values = " ".join(f"{self.lname(n)}={self.value(v)}" for n, v in frame.values)
+            frames.append(f"[{self.gname(frame.func)} {self.lname(frame.version)} "
+                          f"{self.lname(frame.block)} {frame.index} ({values})")
+        return " PARENT ".join(frames) + "]" * len(frames)
 
 
 def _checked_name(name: str) -> str:

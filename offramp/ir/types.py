@@ -115,6 +115,19 @@ def is_int(ty) -> bool:
     return isinstance(ty, IntType)
 
 
+def byte_width(ty) -> int:
+    """How many bytes a value of this type takes in memory (int<1> takes a byte)."""
+    if isinstance(ty, IntType):
+        return max(1, ty.bits // 8)
+    return 8
+
+
+def is_plain_data(ty) -> bool:
+    """Whether any bits make a valid value of this type (int<n>, double): reading memory as
+    it forges nothing."""
+    return isinstance(ty, (IntType, DoubleType))
+
+
 def int_mask(ty) -> int:
     """The mask that wraps an integer result to the type's width."""
     return (1 << ty.bits) - 1

@@ -61,14 +61,26 @@ Invariants (each has a negative test in tests/ir/test_verify.py):
 10. Void.  `void` is only the type of a TRAP or WATCHPOINT that produces nothing: never a
    signature's parameter or result (no result is written `()`), a block parameter, or a
    constant's or global's type.
+11. Safety (see `ops`).  A version not marked UNSAFE uses no unsafe operation: no
+   Flag.UNSAFE instruction; no LOAD/STORE whose base is not a `.global`, of a funcref, or
+   of a global as another type — except a LOAD of int<n> or double, and a STORE of one into
+   an int<n> or double global; no ptr literal or constant; no tagref64 literal or constant
+   that is a boxed reference.
+12. Memory.  A LOAD/STORE of a `.global` (in any version) stays inside the global's cell
+   and is aligned to its width; INT operands (offsets, ids) fit int<64>.
+Rule 7 also asks that a state's outermost frame returns what the frame it replaces returns,
+that a DEOPT does not resume where pure instructions, branches and DEOPTs lead straight back
+to it, and that a GUARD does not resume at itself with its own values (either would
+deoptimize forever).
 """
 from .analysis import (dominates, dominators_in_order, live_at, liveness, symbol_type,
                        value_types)
+from . import tagref
 from .nodes import Imm, Sym, Var
 from .ops import OPS, Flag, Kind, base_type, no_results, trap_results
 from .text import NAME
 from .types import (DOUBLE, I64, DoubleType, FuncRefType, FuncSig, IntType, PtrType, RefType,
-                    TagRef64Type, VoidType)
+                    TagRef64Type, VoidType, byte_width, is_plain_data)
 
 
 class VerifyError(Exception):
@@ -322,6 +334,7 @@ class _VersionChecker:
         self.check_types()         # 5, 9
         self.check_dominance()     # 4
         self.check_states()        # 7
+        self.check_safety()        # 11, 12
 
     # 1
     def check_blocks(self):
@@ -456,7 +469,11 @@ class _VersionChecker:
             if not literal_fits(expected, operand.value):
                 self.fail(f"{what}: literal {operand.value!r} does not fit "
                           f"{_show(self.module, expected)}", *where)
+            self.check_forgery(expected, operand.value, f"{what}: literal", where)
             return
+        const = self.module.consts.get(operand.name) if isinstance(operand, Sym) else None
+        if const is not None:
+            self.check_forgery(const.type, const.value, f"{what}: constant @{const.name}", where)
         actual = self.value_type(operand) if types is None else types
         if actual is None:
             self.fail(f"{what}: {_text(operand)} has no type", *where)
@@ -526,6 +543,57 @@ class _VersionChecker:
             self.fail(f"{instr.op} converts {text}, not {_show(self.module, pair[0])} to "
                       f"{_show(self.module, pair[1])}", *where)
 
+    # 11, 12
+    def check_safety(self):
+        for block, i, instr in self.instrs():
+            if instr.opdef.has(Flag.UNSAFE):
+                self.unsafe(f"{instr.op} forges a reference from any word", (block.label, i))
+            if instr.opdef.has(Flag.MEMORY):
+                self.check_access(instr, (block.label, i))
+
+    def check_access(self, instr, where):
+        """A LOAD/STORE: of a global, inside its cell (12), as the global's type, or as plain
+        data read from any global or written to a plain one; through anything else, only in
+        an UNSAFE version (11)."""
+        ty, base, offset = instr.arg("type"), instr.arg("base"), instr.arg("offset")
+        glob = self.module.globals.get(base.name) if isinstance(base, Sym) else None
+        if glob is None:
+            self.unsafe(f"{instr.op} through {_text(base)}: a ref or ptr may be null, forged "
+                        f"or walked past its object", where)
+            return
+        width = byte_width(ty)
+        if offset < 0 or offset + width > byte_width(glob.type) or offset % width:
+            self.fail(f"{instr.op} of {width} byte(s) at offset {offset} is outside global "
+                      f"@{glob.name} ({byte_width(glob.type)} bytes of "
+                      f"{_show(self.module, glob.type)}) or misaligned", *where)
+        if isinstance(ty, FuncRefType):
+            self.unsafe(f"{instr.op} of a funcref: memory holds no checked function "
+                        f"reference", where)
+        elif ty != glob.type and not (is_plain_data(ty) and (
+                instr.op == "LOAD" or is_plain_data(glob.type))):
+            self.unsafe(f"{instr.op} of {_show(self.module, ty)} at global @{glob.name} of "
+                        f"type {_show(self.module, glob.type)} reinterprets a word as a "
+                        f"reference or pointer", where)
+
+    def check_forgery(self, ty, value, what, where):
+        """A literal or constant of ptr type, or a tagref64 one that is a boxed reference,
+        forges a pointer (11)."""
+        if isinstance(ty, PtrType):
+            self.unsafe(f"{what} {value!r} forges a raw pointer", where)
+        elif (isinstance(ty, TagRef64Type) and isinstance(value, int)
+              and tagref.is_ref(value & 0xFFFF_FFFF_FFFF_FFFF)):
+            self.unsafe(f"{what} {value & 0xFFFF_FFFF_FFFF_FFFF:#x} forges a heap reference",
+                        where)
+
+    def unsafe(self, reason, where):
+        """Rule 11: only a version marked UNSAFE may use an unsafe operation."""
+        if not self.version.unsafe:
+            self.fail(f"{reason}; only a version marked UNSAFE may do that", *where)
+
+    def check_int_operand(self, instr, spec, value, where):
+        if not -(1 << 63) <= value < (1 << 63):
+            self.fail(f"operand {spec.name!r}: {value} does not fit int<64>", *where)
+
     # 4
     def check_dominance(self):
         order, idom = dominators_in_order(self.version)
@@ -549,10 +617,25 @@ class _VersionChecker:
         for block, i, instr in self.instrs():
             state = instr.state()
             if state is not None:
+                where = (block.label, i)
                 waiting = instr if instr.op in WAITING_STATE_OPS else None
-                self.check_state(state, (block.label, i), child=None, waiting=waiting)
+                child = None
+                for frame in state.chain():   # a loop: chains may be thousands deep
+                    child = self.check_state(frame, where, child,
+                                             waiting if child is None else None)
+                if child.sig.results != self.func.sig.results:
+                    self.fail(f"the outermost frame state resumes @{child.name}, which returns "
+                              f"{_show(self.module, child.sig)}, in place of this frame of "
+                              f"@{self.func.name}, which returns "
+                              f"{_show(self.module, self.func.sig)}", *where)
+                if instr.op == "DEOPT":
+                    self.check_progress(state, where)
+                elif instr.op == "GUARD":
+                    self.check_guard_progress(state, where)
 
     def check_state(self, state, where, child, waiting=None):
+        """One frame of a state (`child`: the function of the frame inside it, None for the
+        innermost); returns the frame's function."""
         role = "frame state" if child is None else "parent frame state"
         func = self.module.functions.get(state.func)
         if func is None:
@@ -606,8 +689,44 @@ class _VersionChecker:
                       *where)
         for name, operand in state.values:
             self.check_value(operand, tctx.types.get(name), f"{role} value %{name}", where)
-        if state.parent is not None:
-            self.check_state(state.parent, where, child=func)
+        return func
+
+    def check_guard_progress(self, state, where):
+        """A GUARD must not resume at itself with the values it has: failing once, it would
+        fail there again forever."""
+        if ((state.func, state.version, state.block, state.index)
+                == (self.version.func, self.version.name, *where)
+                and all(operand == Var(name) for name, operand in state.values)):
+            self.fail("the frame state resumes at this GUARD with the same values: failing, "
+                      "it would deoptimize forever", *where)
+
+    def check_progress(self, state, where):
+        """A DEOPT must not resume where it comes straight back to itself (through pure
+        instructions, branches and DEOPTs): that deoptimizes forever."""
+        here = (self.version.func, self.version.name, *where)
+        seen = {here}
+        while True:
+            target = self.module.version(state.func, state.version)
+            label, index, visited = state.block, state.index, set()
+            while True:
+                instr = target.block(label).instrs[index]
+                if instr.opdef.has(Flag.PURE):
+                    index += 1
+                elif instr.op == "BRANCH" and label not in visited:
+                    visited.add(label)
+                    label, index = instr.arg("dest").label, 0
+                else:
+                    break
+            spot = (state.func, state.version, label, index)
+            if spot == here:
+                self.fail(f"the frame state resumes at @{state.func} VERSION %{state.version} "
+                          f"%{state.block} {state.index}, which leads straight back to this "
+                          f"{instr.op}: it would deoptimize forever", *where)
+            if instr.op != "DEOPT" or spot in seen:
+                return
+            seen.add(spot)
+            state = instr.arg("state")
+
 
     def target_facts(self, target, where):
         """Liveness and value types of a version a frame state resumes in (cached)."""
@@ -632,6 +751,7 @@ _OPERAND_CHECKS = {
     Kind.CASES: _VersionChecker.check_cases,
     Kind.TYPE: _VersionChecker.check_type_operand,
     Kind.TYPES2: _VersionChecker.check_conversion,
+    Kind.INT: _VersionChecker.check_int_operand,
 }
 
 

@@ -60,7 +60,7 @@ def _build(mb, words: dict, name: str, cls: int, root_id: int, capacity: int) ->
     mb.typedef("ref", REF)
     sig = mb.funcsig("lox.rt.new.sig", (), (TAGREF64,))
     mb.function(name, sig)
-    vb = mb.version(name, "v1")
+    vb = mb.version(name, "v1", unsafe=True)   # raw allocation: pointers and heap layout
     classes, block_bytes = words["class_of_words"], words["block_bytes"]
     ci = classes[INSTANCE_WORDS]
     cv = classes[VALUES_SLOTS // 8 + capacity] if capacity else None

@@ -156,8 +156,10 @@ class Speculator:
     def run(self, name: str) -> FunctionVersion:
         """Rewrite the blocks, each after its immediate dominator (whose facts it inherits);
         the new version lists them in the source's order."""
+        # UNSAFE: speculation reads the Lox heap layout directly and embeds heap references.
         out = FunctionVersion(self.source.func, name,
-                              [Block(b.label, list(b.params), []) for b in self.source.blocks])
+                              [Block(b.label, list(b.params), []) for b in self.source.blocks],
+                              unsafe=True)
         new = {b.label: b for b in out.blocks}
         source = {b.label: b for b in self.source.blocks}
         baseline_labels = {b.label for b in self.baseline.blocks}

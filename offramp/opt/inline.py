@@ -132,6 +132,7 @@ class _Inliner:
     def expand(self, block, k, call, callee, chain):
         """[head, renamed body blocks..., continuation] replacing `block`."""
         self.count += 1
+        self.version.unsafe |= callee.unsafe   # its unsafe operations come along
         prefix = f"{callee.func}.{self.count}."
         rename = {}
 

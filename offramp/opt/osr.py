@@ -62,7 +62,8 @@ def osr_entry(module, version, header_label: str, live_in: dict | None = None,
     name = _fresh_function_name(module, f"{version.func}.osr.{header_label}")
     sig = FuncSig(param_types, tuple(func.sig.results))
     _name_type(module, sig, f"{name}.sig")
-    clone = Function(name, sig, [FunctionVersion(name, version.name, [entry, *copied])])
+    clone = Function(name, sig, [FunctionVersion(name, version.name, [entry, *copied],
+                                                 unsafe=version.unsafe)])
     if clash:
         _merge_redefined(clone.versions[0], header_label, clash, defs, types, names)
     module.functions[name] = clone

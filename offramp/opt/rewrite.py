@@ -27,7 +27,8 @@ def as_version(module, version_or_function) -> FunctionVersion:
 def copy_version(version: FunctionVersion, name: str | None = None) -> FunctionVersion:
     """A new version with fresh Block objects (instructions are frozen, so shared)."""
     blocks = [Block(b.label, list(b.params), list(b.instrs)) for b in version.blocks]
-    return FunctionVersion(version.func, name if name is not None else version.name, blocks)
+    return FunctionVersion(version.func, name if name is not None else version.name, blocks,
+                           unsafe=version.unsafe)
 
 
 # ---------------------------------------------------------------------------- operands

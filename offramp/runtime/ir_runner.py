@@ -7,14 +7,22 @@ Traps reach a default handler that prints the trap's name, position and keep-ali
 and resumes with a zero of the trap's type — a client API demo; real clients register
 their own handler through `VM.set_trap_handler`.
 
-Exit status: 0; 65 for a syntax or verification error (reported as FILE:LINE:COL); 70 for
-a guest error raised at run time.
+A module with a version marked UNSAFE (see `ir/ops.py`, Safety) runs only when the
+command is given `--unsafe` (Config.unsafe); otherwise the runner names the first such
+version and stops with exit 65.  Without it, every version is safe: whatever it does ends
+in its result or a clean error, in every tier.
+
+Exit status: 0; 65 for a syntax or verification error, or an UNSAFE version without
+`--unsafe` (reported as FILE:LINE:COL); 70 for an error at run time, reported with the IR
+position (and FILE:LINE:COL) of the instruction where it happened.
 """
 from ..interp.errors import GuestError, VMError
 from ..ir import tagref
 from ..ir.analysis import value_types
 from ..ir.text import IRSyntaxError, parse_module
-from ..ir.types import DOUBLE, I1, I64, TAGREF64, DoubleType, FuncSig, IntType, TagRef64Type
+from ..ir.nodes import Function
+from ..ir.types import (DOUBLE, I1, I64, TAGREF64, DoubleType, FuncRefType, FuncSig, IntType,
+                        TagRef64Type)
 from ..ir.verify import VerifyError, verify_module
 from ..interp.semantics import signed
 from .vm import VM
@@ -30,6 +38,8 @@ def format_value(value, ty) -> str:
         return repr(value)
     if isinstance(ty, TagRef64Type):
         return tagref.describe(value)
+    if isinstance(ty, FuncRefType) and isinstance(value, Function):
+        return "@" + value.name
     return repr(value)
 
 
@@ -95,6 +105,47 @@ def _keepalive_types(module, cursor):
     return [ctx.type_of(o) for o in cursor.instruction.arg("keepalive")]
 
 
+def _source_position(module, path: str, *key) -> str:
+    """`FILE:LINE:COL` of a version (func, version) or instruction (.., block, index) as the
+    parser saw it, or `FILE` alone for IR that did not come from text."""
+    pos = module.positions.get(key)
+    return f"{path}:{pos[0]}:{pos[1]}" if pos else path
+
+
+def _verify_error(module, path: str, error: VerifyError) -> str:
+    key = (error.func, error.version) + ((error.block, error.index)
+                                         if error.index is not None else ())
+    return f"{_source_position(module, path, *key)}: {error}"
+
+
+def _unsafe_refusal(module, path: str, config) -> str | None:
+    """Why the module may not run: a version marked UNSAFE without `--unsafe` (else None)."""
+    if config.unsafe:
+        return None
+    for func in module.functions.values():
+        for version in func.versions:
+            if version.unsafe:
+                return (f"{_source_position(module, path, func.name, version.name)}: "
+                        f"@{func.name} VERSION %{version.name} is marked UNSAFE (it may forge "
+                        f"references or pointers); run it with --unsafe to allow that")
+    return None
+
+
+def _guest_error(module, path: str, error: GuestError) -> str:
+    """The error's message, after the position of the instruction that raised it."""
+    if not error.stack:
+        return error.message
+    version, instr = error.stack[-1]
+    for block in version.blocks:
+        for i, candidate in enumerate(block.instrs):
+            if candidate is instr:
+                where = _source_position(module, path, version.func, version.name,
+                                         block.label, i)
+                return (f"{where}: @{version.func} VERSION %{version.name}, block "
+                        f"%{block.label}, instruction {i} ({instr.op}): {error.message}")
+    return f"{path}: @{version.func} VERSION %{version.name} ({instr.op}): {error.message}"
+
+
 def run_ir(source: str, path: str, config, stdout, stderr) -> int:
     """Parse, verify and run an IR text file; returns the exit status."""
     try:
@@ -104,10 +155,19 @@ def run_ir(source: str, path: str, config, stdout, stderr) -> int:
         print(str(error), file=stderr)
         return EXIT_BAD_INPUT
     except VerifyError as error:
-        print(f"{path}: {error}", file=stderr)
+        print(_verify_error(module, path, error), file=stderr)
         return EXIT_BAD_INPUT
     if "main" not in module.functions or module.functions["main"].sig.params:
         print(f"{path}: the module needs a @main without parameters", file=stderr)
+        return EXIT_BAD_INPUT
+    undefined = [f.name for f in module.functions.values() if not f.versions]
+    if undefined:
+        print(f"{path}: @{undefined[0]} is declared (.funcdecl) but has no .funcdef",
+              file=stderr)
+        return EXIT_BAD_INPUT
+    refusal = _unsafe_refusal(module, path, config)
+    if refusal:
+        print(refusal, file=stderr)
         return EXIT_BAD_INPUT
     try:
         running = []
@@ -118,7 +178,7 @@ def run_ir(source: str, path: str, config, stdout, stderr) -> int:
         with vm.sigint_interrupts():
             result = vm.call("main", [])
     except GuestError as error:
-        print(error.message, file=stderr)
+        print(_guest_error(module, path, error), file=stderr)
         return EXIT_RUNTIME_ERROR
     except VMError as error:
         print(f"{path}: {error}", file=stderr)

@@ -113,7 +113,8 @@ def modules(draw):
         func = Function(name, draw(st.sampled_from(sigs)))
         for version in draw(st.lists(names, max_size=3, unique=True)):
             func.versions.append(FunctionVersion(
-                name, version, draw(st.lists(blocks(types, sigs), min_size=1, max_size=3))))
+                name, version, draw(st.lists(blocks(types, sigs), min_size=1, max_size=3)),
+                unsafe=draw(st.booleans())))
         module.functions[name] = func
     return module
 

@@ -184,7 +184,7 @@ ALIASING = """
 .typedef @ptr = ptr
 .global @g <@tr>
 .funcsig @probe = (@tr @tr @ptr) -> (@i64)
-.funcdef @f VERSION %v1 <@probe> {
+.funcdef @f VERSION %v1 <@probe> UNSAFE {
   %entry(<@tr> %p <@tr> %q <@ptr> %raw):
     %o = TR64_TO_REF %p
     %u = TR64_TO_REF %q
