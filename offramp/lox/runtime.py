@@ -127,6 +127,7 @@ class LoxRuntime:
             "lox.upvalue": lambda c, i: self.heap.closure_upvalue(c, i),
             "lox.class_new": self.class_new, "lox.inherit": self.inherit,
             "lox.method": self.method, "lox.get_property": self.get_property,
+            "lox.get_method": self.get_method,
             "lox.set_property": self.set_property, "lox.get_super": self.get_super,
             "lox.callee_closure": self.callee_closure, "lox.callee_this": self.callee_this,
             "lox.instantiate": lambda cls: self.heap.new_instance(cls),
@@ -284,6 +285,16 @@ class LoxRuntime:
         self.heap.class_set_method(cls, self.heap.load64(name_cell), closure)
 
     def get_property(self, obj, name_cell):
+        """`obj.name` read as a value (clox's OP_GET_PROPERTY)."""
+        return self._lookup(obj, name_cell, "Only instances have properties.")
+
+    def get_method(self, obj, name_cell):
+        """`obj.name` about to be called, `obj.name(...)` (clox's OP_INVOKE): the same
+        lookup, with clox's invoke message for a value that is not an instance."""
+        return self._lookup(obj, name_cell, "Only instances have methods.")
+
+    def _lookup(self, obj, name_cell, not_instance: str):
+        """A field of an instance, else a method bound to it (an Array's native method)."""
         heap = self.heap
         name = heap.load64(name_cell)
         kind = heap.kind_of(obj)
@@ -299,7 +310,7 @@ class LoxRuntime:
             if native is not None:
                 return heap.new_bound_method(obj, native)
         else:
-            raise GuestError("Only instances have properties.")
+            raise GuestError(not_instance)
         raise GuestError(f"Undefined property '{heap.string_text(name)}'.")
 
     def set_property(self, obj, name_cell, value):

@@ -43,8 +43,9 @@ site may be, e.g. a guard for the two shapes the site has seen since).
 | equal not_equal                | always                     | -                | both fp ? FOEQ : EQ        |
 | box_get box_set upvalue        | always                     | -                | LOAD / STORE at offsets    |
 | get_global set_global          | always                     | not UNDEFINED *  | LOAD (STORE) of the cell   |
-| get_property / set_property    | shapes, field in one slot  | ref, shape ids   | LOAD fields, LOAD/STORE    |
-| get_property + call            | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
+| get_property get_method        | shapes, field in one slot  | ref, shape ids   | LOAD fields                |
+| set_property                   | shapes, field in one slot  | ref, shape ids   | LOAD fields, STORE         |
+| get_method + call              | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
 | get_super + call               | superclass one class K     | superclass == K  | CALL @M (M, this, args)    |
 | call                           | one closure C              | callee == C      | CALL @C (C, nil, args)     |
 | call                           | one class K                | callee == K      | instantiate, CALL @init    |
@@ -818,7 +819,8 @@ HANDLERS = {
     "lox.box_get": Speculator.box_get, "lox.box_set": Speculator.box_set,
     "lox.upvalue": Speculator.upvalue,
     "lox.get_global": Speculator.get_global, "lox.set_global": Speculator.set_global,
-    "lox.get_property": Speculator.get_property, "lox.set_property": Speculator.set_property,
+    "lox.get_property": Speculator.get_property, "lox.get_method": Speculator.get_property,
+    "lox.set_property": Speculator.set_property,
     "lox.get_super": Speculator.super_call,
 }
 

@@ -296,6 +296,7 @@ def test_fields_methods_and_constructors_are_direct():
     run = check_same(CLASSES)
     run_text = run.text("run")      # move and sum, speculated for it, are inlined
     assert "lox.callee_code" not in run_text and "lox.get_property" not in run_text
+    assert "lox.get_method" not in run_text
     assert '"not shape' in run_text and "CALL" not in run_text.replace("CCALL", "")
     assert "in lox.fn2.sum" in run_text and "in lox.fn3.move" in run_text
     make_text = run.text("make")
