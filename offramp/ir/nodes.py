@@ -9,9 +9,12 @@ Instructions are one generic node whose operands follow the syntax row of their 
 `ops.OPS`: the table, not per-class fields, says what each position means, and the
 constructor checks every operand against it so a malformed instruction cannot be built.
 """
+import struct
 from dataclasses import dataclass, field
 
 from .types import FuncSig
+
+_DOUBLE = struct.Struct("<d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +38,18 @@ class Imm:
     value: int | float
 
     def __eq__(self, other):
-        """Literals compare by type and bits, so that 0.0 != -0.0 and nan == nan round-trip."""
+        """Literals compare by type and bits, so that 0.0 != -0.0, nan == nan round-trip
+        and NaNs of different signs differ."""
         if not isinstance(other, Imm) or type(self.value) is not type(other.value):
             return False
         if isinstance(self.value, float):
-            return repr(self.value) == repr(other.value)
+            return _DOUBLE.pack(self.value) == _DOUBLE.pack(other.value)
         return self.value == other.value
 
     def __hash__(self):
-        return hash((type(self.value), repr(self.value)))
+        if isinstance(self.value, float):
+            return hash((float, _DOUBLE.pack(self.value)))
+        return hash((type(self.value), self.value))
 
 
 Operand = Var | Sym | Imm
