@@ -430,6 +430,15 @@ CASES = {
         'print 1234567.8; print 0.000123456789; print 18446744073709551616;\n',
         '-nan\nnan\n-0\ninf\n-inf\n1e+21\n1.23457e+08\n100000\n1e+06\n1e+06\n0.1\n1e-07\n1e-05\n0.333333\n6.66667e+08\n-1.5\n1.23457e+06\n0.000123457\n1.84467e+19\n',
         '', 0),
+    'print shows every kind of value': (
+        'fun show(v) { print v; }\n'
+        'class C { m() {} }\n'
+        'for (var i = 0; i < 200; i = i + 1) if (i < 0) show(i);\n'
+        'show(clock); show(show); show(C); show(C()); show(C().m); show(nil); show(true);\n'
+        'show(false); show("str"); show(-0); show(1.5); show(0/0);\n'
+        'print show; print C; print nil; print 2 <= 0/0;\n',
+        '<native fn>\n<fn show>\nC\nC instance\n<fn m>\nnil\ntrue\nfalse\nstr\n-0\n1.5\n-nan\n<fn show>\nC\nnil\ntrue\n',
+        '', 0),
 }
 
 
