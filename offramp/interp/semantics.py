@@ -42,13 +42,20 @@ def urem(a: int, b: int) -> int:
     return a if b == 0 else a % b
 
 
+# The NaN the machine's invalid operations give (negative on x86-64, as in native code).
+DEFAULT_NAN = float("inf") - float("inf")
+
+
 def fdiv(a: float, b: float) -> float:
-    """IEEE division: by zero gives a signed infinity, or NaN for 0/0 and NaN/0."""
+    """IEEE division as the machine does it: by zero gives a signed infinity, NaN/0 the
+    NaN itself and 0/0 the machine's default NaN."""
     try:
         return a / b
     except ZeroDivisionError:
-        if a != a or a == 0.0:
-            return math.nan
+        if a != a:
+            return a
+        if a == 0.0:
+            return DEFAULT_NAN
         return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 

@@ -9,9 +9,13 @@ Instructions are one generic node whose operands follow the syntax row of their 
 `ops.OPS`: the table, not per-class fields, says what each position means, and the
 constructor checks every operand against it so a malformed instruction cannot be built.
 """
+import math
+import struct
 from dataclasses import dataclass, field
 
 from .types import FuncSig
+
+_DOUBLE = struct.Struct("<d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +39,25 @@ class Imm:
     value: int | float
 
     def __eq__(self, other):
-        """Literals compare by type and bits, so that 0.0 != -0.0 and nan == nan round-trip."""
+        """Literals compare by type and bits, so that 0.0 != -0.0 and nan == nan round-trip;
+        NaNs compare by sign only (the text keeps a NaN's sign, not its payload)."""
         if not isinstance(other, Imm) or type(self.value) is not type(other.value):
             return False
         if isinstance(self.value, float):
-            return repr(self.value) == repr(other.value)
+            return _float_key(self.value) == _float_key(other.value)
         return self.value == other.value
 
     def __hash__(self):
-        return hash((type(self.value), repr(self.value)))
+        if isinstance(self.value, float):
+            return hash((float, _float_key(self.value)))
+        return hash((type(self.value), self.value))
+
+
+def _float_key(value: float):
+    """What tells two float literals apart: their bits, or a NaN's sign."""
+    if value != value:
+        return ("nan", math.copysign(1.0, value))
+    return _DOUBLE.pack(value)
 
 
 Operand = Var | Sym | Imm

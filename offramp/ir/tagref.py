@@ -2,7 +2,8 @@
 
 Encoding (the same as clox's NaN-boxing, extended with small tags):
 - a double is its own IEEE-754 bits.  NaNs produced by arithmetic are canonicalized to
-  CANONICAL_NAN (0x7ff8...), which can never look like a boxed value;
+  CANONICAL_NAN (0x7ff8...) with their sign kept (0xfff8... for a negative NaN, which x86
+  division 0/0 gives and clox prints as `-nan`); neither can look like a boxed value;
 - a word with all QNAN bits (0x7ffc000000000000) set and the sign clear is a *small
   int* whose payload is the low 50 bits: NIL=1, FALSE=2, TRUE=3, UNDEFINED=4 (an unset
   global or field; never visible to guest code);
@@ -46,10 +47,11 @@ def is_int(word: int) -> bool:
 
 
 def from_fp(value: float) -> int:
-    """Box a double; NaNs become the canonical NaN."""
+    """Box a double; NaNs become the canonical NaN of their sign."""
+    bits = _WORD.unpack(_DOUBLE.pack(value))[0]
     if value != value:
-        return CANONICAL_NAN
-    return _WORD.unpack(_DOUBLE.pack(value))[0]
+        return CANONICAL_NAN | (bits & SIGN)
+    return bits
 
 
 def to_fp(word: int) -> float:

@@ -19,8 +19,9 @@ row of its opcode in `ops.OPS`: one reader and one writer per operand `Kind` (th
 each kind is tabled in the docstring of `ops`), never per opcode.  A `WORD` position is the
 keyword spelled as its spec's name upper-cased; an optional position (e.g. SAFEPOINT's
 state) and an empty KEEPALIVE are omitted.  Literals: decimal or `0x` integers (optionally
-negative) become `Imm(int)`; `1.5`, `-2.0e3`, `1e10`, `inf`, `-inf`, `nan` become
-`Imm(float)` and floats are printed with `repr` so every float round-trips.  A REASON is a
+negative) become `Imm(int)`; `1.5`, `-2.0e3`, `1e10`, `inf`, `-inf`, `nan`, `-nan` become
+`Imm(float)` and floats are printed with `repr` (a NaN with its sign, as `nan` or `-nan`)
+so every float round-trips (a NaN's payload is not kept).  A REASON is a
 double-quoted string with the escapes `\\"`, `\\\\`, `\\n` (and `\\r`, `\\t`).
 
 Types inside definitions and instructions are written by name.  The parser resolves a name
@@ -33,6 +34,7 @@ parser records where each `.funcdef` and instruction starts in `Module.positions
 the verifier's messages can say FILE:LINE:COL too.  Frame states are read and printed in a
 loop, so a chain of thousands of PARENT states neither recurses nor overflows.
 """
+import math
 import re
 from dataclasses import dataclass
 
@@ -76,7 +78,7 @@ _TOKEN = re.compile(rf"""
   | (?P<gname>@[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<lname>%[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<string>"(?:[^"\\\n]|\\[^\n])*")
-  | (?P<float>(?:-?(?:\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|inf)|nan){_END})
+  | (?P<float>-?(?:\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|inf|nan){_END})
   | (?P<int>-?(?:0[xX][0-9A-Fa-f]+|\d+){_END})
   | (?P<directive>\.[A-Za-z]+)
   | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
@@ -623,6 +625,8 @@ class _Printer:
     def literal(self, value) -> str:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"cannot print literal {value!r}")
+        if isinstance(value, float) and value != value:
+            return "-nan" if math.copysign(1.0, value) < 0 else "nan"
         return repr(value) if isinstance(value, float) else str(value)
 
     def version(self, func: Function, version: FunctionVersion) -> list:

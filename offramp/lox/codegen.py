@@ -17,7 +17,10 @@ Conventions of the generated module (the Lox runtime in `runtime.py` is the othe
   the helpers speculation rewrites (speculate.py): on both operands of arithmetic and
   comparisons (the one operand of negation), on the object of every get/set_property, on
   the superclass of a `super.m(...)` call and on the callee of every call.  The PROFILEs of
-  a helper immediately precede it; site ids are unique within the version.  Literals are
+  a helper immediately precede it; site ids are unique within the version.
+- A method call `x.m(...)` looks `m` up with `lox.get_method` (clox's OP_INVOKE), a plain
+  property read with `lox.get_property` (OP_GET_PROPERTY): they differ in their error on a
+  value that is not an instance, as clox's do.  Literals are
   not profiled (their class is known).
 """
 from dataclasses import dataclass, field
@@ -77,6 +80,7 @@ HELPERS = {
     "lox.inherit": (TR2, None, False),
     "lox.method": ((TAGREF64, PTR, TAGREF64), None, False),
     "lox.get_property": ((TAGREF64, PTR), TAGREF64, False),
+    "lox.get_method": ((TAGREF64, PTR), TAGREF64, False),
     "lox.set_property": ((TAGREF64, PTR, TAGREF64), None, False),
     "lox.get_super": ((TAGREF64, TAGREF64, PTR), TAGREF64, False),
     "lox.callee_closure": (TR, TAGREF64, False),
@@ -550,7 +554,7 @@ class FunctionCodegen:
             args = [self.expr(a) for a in e.args]
             with self.vb.at_line(e.line):
                 self.profile(obj)
-                callee = self.ccall("lox.get_property", obj, self.mcg.string(callee_node.name))
+                callee = self.ccall("lox.get_method", obj, self.mcg.string(callee_node.name))
         elif isinstance(callee_node, ast.Super):
             this = self.read(callee_node.binding_this)
             args = [self.expr(a) for a in e.args]

@@ -3,14 +3,15 @@ from ..interp.errors import GuestError
 from ..ir.text import print_module
 from .codegen import compile_program
 from .parser import parse_program
-from .runtime import LoxRuntime
+from .runtime import GuestExit, LoxRuntime
 
 EXIT_OK, EXIT_COMPILE_ERROR, EXIT_RUNTIME_ERROR = 0, 65, 70
 LIBRARY_PREFIXES = ("lox.native.", "lox.rt.")
 
 
-def run_lox(source: str, path: str, config, stdout, stderr) -> int:
-    """Compile and run `source`; returns the process exit status."""
+def run_lox(source: str, path: str, config, stdout, stderr, stdin=None) -> int:
+    """Compile and run `source`; returns the process exit status.  `stdin` is the binary
+    stream `getc()` reads (standard input's when None)."""
     script, errors = parse_program(source)
     if errors:
         for line in errors:
@@ -19,11 +20,14 @@ def run_lox(source: str, path: str, config, stdout, stderr) -> int:
     program = compile_program(script, profile=config.tier != "interp")
     if config.dump_ir:
         print(print_module(program.module), file=stderr)
-    runtime = LoxRuntime(program, config, stdout, stderr)
+    runtime = LoxRuntime(program, config, stdout, stderr, stdin)
     try:
         with runtime.vm.sigint_interrupts():
             runtime.run()
         status = EXIT_OK
+    except GuestExit as stop:
+        stdout.flush()
+        status = stop.status
     except GuestError as error:
         stdout.flush()
         print(error.message, file=stderr)

@@ -28,6 +28,16 @@ NATIVES = (
     NativeDef("Array", 1, "lox.array_new", None, "A fixed-size array of n nils."),
     NativeDef("deoptHere", 0, "lox.deopt_here", None,
               "Deoptimize the calling frame if it is native code; nothing in the interpreter."),
+    # The natives LoxLox (a Lox interpreter written in Lox) and other Lox JITs use.
+    NativeDef("getc", 0, "lox.getc", None,
+              "The next byte of standard input as a number; -1 at its end."),
+    NativeDef("chr", 1, "lox.chr", None,
+              "The one-character string of character code n (an integer, 0 to 1114111, "
+              "not a surrogate; 0-127 are ASCII)."),
+    NativeDef("exit", 1, "lox.exit", None,
+              "Flush the output and end the program with exit status n (0 to 255)."),
+    NativeDef("print_error", 1, "lox.print_error", None,
+              "Print a value as `print` does, on standard error."),
     NativeDef("get", 1, "lox.array_get", "Array", "Element i of the array."),
     NativeDef("set", 2, "lox.array_set", "Array", "Store v at index i; returns v."),
     NativeDef("length", 0, "lox.array_length", "Array", "The number of elements."),

@@ -4,6 +4,8 @@ Every helper takes and returns tagref64 words and works on heap objects through 
 API; a guest mistake raises GuestError with clox's message.  Helpers allocate only after
 their inputs are safe: inputs sit in the calling frame's registers, which are GC roots.
 """
+import math
+import sys
 import time
 
 from ..interp.errors import GuestError
@@ -23,16 +25,43 @@ def _num(w) -> bool:
 
 
 def format_number(value: float) -> str:
-    """Numbers print as clox prints them (C's %g)."""
+    """Numbers print as clox prints them (C's %g, which shows a NaN's sign: `-nan`)."""
+    if value != value:
+        return "-nan" if math.copysign(1.0, value) < 0 else "nan"
     return "%g" % value
+
+
+def first_nan(x: float, y: float, result: float) -> float:
+    """`result` of x OP y, except that with two NaN operands it is the first, as x86's
+    SSE arithmetic (and so clox) gives it; Python's + and * may give the second."""
+    return x if x != x else result
+
+
+def _integer(w):
+    """The integer a Lox number word holds, or None (not a number, or not integral)."""
+    if not _num(w):
+        return None
+    x = to_fp(w)
+    return int(x) if x == x and abs(x) != math.inf and x == int(x) else None
+
+
+class GuestExit(GuestError):
+    """`exit(n)`: ends the program with status n, unwinding every frame (native ones by
+    the VM's error status word, as a runtime error does) but printing nothing."""
+
+    def __init__(self, status: int):
+        super().__init__(f"exit({status})")
+        self.status = status
 
 
 class LoxRuntime:
     """A loaded Lox program: VM, heap objects for its functions, and the helpers."""
 
-    def __init__(self, program, config, stdout, stderr=None):
+    def __init__(self, program, config, stdout, stderr=None, stdin=None):
         self.program = program
         self.stdout = stdout
+        self.stderr = stderr if stderr is not None else sys.stderr
+        self.stdin = stdin       # a binary stream for getc(); sys.stdin's when None
         self.start = time.perf_counter()
         self.vm = VM(program.module, config, Tracer(config.trace, stderr),
                      helpers=self.helpers(), classify=self.classify)
@@ -127,6 +156,7 @@ class LoxRuntime:
             "lox.upvalue": lambda c, i: self.heap.closure_upvalue(c, i),
             "lox.class_new": self.class_new, "lox.inherit": self.inherit,
             "lox.method": self.method, "lox.get_property": self.get_property,
+            "lox.get_method": self.get_method,
             "lox.set_property": self.set_property, "lox.get_super": self.get_super,
             "lox.callee_closure": self.callee_closure, "lox.callee_this": self.callee_this,
             "lox.instantiate": lambda cls: self.heap.new_instance(cls),
@@ -134,6 +164,8 @@ class LoxRuntime:
             "lox.array_new": self.array_new, "lox.array_get": self.array_get,
             "lox.array_set": self.array_set, "lox.array_length": self.array_length,
             "lox.deopt_here": self.deopt_here,
+            "lox.getc": self.getc, "lox.chr": self.chr, "lox.exit": self.exit,
+            "lox.print_error": self.print_error,
         }
         for arity in range(256):
             h[f"lox.callee_code.{arity}"] = self._callee_code(arity)
@@ -142,7 +174,8 @@ class LoxRuntime:
 
     def add(self, a, b):
         if _num(a) and _num(b):
-            return from_fp(to_fp(a) + to_fp(b))
+            x, y = to_fp(a), to_fp(b)
+            return from_fp(first_nan(x, y, x + y))
         heap = self.heap
         if heap.kind_of(a) is ObjKind.STRING and heap.kind_of(b) is ObjKind.STRING:
             return heap.concat(a, b)
@@ -159,7 +192,7 @@ class LoxRuntime:
 
     def mul(self, a, b):
         x, y = self._numbers(a, b)
-        return from_fp(x * y)
+        return from_fp(first_nan(x, y, x * y))
 
     def div(self, a, b):
         from ..interp.semantics import fdiv
@@ -179,16 +212,18 @@ class LoxRuntime:
         return TRUE if x < y else FALSE
 
     def less_equal(self, a, b):
+        """clox's `a <= b` is `!(a > b)`: true when either is NaN."""
         x, y = self._numbers(a, b)
-        return TRUE if x <= y else FALSE
+        return FALSE if x > y else TRUE
 
     def greater(self, a, b):
         x, y = self._numbers(a, b)
         return TRUE if x > y else FALSE
 
     def greater_equal(self, a, b):
+        """clox's `a >= b` is `!(a < b)`: true when either is NaN."""
         x, y = self._numbers(a, b)
-        return TRUE if x >= y else FALSE
+        return FALSE if x < y else TRUE
 
     def equal(self, a, b):
         return TRUE if self._equal(a, b) else FALSE
@@ -284,6 +319,16 @@ class LoxRuntime:
         self.heap.class_set_method(cls, self.heap.load64(name_cell), closure)
 
     def get_property(self, obj, name_cell):
+        """`obj.name` read as a value (clox's OP_GET_PROPERTY)."""
+        return self._lookup(obj, name_cell, "Only instances have properties.")
+
+    def get_method(self, obj, name_cell):
+        """`obj.name` about to be called, `obj.name(...)` (clox's OP_INVOKE): the same
+        lookup, with clox's invoke message for a value that is not an instance."""
+        return self._lookup(obj, name_cell, "Only instances have methods.")
+
+    def _lookup(self, obj, name_cell, not_instance: str):
+        """A field of an instance, else a method bound to it (an Array's native method)."""
         heap = self.heap
         name = heap.load64(name_cell)
         kind = heap.kind_of(obj)
@@ -299,7 +344,7 @@ class LoxRuntime:
             if native is not None:
                 return heap.new_bound_method(obj, native)
         else:
-            raise GuestError("Only instances have properties.")
+            raise GuestError(not_instance)
         raise GuestError(f"Undefined property '{heap.string_text(name)}'.")
 
     def set_property(self, obj, name_cell, value):
@@ -318,6 +363,38 @@ class LoxRuntime:
         """`deoptHere()`: the Lox function that called it leaves native code (if it is in
         native code) when the call returns; virtual frame 0 is deoptHere's own."""
         self.vm.deoptimize_frame(1)
+        return NIL
+
+    # --- LoxLox's natives ----------------------------------------------------------------
+
+    def getc(self):
+        """`getc()`: the next byte of standard input, -1 at its end."""
+        if self.stdin is None:
+            self.stdin = sys.stdin.buffer
+        byte = self.stdin.read(1)
+        return from_fp(float(byte[0]) if byte else -1.0)
+
+    def chr(self, n):
+        """`chr(n)`: the one-character string of character code n."""
+        code = _integer(n)
+        if code is None or not 0 <= code <= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            raise GuestError("Character code must be an integer from 0 to 1114111, "
+                             "not a surrogate.")
+        return self.heap.intern(chr(code))
+
+    def exit(self, n):
+        """`exit(n)`: end the program with status n (the driver flushes the output)."""
+        status = _integer(n)
+        if status is None or not 0 <= status <= 255:
+            raise GuestError("Exit status must be an integer from 0 to 255.")
+        raise GuestExit(status)
+
+    def print_error(self, value):
+        """`print_error(v)`: v as `print` shows it, and a newline, on standard error (after
+        the output so far, so that a terminal shows both in order)."""
+        self.stdout.flush()
+        self.stderr.write(self.to_text(value) + "\n")
+        self.stderr.flush()
         return NIL
 
     # --- calls ---------------------------------------------------------------------------

@@ -38,13 +38,14 @@ site may be, e.g. a guard for the two shapes the site has seen since).
 | helper(s)                      | speculated when            | guards           | fast path                  |
 |--------------------------------|----------------------------|------------------|----------------------------|
 | add sub mul div neg            | operands 'num'             | TR64_IS_FP       | FADD.. FNEG, TR64_FROM_FP  |
-| less less_equal greater ..._eq | operands 'num'             | TR64_IS_FP       | FOLT.., SELECT true false  |
+| less less_equal greater ..._eq | operands 'num'             | TR64_IS_FP       | FOLT/FOGT, SELECT booleans |
 | truthy not                     | always                     | -                | NE nil, NE false, AND      |
 | equal not_equal                | always                     | -                | both fp ? FOEQ : EQ        |
 | box_get box_set upvalue        | always                     | -                | LOAD / STORE at offsets    |
 | get_global set_global          | always                     | not UNDEFINED *  | LOAD (STORE) of the cell   |
-| get_property / set_property    | shapes, field in one slot  | ref, shape ids   | LOAD fields, LOAD/STORE    |
-| get_property + call            | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
+| get_property get_method        | shapes, field in one slot  | ref, shape ids   | LOAD fields                |
+| set_property                   | shapes, field in one slot  | ref, shape ids   | LOAD fields, STORE         |
+| get_method + call              | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
 | get_super + call               | superclass one class K     | superclass == K  | CALL @M (M, this, args)    |
 | call                           | one closure C              | callee == C      | CALL @C (C, nil, args)     |
 | call                           | one class K                | callee == K      | instantiate, CALL @init    |
@@ -80,8 +81,10 @@ NIL, TRUE, FALSE = Sym("lox.nil"), Sym("lox.true"), Sym("lox.false")
 UNDEFINED = Imm(tagref.UNDEFINED)
 
 ARITHMETIC = {"lox.add": "FADD", "lox.sub": "FSUB", "lox.mul": "FMUL", "lox.div": "FDIV"}
-COMPARISON = {"lox.less": "FOLT", "lox.less_equal": "FOLE", "lox.greater": "FOGT",
-              "lox.greater_equal": "FOGE"}
+# helper -> (the comparison, whether the result is its negation): clox compiles `a <= b`
+# as `!(a > b)` and `a >= b` as `!(a < b)`, which are true when either operand is NaN.
+COMPARISON = {"lox.less": ("FOLT", False), "lox.less_equal": ("FOGT", True),
+              "lox.greater": ("FOGT", False), "lox.greater_equal": ("FOLT", True)}
 
 
 def speculate(runtime, function, excluded_sites=frozenset(), name: str = "s1", *,
@@ -437,8 +440,12 @@ class Speculator:
         elif callee in ARITHMETIC:
             r = self.emit(ARITHMETIC[callee], DOUBLE, *xs, hint="fp")
         else:
-            c = self.emit(COMPARISON[callee], DOUBLE, *xs, hint="cmp")
-            self.boolean(c, instr.results[0])
+            op, negated = COMPARISON[callee]
+            c = self.emit(op, DOUBLE, *xs, hint="cmp")
+            if negated:
+                self.boolean(c, instr.results[0], FALSE, TRUE)
+            else:
+                self.boolean(c, instr.results[0])
             return 1
         self.facts.numbers[self.emit("TR64_FROM_FP", r, result=instr.results[0])] = r
         return 1
@@ -820,7 +827,8 @@ HANDLERS = {
     "lox.box_get": Speculator.box_get, "lox.box_set": Speculator.box_set,
     "lox.upvalue": Speculator.upvalue,
     "lox.get_global": Speculator.get_global, "lox.set_global": Speculator.set_global,
-    "lox.get_property": Speculator.get_property, "lox.set_property": Speculator.set_property,
+    "lox.get_property": Speculator.get_property, "lox.get_method": Speculator.get_property,
+    "lox.set_property": Speculator.set_property,
     "lox.get_super": Speculator.super_call,
 }
 

@@ -133,11 +133,12 @@ def _masking(mask, op="and"):
 
 def _tr64_from_fp(lw, block, index, instr):
     (a,) = _operands(lw, instr, "a")
-    isnan, bits = lw.tmp(), lw.tmp()
+    isnan, bits, sign, nan = lw.tmp(), lw.tmp(), lw.tmp(), lw.tmp()
     lw.emit(f"{isnan} = fcmp uno double {a}, {a}")
     lw.emit(f"{bits} = bitcast double {a} to i64")
-    lw.define(instr, f"select i1 {isnan}, i64 {llvm_literal(tagref.CANONICAL_NAN, None)}, "
-                     f"i64 {bits}")
+    lw.emit(f"{sign} = and i64 {bits}, {llvm_literal(tagref.SIGN, None)}")
+    lw.emit(f"{nan} = or i64 {sign}, {llvm_literal(tagref.CANONICAL_NAN, None)}")
+    lw.define(instr, f"select i1 {isnan}, i64 {nan}, i64 {bits}")
 
 
 def _tr64_from_int(lw, block, index, instr):

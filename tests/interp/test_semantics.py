@@ -45,6 +45,7 @@ CASES = [
     ("FDIV", DOUBLE, (1.0, 0.0), math.inf),
     ("FDIV", DOUBLE, (-1.0, 0.0), -math.inf),
     ("FDIV", DOUBLE, (0.0, 0.0), NAN),
+    ("FDIV", DOUBLE, (-NAN, 0.0), -NAN),
     ("FREM", DOUBLE, (-7.5, 2.0), -1.5),
     ("FREM", DOUBLE, (1.0, 0.0), NAN),
     ("FREM", DOUBLE, (math.inf, 2.0), NAN),
@@ -96,6 +97,7 @@ TAGREF = [
     ("TR64_TO_REF", tagref.from_ref(0x7FFF_0000_1238), 0x7FFF_0000_1238),
     ("TR64_TO_INT", tagref.from_int(12345), 12345),
     ("TR64_FROM_FP", NAN, tagref.CANONICAL_NAN),
+    ("TR64_FROM_FP", -NAN, tagref.CANONICAL_NAN | tagref.SIGN),   # a NaN keeps its sign
     ("TR64_FROM_REF", 0x1000, tagref.from_ref(0x1000)),
     ("TR64_FROM_INT", 3, tagref.TRUE),
 ]

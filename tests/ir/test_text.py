@@ -75,7 +75,7 @@ def test_parsed_structure():
 @pytest.mark.parametrize("text, value", [
     ("0", 0), ("-7", -7), ("0x10", 16), ("-0x10", -16), ("1.5", 1.5), ("-2.0e3", -2000.0),
     ("1e10", 1e10), ("1e+100", 1e100), ("inf", math.inf), ("-inf", -math.inf),
-    ("-0.0", -0.0), ("nan", math.nan), ("5e-324", 5e-324),
+    ("-0.0", -0.0), ("nan", math.nan), ("-nan", -math.nan), ("5e-324", 5e-324),
 ])
 def test_literals(text, value):
     module = parse_module(body(f"%x = ADD <@i64> %a {text}", "RET (%x)"))
@@ -87,6 +87,9 @@ def test_float_printing_is_exact():
     instr = Instr("FADD", (DOUBLE, Imm(-0.0), Imm(math.nan)), ("x",))
     module = Module(types={"dbl": DOUBLE})
     assert print_instr(module, instr) == "%x = FADD <@dbl> -0.0 nan"
+    negative = Instr("FSUB", (DOUBLE, Imm(-math.nan), Imm(math.nan)), ("x",))
+    assert print_instr(module, negative) == "%x = FSUB <@dbl> -nan nan"
+    assert Imm(-math.nan) != Imm(math.nan) and Imm(-math.nan) == Imm(-math.nan)
 
 
 def test_reason_escapes_round_trip():
