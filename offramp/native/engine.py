@@ -13,10 +13,14 @@
   several when code was inlined — it stands for, and where their values are.
 - Deoptimization reads the values of a patchpoint site (from the stub's register save area
   or the stack), rebuilds the interpreter frames, runs them to completion, and returns the
-  result to the native frame, which returns it: a tail call into the interpreter.
+  result to the native frame, which returns it: a tail call into the interpreter.  When
+  that frame is the only native frame of an OSR entry, the tail call is a real one: the
+  frame returns at once and the interpreter loop that entered it continues with the rebuilt
+  frames (`take_rebuilt`), so a loop going back and forth between tiers does not nest.
 """
 import bisect
 import ctypes
+import itertools
 
 from ..interp.errors import GuestError, VMError
 from ..ir import tagref
@@ -115,6 +119,7 @@ class NativeEngine:
         # entered it), ("exit", save area, deoptimizing) when native code enters the runtime.
         self.transitions = []
         self.pending_error = None
+        self.rebuilt = None      # (frames, pending) an OSR entry's deopt left for its caller
         self.deopts = {}
         self.stats_compiled = 0
         self._callback = ENTRY_CALLBACK(self._runtime_entry)
@@ -313,9 +318,15 @@ class NativeEngine:
             tb[OFFSET["status"] // 8] = STATUS_OK
             error, self.pending_error = self.pending_error, None
             raise error
-        if not code.sig.results:
+        if not code.sig.results or self.rebuilt is not None:
             return None
         return decode_result(result, code.sig.results[0], self)
+
+    def take_rebuilt(self):
+        """(frames, pending) of the deopt that ended the OSR entry just returned, or None:
+        the caller continues with those frames in place of the frame that entered."""
+        rebuilt, self.rebuilt = self.rebuilt, None
+        return rebuilt
 
     # --- the runtime entry -----------------------------------------------------------
 
@@ -404,14 +415,25 @@ class NativeEngine:
         code = self.codes[self._code_index(ra)]
         self.vm.tracer.emit("deopt", f"{site.kind} '{site.reason}' in @{code.version.func}"
                                      f" %{code.version.name} -> {len(site.frames)} frame(s)")
-        self.vm.note_deopt(code, site.kind, site.reason)
         read = self.reader(sp, bp, save_ptr)
         frames, pending = self.rebuild(site, read)
+        self.vm.note_deopt(code, site.kind, site.reason, frames)
         if site.kind == "lazy":
             self.refresh_lazy_status()
+        if self._ends_osr_entry(save_ptr):
+            self.rebuilt = (frames, pending)
+            return 0
         result = self.vm.interp.resume_frames(self.vm.current_thread(), frames, pending)
         func = self.module.functions[code.version.func]
         return encode_word(result, func.sig.results[0], self) if func.sig.results else 0
+
+    def _ends_osr_entry(self, save_ptr) -> bool:
+        """Whether the deoptimizing frame is the only native frame of an OSR entry (the
+        transition before this exit): its interpreter frames can replace the entering one."""
+        entered = self.transitions[-2] if len(self.transitions) > 1 else None
+        if entered is None or entered[0] != "enter" or not entered[3]:
+            return False
+        return len(list(itertools.islice(self.native_frames(save_ptr), 2))) == 1
 
     def rebuild(self, site, read):
         """Interpreter frames (outermost first) and the pending result of a site."""

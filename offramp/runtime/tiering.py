@@ -13,8 +13,24 @@ values (opt/osr.py) is compiled and called with the interpreter frame's values; 
 is the interpreter frame's result.  Interpreter->native entries nest at most
 Config.max_native_reentry deep, so deep recursion that keeps crossing tiers stays in the
 interpreter instead of exhausting the C stack.
+
+After a deopt, the loops of the rebuilt interpreter frames count again and re-enter native
+code by OSR (`rearm_loops`; `--trace=osr` says `re-enter`): the same clone while it is
+valid, or a new one once guard failures have invalidated it (`on_deopt`: after
+Config.recompile_after of them; the optimizer leaves the failed speculations out, and
+after Config.max_recompiles recompilations speculates no more).  A loop re-arms after
+Config.loop_threshold iterations when a speculation failed (bounded by those
+recompilations), and after twice as many each time it left native code for another
+reason — `deoptHere()`, deopt-stress, lazy invalidation — which recompiling cannot cure, so
+a loop that deoptimizes at every iteration is entered O(log n) times.  No loop gets more
+than Config.max_recompiles + 1 entry clones: then it stays interpreted.  A deopt of an OSR
+clone called by the interpreter hands its frames back to that interpreter loop
+(`NativeEngine.take_rebuilt`) instead of running them nested, so going back and forth
+between tiers does not grow the stack.
 """
 from ..native.engine import NativeEngine
+
+SPECULATION_KINDS = ("guard", "deopt")   # deopts that count towards recompilation
 
 
 class TierPolicy:
@@ -34,8 +50,13 @@ class TierPolicy:
         self.loop_calls = {}      # (id(caller's code), loop headers) -> calls made there
         self.native = {}          # function name -> NativeCode entered by calls
         self.osr_codes = {}       # (function, version, header) -> (NativeCode, live names)
+        self.osr_compiles = {}    # (function, version, header) -> entry clones compiled
+        self.loop_leaves = {}     # (function, version, loop headers) -> deopts into that
+                                  # loop that no recompilation cures (re-arm backoff)
+        self.reentering = set()   # (function, version, header) re-armed after a deopt
         self.reentry = 0
         self.osr_entries = 0
+        self.osr_reentries = 0
         self.guard_failures = {}  # id(NativeCode) -> guard failures
         self.failed = {}          # function name -> failed guard reasons
         self.recompiles = {}      # function name -> invalidations so far
@@ -98,9 +119,13 @@ class TierPolicy:
             return None
         self.reentry += 1
         try:
-            return (True, self.engine.invoke(code, args, thread, replaces_frame=osr))
+            result = self.engine.invoke(code, args, thread, replaces_frame=osr)
+            rebuilt = self.engine.take_rebuilt() if osr else None
         finally:
             self.reentry -= 1
+            if osr:
+                self.engine.take_rebuilt()
+        return (True, result) if rebuilt is None else (False, rebuilt)
 
     def compile(self, func):
         """Compile what the client's optimizer makes of `func` and install it for calls."""
@@ -109,11 +134,13 @@ class TierPolicy:
         self.native[func.name] = code
         return code
 
-    def on_deopt(self, code, kind: str, reason: str) -> None:
-        """Count guard failures; code whose guards keep failing is invalidated, and the
-        function recompiled at its next call without the failed speculations (at most
-        Config.max_recompiles times: then it is compiled without speculation at all)."""
-        if kind not in ("guard", "deopt"):
+    def on_deopt(self, code, kind: str, reason: str, frames=()) -> None:
+        """Re-arm the loops of the rebuilt `frames`; count guard failures: code whose guards
+        keep failing is invalidated, and the function recompiled at its next call without
+        the failed speculations (at most Config.max_recompiles times: then it is compiled
+        without speculation at all)."""
+        self.rearm_loops(kind, frames)
+        if kind not in SPECULATION_KINDS:
             return
         base = code.version.func.split(".osr.")[0]
         self.failed[base] = self.failed.get(base, set()) | {reason}
@@ -129,6 +156,26 @@ class TierPolicy:
         for key, (osr_code, _) in list(self.osr_codes.items()):
             if osr_code is code:
                 del self.osr_codes[key]
+
+    def rearm_loops(self, kind: str, frames) -> None:
+        """Let each loop a deopt left interpreted (in any of its rebuilt frames, inlined
+        callees' included) report hot again: after Config.loop_threshold iterations, doubled
+        for each earlier deopt into that loop of a kind no recompilation cures."""
+        interp = self.vm.interp
+        if not interp.loop_threshold:
+            return
+        for frame in frames:
+            loops = frame.code.loops_at(frame.pc)
+            if not loops:
+                continue
+            version = frame.code.version
+            key = (version.func, version.name, loops)
+            leaves = self.loop_leaves.get(key, 0)
+            if kind not in SPECULATION_KINDS:
+                self.loop_leaves[key] = leaves + 1
+            for header in interp.rearm_hot_loops(frame, interp.loop_threshold << leaves):
+                label = frame.code.locations[header][0]
+                self.reentering.add((version.func, version.name, label))
 
     def failed_speculations(self, func_name: str) -> set:
         """Guard reasons that failed in compiled code of this function (or its OSR clones)."""
@@ -147,17 +194,44 @@ class TierPolicy:
             self.engine.invalidate(code)
 
     def on_hot_loop(self, thread, frame):
-        """OSR: continue a hot interpreted loop in native code, mid-iteration."""
+        """OSR: continue a hot interpreted loop in native code, mid-iteration (again, when
+        a deopt left it: with the same entry clone while it is valid)."""
         version = frame.code.version
         key = (version.func, version.name, frame.block)
+        again = key in self.reentering
+        self.reentering.discard(key)
         entry = self.osr_codes.get(key)
-        if entry is None:
-            entry = self.osr_codes[key] = self.compile_osr_entry(version, frame.block)
+        if entry is not None and entry[0].invalid.value:
+            entry = None          # invalidated from outside the policy: a new clone
+        fresh = entry is None
+        if fresh:
+            entry = self.new_osr_entry(key, version, frame.block)
+            if entry is None:
+                return None
         code, live = entry
-        self.osr_entries += 1
-        self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration "
-                                   f"{frame.code.loop_counts.get(frame.pc, 0)}")
+        iteration = frame.code.loop_counts.get(frame.pc, 0)
+        if again:
+            self.osr_reentries += 1
+            self.vm.tracer.emit("osr", f"re-enter @{code.version.func} at iteration "
+                                       f"{iteration} ({'new' if fresh else 'same'} clone)")
+        else:
+            self.osr_entries += 1
+            self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration {iteration}")
         return self.enter(code, [frame.value(n) for n in live], thread, osr=True)
+
+    def new_osr_entry(self, key, version, header: str):
+        """Compile the loop's next entry clone and file it under `key`; None once the loop
+        has had Config.max_recompiles + 1 of them (it stays interpreted)."""
+        n = self.osr_compiles.get(key, 0)
+        if n > self.vm.config.max_recompiles:
+            if n == self.vm.config.max_recompiles + 1:
+                self.osr_compiles[key] = n + 1
+                self.vm.tracer.emit("osr", f"@{version.func} %{version.name} loop %{header} "
+                                           f"stays interpreted after {n} entry clones")
+            return None
+        self.osr_compiles[key] = n + 1
+        entry = self.osr_codes[key] = self.compile_osr_entry(version, header)
+        return entry
 
     def compile_osr_entry(self, version, header: str):
         """(native code of an OSR entry clone at `header`, its live names)."""
@@ -169,5 +243,6 @@ class TierPolicy:
         return self.engine.compile(self.vm.optimize(func), install=False), live
 
     def stats(self) -> dict:
-        return {"osr entries": self.osr_entries, "recompilations": dict(self.recompiles),
+        return {"osr entries": self.osr_entries, "osr re-entries": self.osr_reentries,
+                "recompilations": dict(self.recompiles),
                 **self.engine.stats()}
