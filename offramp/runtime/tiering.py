@@ -15,15 +15,16 @@ Config.max_native_reentry deep, so deep recursion that keeps crossing tiers stay
 interpreter instead of exhausting the C stack.
 
 After a deopt, the loops of the rebuilt interpreter frames count again and re-enter native
-code by OSR (`rearm_loops`; `--trace=osr` says `re-enter`): the same clone while it is
-valid, or a new one once guard failures have invalidated it (`on_deopt`: after
+code by OSR (`rearm_loops`; `--trace=osr` says `re-enter`), and so does the next activation
+of a loop whose OSR entry returned.  A re-entry takes the same clone while it is valid, or
+a new one once guard failures have invalidated it (`on_deopt`: after
 Config.recompile_after of them; the optimizer leaves the failed speculations out, and
 after Config.max_recompiles recompilations speculates no more).  A loop re-arms after
 Config.loop_threshold iterations when a speculation failed (bounded by those
-recompilations), and after twice as many each time it left native code for another
-reason — `deoptHere()`, deopt-stress, lazy invalidation — which recompiling cannot cure, so
-a loop that deoptimizes at every iteration is entered O(log n) times.  No loop gets more
-than Config.max_recompiles + 1 entry clones: then it stays interpreted.  A deopt of an OSR
+recompilations), and after twice as many each time it left native code for a reason
+recompiling cannot cure — `deoptHere()`, deopt-stress, lazy invalidation — so a loop that
+deoptimizes at every iteration is entered O(log n) times.  No loop gets more than
+Config.max_recompiles + 1 entry clones: then it stays interpreted.  A deopt of an OSR
 clone called by the interpreter hands its frames back to that interpreter loop
 (`NativeEngine.take_rebuilt`) instead of running them nested, so going back and forth
 between tiers does not grow the stack.
@@ -217,7 +218,11 @@ class TierPolicy:
         else:
             self.osr_entries += 1
             self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration {iteration}")
-        return self.enter(code, [frame.value(n) for n in live], thread, osr=True)
+        entered = self.enter(code, [frame.value(n) for n in live], thread, osr=True)
+        if entered is not None and entered[0]:
+            # The loop ran to its end natively: its next activation counts again.
+            self.vm.interp.rearm_hot_loops(frame, self.vm.interp.loop_threshold)
+        return entered
 
     def new_osr_entry(self, key, version, header: str):
         """Compile the loop's next entry clone and file it under `key`; None once the loop
