@@ -21,9 +21,10 @@ a new one once guard failures have invalidated it (`on_deopt`: after
 Config.recompile_after of them; the optimizer leaves the failed speculations out, and
 after Config.max_recompiles recompilations speculates no more).  A loop re-arms after
 Config.loop_threshold iterations when a speculation failed (bounded by those
-recompilations), and after twice as many each time it left native code for a reason
-recompiling cannot cure — `deoptHere()`, deopt-stress, lazy invalidation — so a loop that
-deoptimizes at every iteration is entered O(log n) times.  No loop gets more than
+recompilations) or its code was invalidated (a lazy deopt: the next entry compiles a new
+clone), and after twice as many each time it left valid code for a reason recompiling
+cannot cure — `deoptHere()`, deopt-stress — so a loop that deoptimizes at every iteration
+is entered O(log n) times (until it runs to its end in native code).  No loop gets more than
 Config.max_recompiles + 1 entry clones: then it stays interpreted.  A deopt of an OSR
 clone called by the interpreter hands its frames back to that interpreter loop
 (`NativeEngine.take_rebuilt`) instead of running them nested, so going back and forth
@@ -140,7 +141,9 @@ class TierPolicy:
         keep failing is invalidated, and the function recompiled at its next call without
         the failed speculations (at most Config.max_recompiles times: then it is compiled
         without speculation at all)."""
-        self.rearm_loops(kind, frames)
+        # A failed speculation is cured by recompiling, and invalidated code by a new clone;
+        # deoptHere() and deopt-stress leave valid code again and again.
+        self.rearm_loops(frames, kind in SPECULATION_KINDS or code.invalid.value)
         if kind not in SPECULATION_KINDS:
             return
         base = code.version.func.split(".osr.")[0]
@@ -158,10 +161,11 @@ class TierPolicy:
             if osr_code is code:
                 del self.osr_codes[key]
 
-    def rearm_loops(self, kind: str, frames) -> None:
+    def rearm_loops(self, frames, curable: bool) -> None:
         """Let each loop a deopt left interpreted (in any of its rebuilt frames, inlined
         callees' included) report hot again: after Config.loop_threshold iterations, doubled
-        for each earlier deopt into that loop of a kind no recompilation cures."""
+        for each earlier deopt into that loop that no new code cures (`curable`: this one
+        is) since the loop last ran to its end in native code."""
         interp = self.vm.interp
         if not interp.loop_threshold:
             return
@@ -172,7 +176,7 @@ class TierPolicy:
             version = frame.code.version
             key = (version.func, version.name, loops)
             leaves = self.loop_leaves.get(key, 0)
-            if kind not in SPECULATION_KINDS:
+            if not curable:
                 self.loop_leaves[key] = leaves + 1
             for header in interp.rearm_hot_loops(frame, interp.loop_threshold << leaves):
                 label = frame.code.locations[header][0]
@@ -220,8 +224,11 @@ class TierPolicy:
             self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration {iteration}")
         entered = self.enter(code, [frame.value(n) for n in live], thread, osr=True)
         if entered is not None and entered[0]:
-            # The loop ran to its end natively: its next activation counts again.
+            # The loop ran to its end natively: its next activation counts again, with no
+            # backoff from the deopts that left it earlier.
             self.vm.interp.rearm_hot_loops(frame, self.vm.interp.loop_threshold)
+            self.loop_leaves.pop((version.func, version.name, frame.code.loops_at(frame.pc)),
+                                 None)
         return entered
 
     def new_osr_entry(self, key, version, header: str):

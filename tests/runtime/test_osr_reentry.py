@@ -159,6 +159,26 @@ def test_a_loop_in_a_function_re_enters():
     assert stats["loop iterations"] == "60"
 
 
+CALLED_AGAIN = """
+fun f(n) {
+  var s = 0;
+  for (var i = 0; i < n; i = i + 1) s = s + i;
+  return s;
+}
+print f(1000);
+print f(1000);
+print f(1000);
+"""
+
+
+def test_each_activation_of_a_loop_whose_osr_entry_returned_counts_again():
+    status, out, osr, stats = run(CALLED_AGAIN)
+    assert (status, out) == (0, "499500\n" * 3)
+    assert osr == [f"[osr] enter @lox.fn1.f.osr.header3 at iteration {n}" for n in (30, 60, 90)]
+    assert stats["loop iterations"] == "90"
+    assert stats["compiled versions"] == "1"
+
+
 # `inner` is inlined into the script loop's clone; its long call deopts inside its loop,
 # which rebuilds two interpreter frames: the script's, waiting for the call, and inner's.
 INLINED = """
