@@ -7,16 +7,16 @@
   code, deoptimization, safepoint polls, stack overflow.  Python exceptions never cross
   native frames: a guest error sets the thread's status word, every native frame returns at
   its post-call check, and the Python side that entered native code raises it again.
+- A deopt (below) of the only native frame of an OSR entry is a real tail call: the frame
+  returns at once and the interpreter loop that entered it continues with the rebuilt
+  frames (`take_rebuilt`), so a loop going back and forth between tiers does not nest.
 - A frame walk starts from the anchor a stub's save area gives (return address, stack
   pointer and frame pointer of the innermost native frame) and follows saved frame pointers while the
   return address is a known call site.  Each frame's site says which virtual frames —
   several when code was inlined — it stands for, and where their values are.
 - Deoptimization reads the values of a patchpoint site (from the stub's register save area
   or the stack), rebuilds the interpreter frames, runs them to completion, and returns the
-  result to the native frame, which returns it: a tail call into the interpreter.  When
-  that frame is the only native frame of an OSR entry, the tail call is a real one: the
-  frame returns at once and the interpreter loop that entered it continues with the rebuilt
-  frames (`take_rebuilt`), so a loop going back and forth between tiers does not nest.
+  result to the native frame, which returns it: a tail call into the interpreter.
 """
 import bisect
 import ctypes

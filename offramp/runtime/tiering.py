@@ -121,13 +121,9 @@ class TierPolicy:
             return None
         self.reentry += 1
         try:
-            result = self.engine.invoke(code, args, thread, replaces_frame=osr)
-            rebuilt = self.engine.take_rebuilt() if osr else None
+            return (True, self.engine.invoke(code, args, thread, replaces_frame=osr))
         finally:
             self.reentry -= 1
-            if osr:
-                self.engine.take_rebuilt()
-        return (True, result) if rebuilt is None else (False, rebuilt)
 
     def compile(self, func):
         """Compile what the client's optimizer makes of `func` and install it for calls."""
@@ -206,7 +202,7 @@ class TierPolicy:
         again = key in self.reentering
         self.reentering.discard(key)
         entry = self.osr_codes.get(key)
-        if entry is not None and entry[0].invalid.value:
+        if entry is not None and entry[0] is not None and entry[0].invalid.value:
             entry = None          # invalidated from outside the policy: a new clone
         fresh = entry is None
         if fresh:
@@ -214,6 +210,8 @@ class TierPolicy:
             if entry is None:
                 return None
         code, live = entry
+        if code is None:
+            return None
         iteration = frame.code.loop_counts.get(frame.pc, 0)
         if again:
             self.osr_reentries += 1
@@ -223,7 +221,10 @@ class TierPolicy:
             self.osr_entries += 1
             self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration {iteration}")
         entered = self.enter(code, [frame.value(n) for n in live], thread, osr=True)
-        if entered is not None and entered[0]:
+        rebuilt = self.engine.take_rebuilt()
+        if rebuilt is not None:
+            return (False, rebuilt)     # the clone deoptimized: go on with its frames
+        if entered is not None:
             # The loop ran to its end natively: its next activation counts again, with no
             # backoff from the deopts that left it earlier.
             self.vm.interp.rearm_hot_loops(frame, self.vm.interp.loop_threshold)
