@@ -132,14 +132,10 @@ class TierPolicy:
         self.native[func.name] = code
         return code
 
-    def on_deopt(self, code, kind: str, reason: str, frames=()) -> None:
-        """Re-arm the loops of the rebuilt `frames`; count guard failures: code whose guards
-        keep failing is invalidated, and the function recompiled at its next call without
-        the failed speculations (at most Config.max_recompiles times: then it is compiled
-        without speculation at all)."""
-        # A failed speculation is cured by recompiling, and invalidated code by a new clone;
-        # deoptHere() and deopt-stress leave valid code again and again.
-        self.rearm_loops(frames, kind in SPECULATION_KINDS or code.invalid.value)
+    def on_deopt(self, code, kind: str, reason: str) -> None:
+        """Count guard failures; code whose guards keep failing is invalidated, and the
+        function recompiled at its next call without the failed speculations (at most
+        Config.max_recompiles times: then it is compiled without speculation at all)."""
         if kind not in SPECULATION_KINDS:
             return
         base = code.version.func.split(".osr.")[0]
@@ -157,14 +153,17 @@ class TierPolicy:
             if osr_code is code:
                 del self.osr_codes[key]
 
-    def rearm_loops(self, frames, curable: bool) -> None:
-        """Let each loop a deopt left interpreted (in any of its rebuilt frames, inlined
-        callees' included) report hot again: after Config.loop_threshold iterations, doubled
-        for each earlier deopt into that loop that no new code cures (`curable`: this one
-        is) since the loop last ran to its end in native code."""
+    def rearm_loops(self, code, kind: str, frames) -> None:
+        """Let each loop a deopt of `code` left interpreted (in any of its rebuilt `frames`,
+        inlined callees' included) report hot again: after Config.loop_threshold
+        iterations, doubled for each earlier deopt into that loop that no new code cures
+        since the loop last ran to its end in native code."""
         interp = self.vm.interp
         if not interp.loop_threshold:
             return
+        # A failed speculation is cured by recompiling, and invalidated code by a new clone;
+        # deoptHere() and deopt-stress leave valid code again and again.
+        curable = kind in SPECULATION_KINDS or code.invalid.value
         for frame in frames:
             loops = frame.code.loops_at(frame.pc)
             if not loops:

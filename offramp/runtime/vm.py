@@ -143,7 +143,8 @@ class VM:
         """A native frame of `code` deoptimized into interpreter `frames` (outermost first);
         the tiering policy may recompile, and lets their loops re-enter native code."""
         if self.tiers is not None:
-            self.tiers.on_deopt(code, kind, reason, frames)
+            self.tiers.on_deopt(code, kind, reason)
+            self.tiers.rearm_loops(code, kind, frames)
 
     def failed_speculations(self, func_name: str) -> set:
         """Guard reasons that failed in native code of `func_name` (for the optimizer)."""
