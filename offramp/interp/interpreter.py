@@ -8,7 +8,11 @@ current frame by the frames its frame state describes — deoptimization between
 the same protocol native code uses to come back to this tier.
 
 Counters: every compiled version counts its entries and the iterations of each loop header;
-PROFILE instructions record the classes of values their client classifier reports.
+PROFILE instructions record the classes of values their client classifier reports.  A loop
+reports hot (to `loop_hook`, for OSR) when its count reaches the threshold, and again each
+time it is re-armed (`rearm_hot_loops`: the tiering policy does so after a deopt); the hook
+may hand back the frames a deopt of the code it entered rebuilt, which then replace the
+frame that entered it.
 """
 from dataclasses import dataclass
 

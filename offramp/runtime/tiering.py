@@ -206,8 +206,6 @@ class TierPolicy:
         fresh = entry is None
         if fresh:
             entry = self.new_osr_entry(key, version, frame.block)
-            if entry is None:
-                return None
         code, live = entry
         if code is None:
             return None
@@ -232,17 +230,16 @@ class TierPolicy:
         return entered
 
     def new_osr_entry(self, key, version, header: str):
-        """Compile the loop's next entry clone and file it under `key`; None once the loop
-        has had Config.max_recompiles + 1 of them (it stays interpreted)."""
-        n = self.osr_compiles.get(key, 0)
-        if n > self.vm.config.max_recompiles:
-            if n == self.vm.config.max_recompiles + 1:
-                self.osr_compiles[key] = n + 1
-                self.vm.tracer.emit("osr", f"@{version.func} %{version.name} loop %{header} "
-                                           f"stays interpreted after {n} entry clones")
-            return None
-        self.osr_compiles[key] = n + 1
-        entry = self.osr_codes[key] = self.compile_osr_entry(version, header)
+        """Compile the loop's next entry clone and file it under `key`; after
+        Config.max_recompiles + 1 of them, file none (no code): the loop stays interpreted."""
+        n = self.osr_compiles[key] = self.osr_compiles.get(key, 0) + 1
+        if n > self.vm.config.max_recompiles + 1:
+            self.vm.tracer.emit("osr", f"@{version.func} %{version.name} loop %{header} "
+                                       f"stays interpreted after {n - 1} entry clones")
+            entry = (None, ())
+        else:
+            entry = self.compile_osr_entry(version, header)
+        self.osr_codes[key] = entry
         return entry
 
     def compile_osr_entry(self, version, header: str):
