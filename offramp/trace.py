@@ -19,7 +19,8 @@ TRACE_EVENTS = {c.name: c for c in (
     TraceCategory("gc", "a collection: reason, bytes before and after, objects freed"),
     TraceCategory("tier", "a function version compiled or entered in another tier"),
     TraceCategory("deopt", "a native frame left for the interpreter, with the reason"),
-    TraceCategory("osr", "an interpreted loop entered in native code mid-iteration"),
+    TraceCategory("osr", "an interpreted loop entered in native code mid-iteration, or "
+                         "re-entered after a deopt; entry clones made"),
     TraceCategory("safepoint", "a thread reached a safepoint or ran a handshake"),
     TraceCategory("ic", "an inline cache site patched"),
     TraceCategory("trap", "a TRAP or WATCHPOINT reached the client's handler"),

@@ -157,12 +157,15 @@ class CompiledVersion:
         """The pcs of the headers of the loops containing `pc` (innermost not first)."""
         return tuple(self.loops_of.get(self.locations[pc][0], ()))
 
-    def rearm_hot_loops(self, pc: int) -> tuple:
-        """Make the next iteration of each loop containing `pc` report a hot loop (again);
-        the pcs of their headers (none if `pc` is in no loop)."""
+    def rearm_hot_loops(self, pc: int, after: int = 1) -> tuple:
+        """Make each loop containing `pc` report a hot loop (again) within `after` more
+        iterations (a report already due sooner stays); the pcs of their headers (none if
+        `pc` is in no loop)."""
         headers = self.loops_at(pc)
         for header in headers:
-            self.hot_at[header] = self.loop_counts[header] + 1
+            count, due = self.loop_counts[header], self.hot_at[header]
+            if due <= count or count + after < due:
+                self.hot_at[header] = count + after
         return headers
 
     def keepalive_slots(self, pc):

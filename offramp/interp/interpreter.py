@@ -8,7 +8,11 @@ current frame by the frames its frame state describes — deoptimization between
 the same protocol native code uses to come back to this tier.
 
 Counters: every compiled version counts its entries and the iterations of each loop header;
-PROFILE instructions record the classes of values their client classifier reports.
+PROFILE instructions record the classes of values their client classifier reports.  A loop
+reports hot (to `loop_hook`, for OSR) when its count reaches the threshold, and again each
+time it is re-armed (`rearm_hot_loops`: the tiering policy does so after a deopt); the hook
+may hand back the frames a deopt of the code it entered rebuilt, which then replace the
+frame that entered it.
 """
 from dataclasses import dataclass
 
@@ -90,7 +94,9 @@ class Interpreter:
         self.depth_base = 0
         self.loop_threshold = 0      # loop-header entries that report a hot loop (0: never)
         self.call_hook = None        # fn(thread, Function, args) -> (True, result) | None
-        self.loop_hook = None        # fn(thread, frame) -> (True, result) | None (OSR)
+        self.loop_hook = None        # fn(thread, frame) -> (True, result) | None (OSR),
+                                     # or (False, (frames, pending)): the native code it
+                                     # entered deoptimized; continue with those frames
         self.stack_snapshot = None   # fn(thread) -> [(version, instr)], for guest errors
         self.enabled_watchpoints = set()
         self.codes = {}
@@ -197,10 +203,10 @@ class Interpreter:
             raise VMError(f"%{block}[{index}] is not an instruction of @{func} %{version}")
         return Frame(code, regs, pc, waiting)
 
-    def rearm_hot_loops(self, frame) -> tuple:
-        """Make the next iteration of the loops `frame` is in report a hot loop (again: a
-        loop reports once, at Config.loop_threshold); the pcs of their headers."""
-        return frame.code.rearm_hot_loops(frame.pc) if self.loop_threshold else ()
+    def rearm_hot_loops(self, frame, after: int = 1) -> tuple:
+        """Make the loops `frame` is in report a hot loop (again: a loop reports once, at
+        Config.loop_threshold) within `after` more iterations; the pcs of their headers."""
+        return frame.code.rearm_hot_loops(frame.pc, after) if self.loop_threshold else ()
 
     def call(self, thread: InterpThread, function, args):
         """Call the current version of `function` (a name or Function) and run to its return."""
@@ -254,10 +260,13 @@ class Interpreter:
                     entered = self.loop_hook and self.loop_hook(thread, frame)
                     if entered:
                         frames.pop()
-                        if len(frames) == base:
+                        if not entered[0]:
+                            self._push_rebuilt(thread, *entered[1])
+                        elif len(frames) == base:
                             return entered[1]
-                        self._deliver(frames[-1], (entered[1],) if entered[1] is not None
-                                      else ())
+                        else:
+                            self._deliver(frames[-1], (entered[1],) if entered[1] is not None
+                                          else ())
                 elif tag == SAFEPOINT:
                     if self.safepoint_handler is not None:
                         self.safepoint_handler(thread, frame)
@@ -275,11 +284,16 @@ class Interpreter:
         """Push rebuilt frames (outermost first), resume the innermost (handing it `pending`
         if it waits for a call's result) and run them to completion."""
         base = len(thread.frames)
+        self._push_rebuilt(thread, frames, pending)
+        return self.run(thread, base)
+
+    def _push_rebuilt(self, thread, frames, pending) -> None:
+        """Push frames rebuilt by a deoptimization (outermost first) and hand the innermost
+        `pending` if it waits for a call's result."""
         for frame in frames:
             self._push(thread, frame)
         if thread.frames[-1].waiting:
             self._deliver(thread.frames[-1], tuple(pending or ()))
-        return self.run(thread, base)
 
     def _deliver(self, frame: Frame, values: tuple) -> None:
         """Resume a waiting frame by binding `values` to its current instruction."""

@@ -7,6 +7,9 @@
   code, deoptimization, safepoint polls, stack overflow.  Python exceptions never cross
   native frames: a guest error sets the thread's status word, every native frame returns at
   its post-call check, and the Python side that entered native code raises it again.
+- A deopt (below) of the only native frame of an OSR entry is a real tail call: the frame
+  returns at once and the interpreter loop that entered it continues with the rebuilt
+  frames (`take_rebuilt`), so a loop going back and forth between tiers does not nest.
 - A frame walk starts from the anchor a stub's save area gives (return address, stack
   pointer and frame pointer of the innermost native frame) and follows saved frame pointers while the
   return address is a known call site.  Each frame's site says which virtual frames —
@@ -24,6 +27,7 @@
 import bisect
 import contextlib
 import ctypes
+import itertools
 
 from ..interp.errors import GuestError, VMError
 from ..ir import tagref
@@ -143,6 +147,7 @@ class NativeEngine:
         self.pending_error = None
         self.lazy_pending = 0    # running native frames that must still leave lazily
         self.lazy_frames_walked = 0   # native frames those counts walked (tests bound it)
+        self.rebuilt = None      # (frames, pending) an OSR entry's deopt left for its caller
         self.deopts = {}
         self.stats_compiled = 0
         self._callback = ENTRY_CALLBACK(self._runtime_entry)
@@ -388,9 +393,15 @@ class NativeEngine:
                 self.refresh_lazy_status()
                 return error.value
             raise error
-        if not code.sig.results:
+        if not code.sig.results or self.rebuilt is not None:
             return None
         return decode_result(result, code.sig.results[0], self)
+
+    def take_rebuilt(self):
+        """(frames, pending) of the deopt that ended the OSR entry just returned, or None:
+        the caller continues with those frames in place of the frame that entered."""
+        rebuilt, self.rebuilt = self.rebuilt, None
+        return rebuilt
 
     # --- the runtime entry -----------------------------------------------------------
 
@@ -494,13 +505,17 @@ class NativeEngine:
         code = self.codes[self._code_index(ra)]
         self.vm.tracer.emit("deopt", f"{site.kind} '{site.reason}' in @{code.version.func}"
                                      f" %{code.version.name} -> {len(site.frames)} frame(s)")
-        self.vm.note_deopt(code, site.kind, site.reason)
         if site.kind in TRAP_SITES:
+            self.vm.note_deopt(code, site.kind, site.reason)
             return self._serve_trap(anchor)
         read = self.reader(sp, bp, save_ptr)
         frames, pending = self.rebuild(site, read)
+        self.vm.note_deopt(code, site.kind, site.reason, frames)
         if site.kind == "lazy":
             self._left_lazily(bp)
+        if self._ends_osr_entry(save_ptr):
+            self.rebuilt = (frames, pending)
+            return 0
         with self.guest_depth():
             result = self.vm.interp.resume_frames(self.vm.current_thread(), frames, pending)
         func = self.module.functions[code.version.func]
@@ -545,6 +560,14 @@ class NativeEngine:
                 frames.append(replaced)
             transitions[0] = first
         raise NativeReturn(result)
+
+    def _ends_osr_entry(self, save_ptr) -> bool:
+        """Whether the deoptimizing frame is the only native frame of an OSR entry (the
+        transition before this exit): its interpreter frames can replace the entering one."""
+        entered = self.transitions[-2] if len(self.transitions) > 1 else None
+        if entered is None or entered[0] != "enter" or not entered[3]:
+            return False
+        return len(list(itertools.islice(self.native_frames(save_ptr), 2))) == 1
 
     def rebuild(self, site, read):
         """Interpreter frames (outermost first) and the pending result of a site."""

@@ -50,7 +50,8 @@ REQUESTS = (
     Request("helper", 1, "call runtime helper (payload: helper index) with the argument buffer"),
     Request("call", 2, "call a function that has no native code (payload: function id)"),
     Request("deopt", 3, "deoptimize this frame at a patchpoint: rebuild interpreter frames, "
-                        "run them to completion, return their result"),
+                        "run them to completion, return their result (an OSR entry's only "
+                        "frame returns at once: the interpreter that entered it runs them)"),
     Request("safepoint", 4, "a poll found work: run pending safepoint operations"),
     Request("stack_overflow", 5, "the prologue found the stack limit crossed"),
     Request("unreachable", 6, "an UNREACHABLE was executed"),

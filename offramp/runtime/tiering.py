@@ -18,10 +18,28 @@ A unit that fails to compile (native/stages.py: any stage raising) is retried on
 less — its version as it was before the optimizer, without speculation or inlining — and
 otherwise stays in the interpreter for the rest of the run; each failure is traced under
 `tier` and counted in `--stats`.  The program's behaviour never depends on it.
+
+After a deopt, the loops of the rebuilt interpreter frames count again and re-enter native
+code by OSR (`rearm_loops`; `--trace=osr` says `re-enter`), and so does the next activation
+of a loop whose OSR entry returned.  A re-entry takes the same clone while it is valid, or
+a new one once guard failures have invalidated it (`on_deopt`: after
+Config.recompile_after of them; the optimizer leaves the failed speculations out, and
+after Config.max_recompiles recompilations speculates no more).  A loop re-arms after
+Config.loop_threshold iterations when a speculation failed (bounded by those
+recompilations) or its code was invalidated (a lazy deopt: the next entry compiles a new
+clone), and after twice as many each time it left valid code for a reason recompiling
+cannot cure — `deoptHere()`, deopt-stress — so a loop that deoptimizes at every iteration
+is entered O(log n) times (until it runs to its end in native code).  No loop gets more than
+Config.max_recompiles + 1 entry clones: then it stays interpreted.  A deopt of an OSR
+clone called by the interpreter hands its frames back to that interpreter loop
+(`NativeEngine.take_rebuilt`) instead of running them nested, so going back and forth
+between tiers does not grow the stack.
 """
 from ..ir.verify import verify_version
 from ..native.engine import NativeEngine
 from ..native.stages import CompileError, compile_stage
+
+SPECULATION_KINDS = ("guard", "deopt")   # deopts that count towards recompilation
 
 
 class TierPolicy:
@@ -41,8 +59,13 @@ class TierPolicy:
         self.loop_calls = {}      # (id(caller's code), loop headers) -> calls made there
         self.native = {}          # function name -> NativeCode entered by calls
         self.osr_codes = {}       # (function, version, header) -> (NativeCode, live names)
+        self.osr_compiles = {}    # (function, version, header) -> entry clones compiled
+        self.loop_leaves = {}     # (function, version, loop headers) -> deopts into that
+                                  # loop that no recompilation cures (re-arm backoff)
+        self.reentering = set()   # (function, version, header) re-armed after a deopt
         self.reentry = 0
         self.osr_entries = 0
+        self.osr_reentries = 0
         self.guard_failures = {}  # id(NativeCode) -> guard failures
         self.failed = {}          # function name -> failed guard reasons
         self.compile_failures = {}  # stage -> compilations that failed there
@@ -163,7 +186,7 @@ class TierPolicy:
         """Count guard failures; code whose guards keep failing is invalidated, and the
         function recompiled at its next call without the failed speculations (at most
         Config.max_recompiles times: then it is compiled without speculation at all)."""
-        if kind not in ("guard", "deopt"):
+        if kind not in SPECULATION_KINDS:
             return
         base = code.version.func.split(".osr.")[0]
         self.failed[base] = self.failed.get(base, set()) | {reason}
@@ -179,6 +202,30 @@ class TierPolicy:
         for key, (osr_code, _) in list(self.osr_codes.items()):
             if osr_code is code:
                 del self.osr_codes[key]
+
+    def rearm_loops(self, code, kind: str, frames) -> None:
+        """Let each loop a deopt of `code` left interpreted (in any of its rebuilt `frames`,
+        inlined callees' included) report hot again: after Config.loop_threshold
+        iterations, doubled for each earlier deopt into that loop that no new code cures
+        since the loop last ran to its end in native code."""
+        interp = self.vm.interp
+        if not interp.loop_threshold:
+            return
+        # A failed speculation is cured by recompiling, and invalidated code by a new clone;
+        # deoptHere() and deopt-stress leave valid code again and again.
+        curable = kind in SPECULATION_KINDS or code.invalid.value
+        for frame in frames:
+            loops = frame.code.loops_at(frame.pc)
+            if not loops:
+                continue
+            version = frame.code.version
+            key = (version.func, version.name, loops)
+            leaves = self.loop_leaves.get(key, 0)
+            if not curable:
+                self.loop_leaves[key] = leaves + 1
+            for header in interp.rearm_hot_loops(frame, interp.loop_threshold << leaves):
+                label = frame.code.locations[header][0]
+                self.reentering.add((version.func, version.name, label))
 
     def failed_speculations(self, func_name: str) -> set:
         """Guard reasons that failed in compiled code of this function (or its OSR clones)."""
@@ -197,19 +244,53 @@ class TierPolicy:
             self.engine.invalidate(code)
 
     def on_hot_loop(self, thread, frame):
-        """OSR: continue a hot interpreted loop in native code, mid-iteration."""
+        """OSR: continue a hot interpreted loop in native code, mid-iteration (again, when
+        a deopt left it: with the same entry clone while it is valid)."""
         version = frame.code.version
         key = (version.func, version.name, frame.block)
+        again = key in self.reentering
+        self.reentering.discard(key)
         entry = self.osr_codes.get(key)
-        if entry is None:
-            entry = self.osr_codes[key] = self.compile_osr_entry(version, frame.block)
+        if entry is not None and entry[0] is not None and entry[0].invalid.value:
+            entry = None          # invalidated from outside the policy: a new clone
+        fresh = entry is None
+        if fresh:
+            entry = self.new_osr_entry(key, version, frame.block)
         code, live = entry
         if code is None:
             return None
-        self.osr_entries += 1
-        self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration "
-                                   f"{frame.code.loop_counts.get(frame.pc, 0)}")
-        return self.enter(code, [frame.value(n) for n in live], thread, osr=True)
+        iteration = frame.code.loop_counts.get(frame.pc, 0)
+        if again:
+            self.osr_reentries += 1
+            self.vm.tracer.emit("osr", f"re-enter @{code.version.func} at iteration "
+                                       f"{iteration} ({'new' if fresh else 'same'} clone)")
+        else:
+            self.osr_entries += 1
+            self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration {iteration}")
+        entered = self.enter(code, [frame.value(n) for n in live], thread, osr=True)
+        rebuilt = self.engine.take_rebuilt()
+        if rebuilt is not None:
+            return (False, rebuilt)     # the clone deoptimized: go on with its frames
+        if entered is not None:
+            # The loop ran to its end natively: its next activation counts again, with no
+            # backoff from the deopts that left it earlier.
+            self.vm.interp.rearm_hot_loops(frame, self.vm.interp.loop_threshold)
+            self.loop_leaves.pop((version.func, version.name, frame.code.loops_at(frame.pc)),
+                                 None)
+        return entered
+
+    def new_osr_entry(self, key, version, header: str):
+        """Compile the loop's next entry clone and file it under `key`; after
+        Config.max_recompiles + 1 of them, file none (no code): the loop stays interpreted."""
+        n = self.osr_compiles[key] = self.osr_compiles.get(key, 0) + 1
+        if n > self.vm.config.max_recompiles + 1:
+            self.vm.tracer.emit("osr", f"@{version.func} %{version.name} loop %{header} "
+                                       f"stays interpreted after {n - 1} entry clones")
+            entry = (None, ())
+        else:
+            entry = self.compile_osr_entry(version, header)
+        self.osr_codes[key] = entry
+        return entry
 
     def compile_osr_entry(self, version, header: str):
         """(native code of an OSR entry clone at `header` or None, its live names)."""
@@ -228,7 +309,8 @@ class TierPolicy:
         return self.build(func, install=False, resumes_in=resumes_in), live
 
     def stats(self) -> dict:
-        return {"osr entries": self.osr_entries, "recompilations": dict(self.recompiles),
+        return {"osr entries": self.osr_entries, "osr re-entries": self.osr_reentries,
+                "recompilations": dict(self.recompiles),
                 "compile failures by stage": dict(self.compile_failures),
                 "units left interpreted": len(self.left_interpreted),
                 **self.engine.stats()}

@@ -146,10 +146,12 @@ class VM:
         """The version to compile for `func` (the client's optimizer decides)."""
         return self.optimizer(self, func) if self.optimizer else func.current
 
-    def note_deopt(self, code, kind: str, reason: str) -> None:
-        """A native frame of `code` deoptimized; the tiering policy may recompile."""
+    def note_deopt(self, code, kind: str, reason: str, frames=()) -> None:
+        """A native frame of `code` deoptimized into interpreter `frames` (outermost first);
+        the tiering policy may recompile, and lets their loops re-enter native code."""
         if self.tiers is not None:
             self.tiers.on_deopt(code, kind, reason)
+            self.tiers.rearm_loops(code, kind, frames)
 
     def failed_speculations(self, func_name: str) -> set:
         """Guard reasons that failed in native code of `func_name` (for the optimizer)."""
