@@ -4,6 +4,7 @@
                                  [--trace=CATS] [--stats] [--max-frames=N] [--dump-ir]
     offramp debug FILE.lox
     offramp profile FILE.lox
+    offramp fuzz [--kind lox|ir] [--seeds A:B] [--modes M,...] [--jobs N] [--out DIR] ...
 
 Exit statuses follow clox (and BSD sysexits): 0 success, 64 bad usage (including asking for
 a tier or tool that is not built), 65 compile error, 70 runtime error, 74 unreadable file.
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dump-ir", action="store_true",
                      help="print the IR of every function as it is built")
 
+    commands.add_parser("fuzz", add_help=False, help="run a differential fuzzing campaign "
+                        "(offramp fuzz --help; the options of python -m offramp.tools.fuzz)")
     for name in ("debug", "profile"):
         tool = commands.add_parser(name, help=f"{name} a Lox program (not built yet)")
         tool.add_argument("file", metavar="FILE.lox")
@@ -185,8 +188,20 @@ def command() -> None:
     sys.exit(main())
 
 
+def fuzz_command(argv) -> int:
+    """`offramp fuzz ...`: the campaign of offramp.tools.fuzz, with the same options."""
+    campaign = importlib.import_module("offramp.tools.fuzz.campaign")
+    try:
+        return campaign.main(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (64)
+        return stop.code if isinstance(stop.code, int) else EX_USAGE
+
+
 def main(argv=None) -> int:
     """Run the `offramp` command line `argv` (default: sys.argv); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["fuzz"]:
+        return fuzz_command(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
