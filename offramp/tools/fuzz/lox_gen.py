@@ -19,6 +19,7 @@ with clox too.  Everything is drawn from `random.Random(seed)`: a seed always gi
 same program.  Sizes stay under clox's limits (256 constants per function, 64 frames).
 """
 import random
+import re
 
 from .tree import block, count, expr, fixed, render, seq, stmt
 
@@ -37,11 +38,31 @@ SPECIAL_NUMBERS = ("(0/0)", "(-0)", "HUGE", "(HUGE * 10)", "(-HUGE * 10)", "TINY
                    "9007199254740993", "(0.1 + 0.2)", "(-(0/0))")
 WORDS = ("a", "bc", "xyz", "", "hi", " ", "q7")
 EXTENSION_MARKS = ("deoptHere(", "Array(")
+SCRIPT_CONSTANTS = 200              # clox allows 256 constants per function, the script too
+TOKEN = re.compile(r'"[^"]*"|[A-Za-z_][A-Za-z_0-9]*|\d+(?:\.\d+)?')
+KEYWORDS = frozenset("and class else false for fun if nil or print return super this true "
+                     "var while".split())
 
 
 def uses_extensions(text: str) -> bool:
     """Whether the program calls offramp's natives that clox lacks."""
     return any(mark in text for mark in EXTENSION_MARKS)
+
+
+def script_constants(stmts) -> int:
+    """An over-estimate of the constants top-level statements add to the script's chunk:
+    clox adds one per use of a global name and per literal (without sharing them); a
+    function's or class's body has its own chunk."""
+    total = 0
+    for statement in stmts:
+        text = render(statement)
+        if text.startswith("fun "):
+            total += 2
+        elif text.startswith("class "):
+            total += 4 + text.count("\n  ") // 2
+        else:
+            total += sum(1 for token in TOKEN.findall(text) if token not in KEYWORDS)
+    return total
 
 
 def generate(seed: int) -> str:
@@ -258,20 +279,28 @@ class LoxGen:
         chosen = [self.rng.choice(SECTIONS) for _ in range(self.rng.randint(2, 5))]
         if not self.extensions:
             chosen = [s for s in chosen if not s.needs_extensions] or [HOT_FUNCTION]
+        error_section = self.error_section() if self.plan_error else []
+        room = SCRIPT_CONSTANTS - script_constants(sections + error_section)
         for section in chosen:
-            sections.extend(self.place(section))
-        if self.plan_error:
-            error_section = self.error_section()
+            placed = self.place(section, room)
+            room -= script_constants(placed)
+            sections.extend(placed)
+        if error_section:
             at = len(sections) if self.chance(0.7) else self.rng.randint(len(PRELUDE),
                                                                           len(sections))
             sections[at:at] = error_section
         return seq(sections)
 
-    def place(self, section) -> list:
-        """The section's statements, at top level or wrapped in a function called once."""
+    def place(self, section, room: int) -> list:
+        """The section's statements, at top level or wrapped in a function called once (if
+        it may be, and always when the script's constants would not fit otherwise)."""
         stmts = section.build(self)
-        if not section.wrappable or self.chance(0.5):
+        top_level = script_constants(stmts) <= room and (not section.wrappable
+                                                          or self.chance(0.5))
+        if top_level:
             return stmts
+        if not section.wrappable:
+            return []
         wrapper = self.name("section")
         return [stmt(f"fun {wrapper}() ", block(stmts)), stmt(f"{wrapper}();")]
 
@@ -566,6 +595,37 @@ class Section:
         ]
 
     @staticmethod
+    def many_live(g: LoxGen) -> list:
+        """A function with many locals live across calls (numbers or strings), hot, then
+        given other values of its family."""
+        family = g.rng.choice(("num", "addable"))
+        helper, wide, acc = g.name("helper"), g.name("wide"), g.name("acc")
+        env = {"a": family, "b": family}
+        body = []
+        names = []
+        for _ in range(g.rng.randint(8, 24)):
+            local = g.name("v")
+            body.append(stmt(f"var {local} = ", g.of_family(family, env, 1), ";"))
+            env[local] = family
+            names.append(local)
+        picks = [g.rng.choice(names) for _ in range(3)]
+        body.append(stmt(f"var r = {helper}({picks[0]}) + {helper}({picks[1]});"))
+        body.extend(g.deopt())
+        body.append(stmt(f"return r + {picks[2]} + " + " + ".join(names) + ";"))
+        n = g.hot_count()
+        first = "i" if family == "num" else '"" + "x"'
+        return [
+            stmt(f"fun {helper}(x) ", block([stmt("return x + x;")])),
+            stmt(f"fun {wide}(a, b) ", block(body)),
+            stmt(f"var {acc} = nil;"),
+            g.loop("i", n, [stmt(f"var x = {first};"),
+                            stmt(fixed("if (i >= "), count(g.change_at(n)), fixed(") x = "),
+                                 g.changed_value(family, "i"), ";"),
+                            stmt(f"{acc} = {wide}(x, x);")]),
+            stmt(f"print {acc};"),
+        ]
+
+    @staticmethod
     def doubles(g: LoxGen) -> list:
         """Special doubles (NaN, -0, inf, tiny, 2^53 neighbours) through hot arithmetic and
         comparisons."""
@@ -604,6 +664,8 @@ SECTIONS = (
     Section(Section.global_values, wrappable=False),
     Section(Section.arrays, needs_extensions=True),
     Section(Section.doubles),
+    Section(Section.many_live),
+    Section(Section.many_live),
 )
 HOT_FUNCTION = SECTIONS[0]
 
