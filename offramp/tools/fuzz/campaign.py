@@ -213,6 +213,7 @@ class Campaign:
     runs: dict = field(default_factory=dict)
     mismatches: dict = field(default_factory=dict)
     by_signature: dict = field(default_factory=dict)
+    saved: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, mode: str, signature: str | None) -> None:
@@ -224,9 +225,14 @@ class Campaign:
                 self.by_signature[key] = self.by_signature.get(key, 0) + 1
 
     def claim_slot(self, finding: Finding) -> bool:
-        """Whether this finding is among the first `per_signature` of its signature."""
+        """Whether this finding is among the first `per_signature` of its signature (in any
+        mode: one bug seen in four modes must not drown the others)."""
         with self.lock:
-            return self.by_signature[(finding.mode, finding.signature)] <= self.per_signature
+            saved = self.saved.get(finding.signature, 0)
+            if saved >= self.per_signature:
+                return False
+            self.saved[finding.signature] = saved + 1
+            return True
 
 
 def run_seed(campaign: Campaign, generate, seed: int) -> list:
@@ -311,8 +317,10 @@ def shrink_finding(campaign: Campaign, finding: Finding) -> tuple:
 
 def short_name(finding: Finding) -> str:
     """A file name for the finding: mode, signature words, seed."""
-    words = re.sub(r"[^a-z0-9]+", "-", finding.signature.lower()).strip("-")
-    return f"{finding.mode}-{words[:60].rstrip('-')}-s{finding.seed}"
+    gist = re.sub(r"^exit N \+ |error: <unknown>:N:N: |during register allocation", "",
+                  re.sub(r"\d+", "N", finding.signature))
+    words = re.sub(r"[^a-z0-9]+", "-", gist.lower()).strip("-")
+    return f"{finding.mode}-{words[:48].rstrip('-')}-s{finding.seed}"
 
 
 def save_finding(campaign: Campaign, finding: Finding, text: str, note: str) -> Path:
@@ -414,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds per run before it counts as a timeout")
     parser.add_argument("--per-signature", type=int, default=3,
-                        help="programs saved (and shrunk) per mode and signature")
+                        help="programs saved (and shrunk) per signature")
     parser.add_argument("--shrink-seconds", type=float, default=300.0)
     return parser
 
