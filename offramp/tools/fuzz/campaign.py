@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .shrink import shrink_lines, shrink_tree
@@ -366,13 +366,29 @@ def handle_finding(campaign: Campaign, finding: Finding) -> str:
     line = f"FAIL seed {finding.seed} [{finding.mode}] {finding.signature}"
     if not campaign.claim_slot(finding):
         return line
-    generate = load(campaign.kind.generator)
-    save_finding(campaign, finding, generate(finding.seed), "(not shrunk yet)")
+    original = load(campaign.kind.generator)(finding.seed)
+    save_finding(campaign, finding, original, "(not shrunk yet)")
     text, tests = shrink_finding(campaign, finding)
-    program = save_finding(campaign, finding, text,
-                           f"shrunk from {len(generate(finding.seed))} to {len(text)} "
-                           f"characters in {tests} tests" if campaign.shrink else "not shrunk")
-    return f"{line} -> {program}"
+    if not campaign.shrink:
+        return f"{line} -> {save_finding(campaign, finding, text, 'not shrunk')}"
+    shrunk = rerun(campaign, finding, text)
+    note = f"shrunk from {len(original)} to {len(text)} characters in {tests} tests"
+    return f"{line} -> {save_finding(campaign, shrunk, text, note)}"
+
+
+def rerun(campaign: Campaign, finding: Finding, text: str) -> Finding:
+    """The finding with the outputs of the (shrunk) program `text`, for its report."""
+    with tempfile.TemporaryDirectory(prefix="offramp-shrunk-") as folder:
+        path = os.path.join(folder, f"p{campaign.kind.suffix}")
+        Path(path).write_text(text, encoding="utf-8")
+        ours = run_offramp(path, finding.options, campaign.timeout)
+        if finding.mode == ORACLE:
+            return replace(finding, actual=ours)
+        if finding.mode == "clox":
+            return replace(finding, expected=_run([campaign.clox, path], campaign.timeout),
+                           actual=ours)
+        oracle = run_offramp(path, MODES[ORACLE].options(finding.seed), campaign.timeout)
+        return replace(finding, expected=oracle, actual=ours)
 
 
 def summary(campaign: Campaign) -> str:
