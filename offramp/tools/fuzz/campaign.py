@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -113,14 +114,38 @@ def run_offramp(path: str, options, timeout: float) -> Outcome:
     return _run([sys.executable, "-m", "offramp", "run", path, *options], timeout)
 
 
+_CHILDREN = set()
+_CHILDREN_LOCK = threading.Lock()
+
+
+class Stopped(Exception):
+    """The campaign was told to stop (SIGTERM, Ctrl-C): finish with what was run."""
+
+
 def _run(argv, timeout: float) -> Outcome:
+    """Run a child process with a timeout; it is registered so that a stop can kill it."""
     env = dict(os.environ, PYTHONUTF8="1", PYTHONIOENCODING="utf-8")
-    try:
-        done = subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                              encoding="utf-8", errors="backslashreplace", timeout=timeout)
-    except subprocess.TimeoutExpired as stop:
-        return Outcome(_text(stop.stdout), _text(stop.stderr), -1, timed_out=True)
-    return Outcome(done.stdout, done.stderr, done.returncode)
+    with subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                          errors="backslashreplace") as process:
+        with _CHILDREN_LOCK:
+            _CHILDREN.add(process)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+            return Outcome(_text(stdout), _text(stderr), -1, timed_out=True)
+        finally:
+            with _CHILDREN_LOCK:
+                _CHILDREN.discard(process)
+    return Outcome(stdout, stderr, process.returncode)
+
+
+def _kill_children() -> None:
+    with _CHILDREN_LOCK:
+        for process in list(_CHILDREN):
+            process.kill()
 
 
 def _text(data) -> str:
@@ -214,6 +239,7 @@ class Campaign:
     mismatches: dict = field(default_factory=dict)
     by_signature: dict = field(default_factory=dict)
     saved: dict = field(default_factory=dict)
+    stopped: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, mode: str, signature: str | None) -> None:
@@ -247,7 +273,7 @@ def run_seed(campaign: Campaign, generate, seed: int) -> list:
 def _compare_modes(campaign: Campaign, seed: int, path: str, text: str) -> list:
     findings = []
     oracle_options = MODES[ORACLE].options(seed)
-    expected = run_offramp(path, oracle_options, campaign.timeout)
+    expected = _unless_stopped(campaign, run_offramp(path, oracle_options, campaign.timeout))
     problem = crash_signature(expected)
     campaign.count(ORACLE, problem)
     if problem:
@@ -256,7 +282,7 @@ def _compare_modes(campaign: Campaign, seed: int, path: str, text: str) -> list:
                                 expected))
         return findings
     if campaign.clox and campaign.kind.clox_comparable and not _uses_extensions(text):
-        actual = _run([campaign.clox, path], campaign.timeout)
+        actual = _unless_stopped(campaign, _run([campaign.clox, path], campaign.timeout))
         signature = difference_signature(actual, expected)
         campaign.count("clox", signature)
         if signature:
@@ -267,13 +293,26 @@ def _compare_modes(campaign: Campaign, seed: int, path: str, text: str) -> list:
         if name == ORACLE or not mode.runs_on(seed):
             continue
         options = mode.options(seed)
-        actual = run_offramp(path, options, campaign.timeout)
+        actual = _unless_stopped(campaign, run_offramp(path, options, campaign.timeout))
         signature = difference_signature(expected, actual)
         campaign.count(name, signature)
         if signature:
             findings.append(Finding(campaign.kind, seed, name, options, signature, expected,
                                     actual))
     return findings
+
+
+STOP_GRACE = 0.5   # seconds for the stop handler to run after our children got the signal
+
+
+def _unless_stopped(campaign: Campaign, outcome: Outcome) -> Outcome:
+    """The outcome, unless the campaign is stopping (its child was killed by the stop, not
+    by a bug): then Stopped is raised and the run is not counted."""
+    if outcome.status in (-signal.SIGTERM, -signal.SIGKILL, -signal.SIGINT):
+        time.sleep(STOP_GRACE)
+    if campaign.stopped:
+        raise Stopped
+    return outcome
 
 
 def _uses_extensions(text: str) -> bool:
@@ -285,6 +324,8 @@ def still_fails(campaign: Campaign, finding: Finding):
     """The shrinker's predicate: the candidate fails in the same mode with the same
     signature."""
     def check(text: str) -> bool:
+        if campaign.stopped:
+            raise Stopped
         with tempfile.TemporaryDirectory(prefix="offramp-shrink-") as folder:
             path = os.path.join(folder, f"c{campaign.kind.suffix}")
             Path(path).write_text(text, encoding="utf-8")
@@ -468,15 +509,32 @@ def main(argv=None) -> int:
 
 def _run_all(campaign: Campaign, generate, seeds, jobs: int) -> bool:
     """Run every seed (on `jobs` threads, each driving child processes); True if any
-    failed."""
+    failed.  On SIGTERM or Ctrl-C the runs under way are killed and the tallies so far
+    stand."""
     def one(seed: int) -> list:
+        if campaign.stopped:
+            return []
         return [handle_finding(campaign, finding)
                 for finding in run_seed(campaign, generate, seed)]
 
+    def stop(signum, frame):
+        campaign.stopped = True
+        raise Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
     failed = False
-    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(jobs)
+    try:
         for lines in pool.map(one, seeds):
             for line in lines:
                 failed = True
                 print(line, flush=True)
+    except (Stopped, KeyboardInterrupt):
+        campaign.stopped = True
+        _kill_children()
+        print("stopped: the summary counts the runs finished so far", flush=True)
+        failed = failed or bool(campaign.mismatches)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        pool.shutdown(wait=True, cancel_futures=True)
     return failed
