@@ -251,13 +251,14 @@ class Campaign:
                 self.by_signature[key] = self.by_signature.get(key, 0) + 1
 
     def claim_slot(self, finding: Finding) -> bool:
-        """Whether this finding is among the first `per_signature` of its signature (in any
-        mode: one bug seen in four modes must not drown the others)."""
+        """Whether this finding is among the first `per_signature` programs of its signature
+        (in any mode, one mode per program: one bug seen in four modes must not drown the
+        others)."""
         with self.lock:
-            saved = self.saved.get(finding.signature, 0)
-            if saved >= self.per_signature:
+            seeds = self.saved.setdefault(finding.signature, set())
+            if len(seeds) >= self.per_signature or finding.seed in seeds:
                 return False
-            self.saved[finding.signature] = saved + 1
+            seeds.add(finding.seed)
             return True
 
 
