@@ -13,7 +13,6 @@ from offramp.tools.fuzz.lox_gen import generate, generate_tree, uses_extensions
 from offramp.tools.fuzz.shrink import shrink_lines, shrink_tree
 from offramp.tools.fuzz.tree import render, size
 
-VALIDITY_SEEDS = range(300)
 DIFFERENTIAL_SEEDS = (8, 12, 28, 40, 47)  # varied sections, a planned error, gc-stress (40)
 SLOW_DIFFERENTIAL_SEEDS = range(100, 160)
 
@@ -132,6 +131,15 @@ def differential(seeds, tmp_path) -> list:
 
 def test_a_fixed_sample_behaves_the_same_in_every_mode(tmp_path):
     assert differential(DIFFERENTIAL_SEEDS, tmp_path) == []
+
+
+def test_the_offramp_fuzz_command_runs_a_campaign(run_offramp, tmp_path):
+    done = run_offramp(["fuzz", "--seeds", "12:13", "--modes", "jit", "--out", str(tmp_path)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^interp +1 +0$", done.stdout, re.M)
+    assert re.search(r"^jit +1 +0$", done.stdout, re.M)
+    bad = run_offramp(["fuzz", "--modes", "jit,warp"])
+    assert bad.returncode == 64 and "unknown mode(s) warp" in bad.stderr
 
 
 @pytest.mark.slow

@@ -645,6 +645,8 @@ class Section:
             stmt(f"print {acc};"),
             stmt(f"print {special};"),
             stmt(f"print {special} == {special};"),
+            stmt(f"print {special} <= {special};"),
+            stmt(f"print {special} >= 1;"),
             stmt(f"print -{special};"),
             stmt(f"print {fn}({special}, BIG53);"),
         ]
