@@ -97,7 +97,10 @@ def test_signatures_name_the_kind_of_failure():
         "exit 1 + LLVM error: error: <unknown>:N:N: ran out of registers during register allocation"
     traceback = fuzz.Outcome("", "Traceback (most recent call last):\n  ...\nKeyError: 3\n", 1)
     assert fuzz.difference_signature(ok, traceback) == "exit 1 + Python traceback: KeyError"
-    assert fuzz.difference_signature(ok, fuzz.Outcome("2\n", "", 0)) == "stdout differs"
+    assert fuzz.difference_signature(ok, fuzz.Outcome("2.5\n", "", 0)) == \
+        "stdout differs: N / N.N"
+    assert fuzz.difference_signature(fuzz.Outcome("-nan\n", "", 0), fuzz.Outcome("nan\n", "", 0)) \
+        == "stdout differs: -nan / nan"
     assert fuzz.difference_signature(ok, fuzz.Outcome("1\n", "", 70)) == "exit 70 (expected 0)"
     assert fuzz.difference_signature(ok, fuzz.Outcome("", "", -1, timed_out=True)) == "timeout"
     assert fuzz.difference_signature(ok, fuzz.Outcome("", "", -11)) == "killed by SIGSEGV"

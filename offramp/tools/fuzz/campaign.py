@@ -82,6 +82,9 @@ MODES = {mode.name: mode for mode in (
 )}
 
 
+NATIVE_MODES = frozenset(MODES) - {ORACLE}
+
+
 class MissingGenerator(Exception):
     """The kind's generator module is not in this checkout."""
 
@@ -190,11 +193,11 @@ def difference_signature(expected: Outcome, actual: Outcome) -> str | None:
         return crash
     if actual.status != expected.status:
         return f"exit {actual.status} (expected {expected.status})"
-    if actual.stdout != expected.stdout:
-        return "stdout differs"
-    if actual.stderr != expected.stderr:
-        first = _first_difference(expected.stderr, actual.stderr)
-        return f"stderr differs: {_normalize(first[0])} / {_normalize(first[1])}"
+    for stream in ("stdout", "stderr"):
+        want, got = getattr(expected, stream), getattr(actual, stream)
+        if want != got:
+            first = _first_difference(want, got)
+            return f"{stream} differs: {_normalize(first[0])} / {_normalize(first[1])}"
     return None
 
 
@@ -254,8 +257,10 @@ class Campaign:
         """Whether this finding is among the first `per_signature` programs of its signature
         (in any mode, one mode per program: one bug seen in four modes must not drown the
         others)."""
+        group = finding.signature if finding.mode in NATIVE_MODES else \
+            f"{finding.mode}: {finding.signature}"
         with self.lock:
-            seeds = self.saved.setdefault(finding.signature, set())
+            seeds = self.saved.setdefault(group, set())
             if len(seeds) >= self.per_signature or finding.seed in seeds:
                 return False
             seeds.add(finding.seed)
@@ -387,7 +392,9 @@ def report(campaign: Campaign, finding: Finding, program: Path, note: str) -> st
              f"  python -m offramp run {program} {' '.join(finding.options)}"
              if finding.mode != "clox" else f"  {campaign.clox} {program}",
              f"  python -m offramp.tools.fuzz --kind {finding.kind.name} "
-             f"--seeds {finding.seed}:{finding.seed + 1} --modes {finding.mode}", ""]
+             f"--seeds {finding.seed}:{finding.seed + 1} "
+             + (f"--modes {ORACLE} --clox {campaign.clox}" if finding.mode == "clox"
+                else f"--modes {finding.mode}"), ""]
     expected_name = "clox" if finding.mode == "clox" else "oracle (interp)"
     actual_name = "offramp interp" if finding.mode == "clox" else finding.mode
     for stream in ("stdout", "stderr"):
