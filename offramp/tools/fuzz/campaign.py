@@ -14,6 +14,7 @@ import importlib
 import os
 import random
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -50,7 +51,7 @@ KINDS = {
                 "offramp.tools.fuzz.lox_gen:generate_tree",
                 ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress"), True),
     "ir": Kind("ir", ".ir", "offramp.tools.fuzz.ir_gen:generate", None,
-               ("jit", "eager", "eager-deopt1", "deopt-random"), False),
+               ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress"), False),
 }
 
 
@@ -125,16 +126,33 @@ class Stopped(Exception):
     """The campaign was told to stop (SIGTERM, Ctrl-C): finish with what was run."""
 
 
+WALL_FACTOR = 5
+"""The timeout is CPU time (RLIMIT_CPU, so a loaded machine does not make runs time out);
+a run is also stopped after WALL_FACTOR times as long in wall-clock time (a hang that
+sleeps)."""
+
+
+def _limit_cpu(process, seconds: float) -> None:
+    """Give the child `seconds` of CPU time (then SIGXCPU); set from outside with prlimit,
+    as a preexec_fn is not safe with the campaign's threads."""
+    whole = max(1, int(seconds))
+    try:
+        resource.prlimit(process.pid, resource.RLIMIT_CPU, (whole, whole + 1))
+    except (ProcessLookupError, PermissionError):  # already gone: nothing to limit
+        pass
+
+
 def _run(argv, timeout: float) -> Outcome:
     """Run a child process with a timeout; it is registered so that a stop can kill it."""
     env = dict(os.environ, PYTHONUTF8="1", PYTHONIOENCODING="utf-8")
     with subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, encoding="utf-8",
                           errors="backslashreplace") as process:
+        _limit_cpu(process, timeout)
         with _CHILDREN_LOCK:
             _CHILDREN.add(process)
         try:
-            stdout, stderr = process.communicate(timeout=timeout)
+            stdout, stderr = process.communicate(timeout=timeout * WALL_FACTOR)
         except subprocess.TimeoutExpired:
             process.kill()
             stdout, stderr = process.communicate()
@@ -142,6 +160,8 @@ def _run(argv, timeout: float) -> Outcome:
         finally:
             with _CHILDREN_LOCK:
                 _CHILDREN.discard(process)
+    if process.returncode == -signal.SIGXCPU:
+        return Outcome(stdout, stderr, -1, timed_out=True)
     return Outcome(stdout, stderr, process.returncode)
 
 
@@ -485,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clox", default=None, metavar="PATH",
                         help="also compare the oracle with this clox binary")
     parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds per run before it counts as a timeout")
+                        help="CPU seconds per run before it counts as a timeout (wall-clock: "
+                             f"{WALL_FACTOR} times as long)")
     parser.add_argument("--per-signature", type=int, default=3,
                         help="programs saved (and shrunk) per signature")
     parser.add_argument("--shrink-seconds", type=float, default=300.0)
