@@ -667,7 +667,6 @@ SECTIONS = (
     Section(Section.arrays, needs_extensions=True),
     Section(Section.doubles),
     Section(Section.many_live),
-    Section(Section.many_live),
 )
 HOT_FUNCTION = SECTIONS[0]
 
