@@ -107,6 +107,18 @@ def test_signatures_name_the_kind_of_failure():
     assert fuzz.difference_signature(ok, ok) is None
 
 
+def test_saved_findings_count_toward_the_cap_of_the_next_campaign(tmp_path):
+    campaign = fuzz.Campaign(fuzz.KINDS["lox"], ["jit"], tmp_path, clox="/bin/clox")
+    ok, bad = fuzz.Outcome("1\n", "", 0), fuzz.Outcome("", "boom", -11)
+    for seed, mode in ((4, "jit"), (9, "clox")):
+        finding = fuzz.Finding(fuzz.KINDS["lox"], seed, mode, ["--tier=jit"],
+                               fuzz.difference_signature(ok, bad), ok, bad)
+        fuzz.save_finding(campaign, finding, "print 1;\n", "note")
+    assert fuzz.saved_findings(tmp_path, fuzz.KINDS["lox"]) == {
+        "killed by SIGSEGV": {4}, "clox: killed by SIGSEGV": {9}}
+    assert fuzz.saved_findings(tmp_path, fuzz.KINDS["ir"]) == {}
+
+
 def test_a_kind_without_its_generator_says_so():
     with pytest.raises(fuzz.MissingGenerator, match="not built"):
         fuzz.load("offramp.tools.fuzz.no_such_generator:generate")

@@ -256,7 +256,7 @@ class Campaign:
     clox: str | None = None
     timeout: float = 60.0
     per_signature: int = 3
-    shrink_tests: int = 200
+    shrink_tests: int = 300
     shrink_seconds: float = 300.0
     runs: dict = field(default_factory=dict)
     mismatches: dict = field(default_factory=dict)
@@ -277,14 +277,32 @@ class Campaign:
         """Whether this finding is among the first `per_signature` programs of its signature
         (in any mode, one mode per program: one bug seen in four modes must not drown the
         others)."""
-        group = finding.signature if finding.mode in NATIVE_MODES else \
-            f"{finding.mode}: {finding.signature}"
         with self.lock:
-            seeds = self.saved.setdefault(group, set())
+            seeds = self.saved.setdefault(_group(finding.mode, finding.signature), set())
             if len(seeds) >= self.per_signature or finding.seed in seeds:
                 return False
             seeds.add(finding.seed)
             return True
+
+
+def _group(mode: str, signature: str) -> str:
+    """What the per-signature cap counts: the signature for native modes (one bug shows in
+    several), the mode and signature for the oracle's own failures and clox's."""
+    return signature if mode in NATIVE_MODES else f"{mode}: {signature}"
+
+
+REPORT_HEAD = re.compile(r"kind: (\S+) +seed: (\d+) +mode: (\S+).*\nsignature: (.*)")
+
+
+def saved_findings(out: Path, kind: Kind) -> dict:
+    """The findings an earlier campaign saved in `out` (group -> seeds), read from their
+    reports, so that the cap holds across campaigns."""
+    saved = {}
+    for path in sorted(out.glob("*.txt")) if out.is_dir() else ():
+        head = REPORT_HEAD.match(path.read_text(encoding="utf-8", errors="replace"))
+        if head and head.group(1) == kind.name:
+            saved.setdefault(_group(head.group(3), head.group(4)), set()).add(int(head.group(2)))
+    return saved
 
 
 def run_seed(campaign: Campaign, generate, seed: int) -> list:
@@ -509,7 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{WALL_FACTOR} times as long)")
     parser.add_argument("--per-signature", type=int, default=3,
                         help="programs saved (and shrunk) per signature")
-    parser.add_argument("--shrink-seconds", type=float, default=300.0)
+    parser.add_argument("--shrink-seconds", type=float, default=300.0,
+                        help="time to shrink one finding (also at most 300 candidates)")
     return parser
 
 
@@ -531,6 +550,7 @@ def main(argv=None) -> int:
     campaign = Campaign(kind, modes, args.out, shrink=not args.no_shrink, clox=args.clox,
                         timeout=args.timeout, per_signature=args.per_signature,
                         shrink_seconds=args.shrink_seconds)
+    campaign.saved = saved_findings(args.out, kind)
     failed = _run_all(campaign, generate, args.seeds, max(1, args.jobs))
     print(summary(campaign), flush=True)
     return 1 if failed else 0

@@ -34,25 +34,43 @@ class Budget:
 
 
 def shrink_tree(tree: Node, still_fails, max_tests: int = 300, seconds: float = 300.0):
-    """The smallest tree found whose text still fails; returns (tree, tests run)."""
+    """The smallest tree found whose text still fails; returns (tree, tests run).
+
+    Passes over the candidates (candidates()); after a success the pass goes on from the
+    same position in the new tree's candidates instead of starting over (the cuts before it
+    have just failed), and passes repeat while one of them made progress."""
     budget = Budget(max_tests, seconds)
     tried = set()
     current = tree
-    improved = True
-    while improved:
-        improved = False
-        for candidate in candidates(current):
-            text = render(candidate)
-            if text in tried:
-                continue
-            tried.add(text)
-            if not budget.spend():
-                return current, budget.tests
-            if still_fails(text + "\n"):
-                current = candidate
-                improved = True
+    progress = True
+    while progress:
+        progress = False
+        position = 0
+        while True:
+            found = _first_success(current, still_fails, budget, tried, position)
+            if found is None:
                 break
+            current, position = found
+            progress = True
+        if budget.left <= 0:
+            break
     return current, budget.tests
+
+
+def _first_success(tree: Node, still_fails, budget: Budget, tried: set, start: int):
+    """(the first candidate from index `start` that still fails, its index), or None."""
+    for index, candidate in enumerate(candidates(tree)):
+        if index < start:
+            continue
+        text = render(candidate)
+        if text in tried:
+            continue
+        tried.add(text)
+        if not budget.spend():
+            return None
+        if still_fails(text + "\n"):
+            return candidate, index
+    return None
 
 
 def candidates(tree: Node):
