@@ -401,6 +401,9 @@ class Section:
                                     stmt("if (x == nil) return;"), stmt("this.tag = 1;")])),
             stmt("m(y) ", block([*g.deopt(), stmt("return ", g.num(env, 1), ";")])),
             stmt("n() ", block([stmt("return this.x;")])),
+            stmt("closure() ", block([stmt("fun inner(d) ", block([
+                stmt("this.x = this.x + d;"), stmt("return this.x;")])),
+                stmt("return inner;")])),
         ]))
         class_b = stmt(f"class {b} < {a} ", block([
             stmt("init(x) ", block([stmt("super.init(x);"), stmt("this.y = x * 2;")])),
@@ -427,6 +430,9 @@ class Section:
                 stmt(f"var {acc} = 0;"),
                 g.loop("i", n, loop_body),
                 stmt(f"print {acc};"), stmt(f"print {second}.k();"),
+                stmt(f"var {bound}c = {second}.closure();"),
+                g.loop("i", g.rng.randint(31, 90), [stmt(f"{acc} = {acc} + {bound}c(i);")]),
+                stmt(f"print {acc};"), stmt(f"print {second}.x;"),
                 stmt(f"print {second}.init(3) == {second};"),
                 stmt(f"fun {alt}(y) ", block([stmt("return y + 1000;")])),
                 stmt(f"{first}.m = {alt};"),
