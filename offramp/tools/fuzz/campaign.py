@@ -70,6 +70,7 @@ class Mode:
     sample: int = 1          # run on seeds divisible by this
 
     def runs_on(self, seed: int) -> bool:
+        """Whether the mode runs on this seed (its sample)."""
         return seed % self.sample == 0
 
 
@@ -166,12 +167,14 @@ def _run(argv, timeout: float) -> Outcome:
 
 
 def _kill_children() -> None:
+    """Kill the runs under way (the campaign is stopping)."""
     with _CHILDREN_LOCK:
         for process in list(_CHILDREN):
             process.kill()
 
 
 def _text(data) -> str:
+    """Captured output as text (a timeout may leave bytes or None)."""
     if data is None:
         return ""
     return data if isinstance(data, str) else data.decode("utf-8", "backslashreplace")
@@ -266,6 +269,7 @@ class Campaign:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, mode: str, signature: str | None) -> None:
+        """Tally one run of `mode` (and its mismatch, if any)."""
         with self.lock:
             self.runs[mode] = self.runs.get(mode, 0) + 1
             if signature:
@@ -315,6 +319,7 @@ def run_seed(campaign: Campaign, generate, seed: int) -> list:
 
 
 def _compare_modes(campaign: Campaign, seed: int, path: str, text: str) -> list:
+    """Run the oracle, clox (if asked) and each mode on the file; the findings."""
     findings = []
     oracle_options = MODES[ORACLE].options(seed)
     expected = _unless_stopped(campaign, run_offramp(path, oracle_options, campaign.timeout))
@@ -360,6 +365,7 @@ def _unless_stopped(campaign: Campaign, outcome: Outcome) -> Outcome:
 
 
 def _uses_extensions(text: str) -> bool:
+    """Whether a Lox program calls natives clox lacks (then clox is not asked)."""
     from .lox_gen import uses_extensions
     return uses_extensions(text)
 
@@ -368,6 +374,7 @@ def still_fails(campaign: Campaign, finding: Finding):
     """The shrinker's predicate: the candidate fails in the same mode with the same
     signature."""
     def check(text: str) -> bool:
+        """Whether `text` still fails the finding's way."""
         if campaign.stopped:
             raise Stopped
         with tempfile.TemporaryDirectory(prefix="offramp-shrink-") as folder:

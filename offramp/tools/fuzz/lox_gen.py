@@ -92,9 +92,11 @@ class LoxGen:
         return f"{base}{self.counter}"
 
     def chance(self, p: float) -> bool:
+        """True with probability p."""
         return self.rng.random() < p
 
     def hot_count(self) -> int:
+        """Iterations for a hot loop."""
         return self.rng.randint(HOT_MIN, HOT_MAX)
 
     def change_at(self, n: int) -> int:
@@ -687,24 +689,28 @@ class ErrorKind:
 
 
 def _operands(g: LoxGen):
+    """Wrong operand types: arithmetic, negation or comparison on a non-number."""
     op = g.rng.choice(("return v - 1;", "return v + 1;", "return -v;", "return v < 2;",
                        "return v * v;"))
     return [], op, "i", g.rng.choice(('"s"', "nil", "true"))
 
 
 def _call_non_callable(g: LoxGen):
+    """Calling a number, a string or nil."""
     ident = g.name("id")
     return ([stmt(f"fun {ident}(x) ", block([stmt("return x;")]))], "return v(1);", ident,
             g.rng.choice(("3", '"s"', "nil")))
 
 
 def _undefined_variable(g: LoxGen):
+    """Reading or assigning a global that was never defined."""
     missing = g.name("undefined")
     op = g.rng.choice((f"if (v) return {missing};", f"if (v) {missing} = 1;"))
     return [], op, "false", "true"
 
 
 def _undefined_property(g: LoxGen):
+    """A field read or method call on an instance that has neither."""
     has, lacks = g.name("Has"), g.name("Lacks")
     setup = [stmt(f"class {has} ", block([stmt("init() ", block([stmt("this.zz = 1;")])),
                                           stmt("w() ", block([stmt("return 2;")]))])),
@@ -714,6 +720,7 @@ def _undefined_property(g: LoxGen):
 
 
 def _arity(g: LoxGen):
+    """A call with the wrong number of arguments (a function or an initializer)."""
     one, two, cls = g.name("one"), g.name("two"), g.name("Two")
     setup = [stmt(f"fun {one}(x) ", block([stmt("return x;")])),
              stmt(f"fun {two}(x, y) ", block([stmt("return x;")])),
@@ -722,6 +729,7 @@ def _arity(g: LoxGen):
 
 
 def _not_an_instance(g: LoxGen):
+    """A method call, property get or field set on a value that is not an instance."""
     cls = g.name("Obj")
     setup = [stmt(f"class {cls} ", block([stmt("m() ", block([stmt("return 1;")]))]))]
     op = g.rng.choice(("return v.m();", "return v.m;", "v.f = 1;"))
@@ -729,12 +737,14 @@ def _not_an_instance(g: LoxGen):
 
 
 def _superclass(g: LoxGen):
+    """A class declared with a superclass that is not a class."""
     base = g.name("Base")
     setup = [stmt(f"class {base} " + "{}")]
     return setup, "class Sub < v {} return Sub;", base, g.rng.choice(("3", "nil"))
 
 
 def _array_bounds(g: LoxGen):
+    """An Array index out of bounds, or an Array method on a number."""
     return [], g.rng.choice(("return v.get(5);", "return v.set(7, 1);")), "Array(10)", \
         g.rng.choice(("Array(2)", "Array(0)", "3"))
 
