@@ -595,6 +595,8 @@ class Section:
             g.loop("i", n, [stmt(f"if (i < {arr}.length()) {arr}.set(i, i * 1.5);"),
                             stmt(f"{acc} = {acc} + {arr}.get(0);"),
                             *g.deopt("i")]),
+            stmt(f"var {arr}g = {arr}.get;"),
+            g.loop("i", g.rng.randint(31, 80), [stmt(f"{acc} = {acc} + {arr}g(1);")]),
             stmt(f"{arr}.set(1, \"str\");"),
             stmt(f"print {arr}.get(1) + \"ing\";"),
             stmt(f"print {arr}.length();"),
@@ -632,6 +634,35 @@ class Section:
                             stmt(f"{acc} = {wide}(x, x);")]),
             stmt(f"print {acc};"),
         ]
+
+    @staticmethod
+    def megamorphic(g: LoxGen) -> list:
+        """One call site over 2-4 classes in turn (one instance with a field holding a
+        function instead), a fifth receiver after the change point."""
+        kinds = g.rng.randint(2, 4)
+        classes = [g.name("R") for _ in range(kinds + 1)]
+        stmts = []
+        for cls in classes:
+            stmts.append(stmt(f"class {cls} ", block([
+                stmt("v(k) ", block([stmt("return ", g.num({"k": "num"}, 1), ";")]))])))
+        objects = [g.name("r") for _ in classes]
+        for obj, cls in zip(objects, classes):
+            stmts.append(stmt(f"var {obj} = {cls}();"))
+        field_fn = g.name("fv")
+        stmts += [stmt(f"fun {field_fn}(k) ", block([stmt("return k * 3;")])),
+                  stmt(f"{objects[0]}.v = {field_fn};")]
+        n = g.hot_count()
+        acc, turn = g.name("acc"), g.name("turn")
+        pick = [stmt(f"if ({turn} == {index}) o = {obj};")
+                for index, obj in enumerate(objects[:-1])]
+        loop_body = [stmt(f"var o = {objects[0]};"), *pick,
+                     stmt(fixed("if (i > "), count(g.change_at(n)),
+                          fixed(f" and {turn} == 0) o = {objects[-1]};")),
+                     stmt(f"{turn} = {turn} + 1;"),
+                     stmt(f"if ({turn} == {kinds}) {turn} = 0;"),
+                     stmt(f"{acc} = {acc} + o.v(i);"), *g.deopt("i")]
+        return stmts + [stmt(f"var {acc} = 0;"), stmt(f"var {turn} = 0;"),
+                        g.loop("i", n, loop_body), stmt(f"print {acc};")]
 
     @staticmethod
     def doubles(g: LoxGen) -> list:
@@ -675,6 +706,7 @@ SECTIONS = (
     Section(Section.arrays, needs_extensions=True),
     Section(Section.doubles),
     Section(Section.many_live),
+    Section(Section.megamorphic),
 )
 HOT_FUNCTION = SECTIONS[0]
 
