@@ -5,6 +5,7 @@
                                  [--unsafe]
     offramp debug FILE.lox
     offramp profile FILE.lox
+    offramp fuzz [--kind lox|ir] [--seeds A:B] [--modes M,...] [--jobs N] [--out DIR] ...
 
 Exit statuses follow clox (and BSD sysexits): 0 success, 64 bad usage (including asking for
 a tier or tool that is not built), 65 compile error, 70 runtime error, 74 unreadable file,
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="FILE.ir: run functions marked UNSAFE (they may forge references "
                           "and pointers; nothing checks them)")
 
+    commands.add_parser("fuzz", add_help=False, help="run a differential fuzzing campaign "
+                        "(offramp fuzz --help; the options of python -m offramp.tools.fuzz)")
     for name in ("debug", "profile"):
         tool = commands.add_parser(name, help=f"{name} a Lox program (not built yet)")
         tool.add_argument("file", metavar="FILE.lox")
@@ -196,8 +199,20 @@ def command() -> None:
     sys.exit(main())
 
 
+def fuzz_command(argv) -> int:
+    """`offramp fuzz ...`: the campaign of offramp.tools.fuzz, with the same options."""
+    campaign = importlib.import_module("offramp.tools.fuzz.campaign")
+    try:
+        return campaign.main(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (64)
+        return stop.code if isinstance(stop.code, int) else EX_USAGE
+
+
 def main(argv=None) -> int:
     """Run the `offramp` command line `argv` (default: sys.argv); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["fuzz"]:
+        return fuzz_command(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
