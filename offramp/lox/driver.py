@@ -19,17 +19,18 @@ def run_lox(source: str, path: str, config, stdout, stderr) -> int:
     program = compile_program(script, profile=config.tier != "interp")
     if config.dump_ir:
         print(print_module(program.module), file=stderr)
-    runtime = LoxRuntime(program, config, stdout, stderr)
+    runtime = None
     try:
+        runtime = LoxRuntime(program, config, stdout, stderr)
         runtime.run()
         status = EXIT_OK
-    except GuestError as error:
+    except GuestError as error:   # Out of memory. while loading the program included
         stdout.flush()
         print(error.message, file=stderr)
         for line in stack_trace(program, error.stack or []):
             print(line, file=stderr)
         status = EXIT_RUNTIME_ERROR
-    if config.stats:
+    if config.stats and runtime is not None:
         print_stats({**runtime.vm.stats(), **runtime.stats}, stderr)
     return status
 
