@@ -10,6 +10,12 @@
 Exit statuses follow clox (and BSD sysexits): 0 success, 64 bad usage (including asking for
 a tier or tool that is not built), 65 compile error, 70 runtime error, 74 unreadable file,
 130 interrupted (Ctrl-C).
+A Python exception that reaches the command is a bug in offramp: it is reported in one line,
+`offramp: internal error: <type>: <message>`, with exit status 70 (EX_SOFTWARE), never as a
+traceback; running out of memory is `Out of memory.` (70).  When the reader of the output goes
+away (`offramp run x.lox | head -1`) the command stops quietly with status 141, as a
+process killed by SIGPIPE would.  Output is UTF-8 whatever the locale: Lox strings are
+written as their bytes, as clox writes them.
 The drivers (`offramp.lox.driver.run_lox`, `offramp.runtime.ir_runner.run_ir`) are imported
 only when a file is run, so this module — and `--help` — work whatever else is built.
 """
@@ -24,8 +30,10 @@ from offramp.native.stages import COMPILE_STAGES
 from offramp.trace import TRACE_EVENTS
 
 EX_USAGE = 64
+EX_SOFTWARE = 70  # an internal error (clox's status for runtime errors too)
 EX_IOERR = 74  # "could not read file", as clox reports it
 EX_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
 
 TIERS = ("interp", "jit", "eager")
 NOT_BUILT_TOOL = "offramp {command}: not built yet (native tier and tools come in a later issue)"
@@ -196,7 +204,22 @@ def command() -> None:
     loaded, and never set back (setting it back made the next allocation scan every
     object the run had made: 12 ms at exit)."""
     gc.set_threshold(PYTHON_GC_THRESHOLD, *gc.get_threshold()[1:])
-    sys.exit(main())
+    write_utf8(sys.stdout)
+    write_utf8(sys.stderr)
+    status = main()
+    try:
+        sys.stdout.flush()      # now, not at interpreter exit, where a failure is a traceback
+    except BrokenPipeError:
+        status = _reader_gone()
+    sys.exit(status)
+
+
+def write_utf8(stream) -> None:
+    """Make a text stream encode as UTF-8 whatever the locale (under LANG=C, Python may pick
+    ASCII and fail on the first non-ASCII character a program prints)."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(encoding="utf-8", errors="surrogatepass")
 
 
 def fuzz_command(argv) -> int:
@@ -233,13 +256,51 @@ def main(argv=None) -> int:
         except (OSError, ValueError):
             pass
         return EX_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (`offramp run x.lox | head`): stop quietly, as cat does.
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):  # stdout is not a real file (e.g. under a test)
-            pass
-        return 141
+    except Exception as error:  # noqa: BLE001 - the one place no exception gets past
+        if caused_by(error, BrokenPipeError):
+            return _reader_gone()
+        if caused_by(error, MemoryError):
+            return _report(error, "Out of memory.")
+        return _report(error, f"offramp: internal error: {one_line(error)}")
+
+
+def caused_by(error: BaseException, kind: type) -> bool:
+    """Whether `error`, or an exception it was raised from or while handling, is a `kind`
+    (the native tier wraps what a runtime helper raises, a broken pipe included)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, kind):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def one_line(error: BaseException) -> str:
+    """`Type: message` of an exception, on one line."""
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def _reader_gone() -> int:
+    """The reader of our output went away (`offramp run x.lox | head`): stop quietly, as
+    cat does, with what was left unwritten sent nowhere."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (e.g. under a test)
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def _report(error: BaseException, line: str) -> int:
+    """Flush the program's output, say `line` on stderr, exit EX_SOFTWARE."""
+    try:
+        sys.stdout.flush()
+    except Exception as flush_error:  # noqa: BLE001 - the output may be what failed
+        if caused_by(flush_error, BrokenPipeError):
+            return _reader_gone()
+    print(line, file=sys.stderr)
+    return EX_SOFTWARE
 
 
 if __name__ == "__main__":

@@ -6,15 +6,17 @@
 - shapes.py     hidden classes: per-class transition trees keyed by field name
 - objects.py    the Lox object kinds' constructors and accessors, by tagref64 word
 - heap.py       the Heap: allocation, roots, handles, the collector, stats, verify
-- errors.py     HeapError and HeapIndexError
+- errors.py     HeapError and HeapIndexError (runtime bugs), OutOfMemory (the guest's)
 
-The heap imports only offramp.ir.tagref, offramp.config and offramp.trace; its roots come
+The heap imports only offramp.ir.tagref, offramp.interp.errors (GuestError, the base of
+OutOfMemory), offramp.config and offramp.trace; its roots come
 from whoever registers providers, ranges and handles (the VM, the Lox runtime).
 """
-from .errors import HeapError, HeapIndexError
+from .errors import HeapError, HeapIndexError, OutOfMemory
 from .heap import HandleScope, Heap
 from .layout import LAYOUT_TABLE, LAYOUTS, ObjKind
+from .objects import MAX_ARRAY_LENGTH
 from .shapes import Shape, ShapeTable
 
 __all__ = ["HandleScope", "Heap", "HeapError", "HeapIndexError", "LAYOUT_TABLE", "LAYOUTS",
-           "ObjKind", "Shape", "ShapeTable"]
+           "MAX_ARRAY_LENGTH", "ObjKind", "OutOfMemory", "Shape", "ShapeTable"]

@@ -39,7 +39,7 @@ from ..config import Config
 from ..ir.tagref import ADDR_MASK, NIL, REF_TAG, describe as describe_word
 from ..trace import Tracer
 from .allocator import MAX_SMALL_WORDS, Allocator
-from .errors import HeapError, HeapIndexError
+from .errors import HeapError, HeapIndexError, OutOfMemory
 from .layout import (
     FREE_KIND, HEADER_KIND_MASK, HEADER_MARK, HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK,
     HEADER_SIZE_SHIFT, INSTANCE_KLASS, LAYOUTS, MAX_OBJECT_WORDS, ObjKind, trace_plan,
@@ -48,7 +48,7 @@ from .memory import Memory
 from .objects import LoxObjects
 from .shapes import ShapeTable
 
-__all__ = ["Heap", "HandleScope", "HeapError", "HeapIndexError"]
+__all__ = ["Heap", "HandleScope", "HeapError", "HeapIndexError", "OutOfMemory"]
 
 SINCE, LIMIT = 0, 1       # indexes of the heap's static GC words (see Heap.native_allocation)
 
@@ -110,6 +110,9 @@ class Heap(LoxObjects):
         self.config = config = config if config is not None else Config()
         self.tracer = tracer if tracer is not None else Tracer()
         self.memory = Memory(config.heap_reserve_bytes)
+        if self.memory.size < config.heap_reserve_bytes and self.tracer.on("gc"):
+            self.tracer.emit("gc", f"reserved {self.memory.size} bytes for the heap "
+                                   f"(address space limited; {config.heap_reserve_bytes} asked)")
         self.mem64 = self.memory.mem64
         self.base = self.memory.base
         self._b3 = self.base >> 3           # mem64 index of address a: (a >> 3) - _b3
@@ -227,7 +230,8 @@ class Heap(LoxObjects):
                 addr = self._allocator.alloc_small(c)
         else:
             if nwords > MAX_OBJECT_WORDS:
-                raise HeapError(f"object of {nwords} words is too large")
+                raise OutOfMemory(f"an object of {nwords} words is larger than the "
+                                  f"largest the heap can hold ({MAX_OBJECT_WORDS} words)")
             nbytes = self._allocator.large_bytes(nwords)
             if self._since + nbytes > self._gc_words[LIMIT]:
                 self._collect("stress" if self._stress else "threshold", protect)
@@ -237,7 +241,7 @@ class Heap(LoxObjects):
                 self._collect("exhausted", protect)
                 addr = self._allocator.alloc_large(nwords)
         if not addr:
-            raise MemoryError(f"heap reservation of {self.memory.size} bytes exhausted")
+            raise OutOfMemory(f"heap reservation of {self.memory.size} bytes exhausted")
         i = (addr >> 3) - self._b3
         self.mem64[i] = header
         return i

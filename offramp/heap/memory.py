@@ -3,7 +3,10 @@
 The heap reserves `Config.heap_reserve_bytes` of virtual address space with one anonymous
 mmap (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE): nothing is committed until touched,
 and pages given back are released with madvise(MADV_DONTNEED), after which they read as
-zero.  Every address the heap hands out is absolute (base + offset), 8-byte aligned and
+zero.  Where the address space is limited (`ulimit -v`) and that much cannot be reserved,
+it finds the largest of a half, a quarter, ... that can be, and reserves half of that,
+leaving the rest to the process; when not even MIN_RESERVE_BYTES can be reserved it raises
+OutOfMemory.  `size` is what was reserved.  Every address the heap hands out is absolute (base + offset), 8-byte aligned and
 below 2**48, so it fits a tagref64 reference and native code can use it as a pointer.
 
 The reservation is cut into PAGE_BYTES pages.  `take_pages(n)` returns a zero-filled span
@@ -17,23 +20,55 @@ words, index = (address - base) >> 3) and bytes through `mem8`.
 """
 import bisect
 import ctypes
+import errno
 import mmap
+
+from .errors import OutOfMemory
 
 PAGE_BYTES = 64 * 1024
 PAGE_WORDS = PAGE_BYTES // 8
 MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)   # Linux value; mmap lacks it < 3.13
+MIN_RESERVE_BYTES = 16 << 20    # below this a reservation is not worth running a program in
+
+
+def reserve(size: int) -> mmap.mmap:
+    """An anonymous, uncommitted mapping of `size` bytes; where the address-space limit
+    refuses that, half of the largest of size/2, size/4, ... it allows (the rest of the
+    process -- Python's objects, LLVM -- needs address space too), not below
+    MIN_RESERVE_BYTES."""
+    minimum = min(size, MIN_RESERVE_BYTES)
+    limited = False
+    while True:
+        try:
+            mapping = _map(size)
+        except OSError as error:
+            if error.errno != errno.ENOMEM:
+                raise
+            if size // 2 < minimum:
+                raise OutOfMemory(f"cannot reserve {size} bytes of address space for the "
+                                  f"heap: {error.strerror}") from None
+            size = size // 2 // PAGE_BYTES * PAGE_BYTES
+            limited = True
+            continue
+        if not limited or size // 2 < minimum:
+            return mapping
+        mapping.close()
+        return _map(size // 2 // PAGE_BYTES * PAGE_BYTES)
+
+
+def _map(size: int) -> mmap.mmap:
+    """An anonymous private mapping of `size` bytes that commits nothing until touched."""
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE,
+                     prot=mmap.PROT_READ | mmap.PROT_WRITE)
 
 
 class Memory:
     """The heap's reservation: views over it, word and byte access, and page spans."""
 
     def __init__(self, reserve_bytes: int):
-        pages = max(1, -(-reserve_bytes // PAGE_BYTES))
-        self.size = pages * PAGE_BYTES
-        self.page_count = pages
-        self._mm = mmap.mmap(-1, self.size,
-                             flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE,
-                             prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        self._mm = reserve(max(1, -(-reserve_bytes // PAGE_BYTES)) * PAGE_BYTES)
+        self.size = len(self._mm)
+        self.page_count = self.size // PAGE_BYTES
         probe = ctypes.c_char.from_buffer(self._mm)
         self.base = ctypes.addressof(probe)
         del probe   # a live ctypes export would stop close()
@@ -152,7 +187,8 @@ class Memory:
             pages = -(-nbytes // PAGE_BYTES)
             start = self.take_pages(pages)
             if not start:
-                raise MemoryError("heap reservation exhausted (static memory)")
+                raise OutOfMemory(f"heap reservation of {self.size} bytes exhausted "
+                                  "(static memory)")
             self._static_next, self._static_end = start, start + pages * PAGE_BYTES
         addr = self._static_next
         self._static_next += nbytes

@@ -45,6 +45,7 @@ _INST_CLASS, _INST_FIELDS = INSTANCE_KLASS >> 3, INSTANCE_FIELDS >> 3
 _BM_RECV, _BM_METHOD = BOUND_METHOD_RECEIVER >> 3, BOUND_METHOD_METHOD >> 3
 _NAT_NAME, _NAT_ARITY, _NAT_ID = NATIVE_NAME >> 3, NATIVE_ARITY >> 3, NATIVE_NATIVE_ID >> 3
 _ARR_LEN, _ARR_ELEMS = ARRAY_LENGTH >> 3, ARRAY_ELEMENTS >> 3
+MAX_ARRAY_LENGTH = MAX_OBJECT_WORDS - _ARR_ELEMS    # the most elements an ARRAY can hold
 _TBL_COUNT, _TBL_ENTRIES = TABLE_COUNT >> 3, TABLE_ENTRIES >> 3
 _VAL_SLOTS = VALUES_SLOTS >> 3
 
@@ -469,9 +470,10 @@ class LoxObjects:
     def new_array(self, length: int) -> int:
         """An ARRAY of `length` NILs."""
         _check_raw(length, "array length")
+        if length > MAX_ARRAY_LENGTH:
+            raise HeapError(f"array of {length} elements is larger than the largest "
+                            f"({MAX_ARRAY_LENGTH})")
         nwords = _ARR_ELEMS + length
-        if nwords > MAX_OBJECT_WORDS:
-            raise HeapError(f"array of {length} elements is too large")
         i = self._alloc(nwords, ARRAY | (nwords << HEADER_SIZE_SHIFT))
         self.mem64[i + _ARR_LEN] = length
         self._fill_nil(i + _ARR_ELEMS, length)

@@ -236,12 +236,20 @@ class FunctionVersion:
     name: str
     blocks: list = field(default_factory=list)
     unsafe: bool = False
+    # label -> position in `blocks`, rebuilt when a block has moved (labels are unique, so
+    # a block found at its recorded position is the one): `block()` in constant time.
+    _positions: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def block(self, label: str) -> Block:
         """The block labelled `label` (KeyError if none)."""
-        for b in self.blocks:
-            if b.label == label:
-                return b
+        blocks = self.blocks
+        k = self._positions.get(label, -1)
+        if 0 <= k < len(blocks) and blocks[k].label == label:
+            return blocks[k]
+        self._positions = {b.label: k for k, b in enumerate(blocks)}
+        k = self._positions.get(label)
+        if k is not None:
+            return blocks[k]
         raise KeyError(f"no block %{label} in @{self.func} VERSION %{self.name}")
 
 

@@ -32,6 +32,7 @@ from ..ir.types import I1, I64, PTR, TAGREF64, VOID, FuncRefType
 from . import ast
 from .ast import FunctionKind
 from .natives import NATIVES
+from .nesting import recursion_room
 
 NIL, TRUE, FALSE = Sym("lox.nil"), Sym("lox.true"), Sym("lox.false")
 
@@ -206,12 +207,15 @@ RETURN_THIS = "lox.rt.return_this"
 
 
 def compile_program(script: ast.FunctionNode, profile: bool = False) -> LoxProgram:
-    """Compile a resolved script into a LoxProgram (with PROFILE sites when `profile`)."""
+    """Compile a resolved script into a LoxProgram (with PROFILE sites when `profile`).
+
+    The walk recurses once per nesting level, which the parser keeps within MAX_NESTING."""
     cg = ModuleCodegen(profile)
     cg.natives()
     if profile:
         cg.helper("lox.instantiate")   # speculated class calls allocate with it
-    info = cg.function(script)
+    with recursion_room():
+        info = cg.function(script)
     cg.program.script = info.ir_name
     return cg.program
 

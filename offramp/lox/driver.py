@@ -20,21 +20,22 @@ def run_lox(source: str, path: str, config, stdout, stderr, stdin=None) -> int:
     program = compile_program(script, profile=config.tier != "interp")
     if config.dump_ir:
         print(print_module(program.module), file=stderr)
-    runtime = LoxRuntime(program, config, stdout, stderr, stdin)
+    runtime = None
     try:
+        runtime = LoxRuntime(program, config, stdout, stderr, stdin)
         with runtime.vm.sigint_interrupts():
             runtime.run()
         status = EXIT_OK
     except GuestExit as stop:
         stdout.flush()
         status = stop.status
-    except GuestError as error:
+    except GuestError as error:   # Out of memory. while loading the program included
         stdout.flush()
         print(error.message, file=stderr)
         for line in stack_trace(program, error.stack or []):
             print(line, file=stderr)
         status = EXIT_RUNTIME_ERROR
-    if config.stats:
+    if config.stats and runtime is not None:
         print_stats({**runtime.vm.stats(), **runtime.stats}, stderr)
     return status
 

@@ -23,6 +23,7 @@ from enum import IntEnum
 
 from offramp.lox import ast
 from offramp.lox.ast import FunctionKind, FunctionNode, GlobalBinding, Local
+from offramp.lox.nesting import MAX_NESTING, NestingTooDeep, recursion_room
 from offramp.lox.resolver import ClassScope, FunctionScope
 from offramp.lox.scanner import Scanner, Token, TokenType
 
@@ -61,9 +62,16 @@ class Precedence(IntEnum):
 
 
 def parse_program(source: str) -> tuple[FunctionNode, list[str]]:
-    """Parse and resolve a Lox program: the script function and clox's compile error lines."""
+    """Parse and resolve a Lox program: the script function and clox's compile error lines.
+
+    Parsing stops at the first place nested deeper than MAX_NESTING levels (see nesting.py);
+    the script returned then is partial, and the errors say so."""
     parser = Parser(Scanner(source))
-    script = parser.parse_script()
+    with recursion_room():
+        try:
+            script = parser.parse_script()
+        except NestingTooDeep:
+            script = parser.script
     return script, parser.errors
 
 
@@ -78,6 +86,8 @@ class Parser:
         self.panic_mode = False
         self.function: FunctionScope | None = None
         self.klass: ClassScope | None = None
+        self.script: FunctionNode | None = None
+        self.depth = 0          # nesting levels open at the current token (nesting.py)
 
     # Errors and token handling.
 
@@ -139,6 +149,13 @@ class Parser:
                 return
             self.advance()
 
+    def nest(self, levels: int = 1) -> None:
+        """Open `levels` more nesting levels; past MAX_NESTING, report it and stop parsing."""
+        self.depth += levels
+        if self.depth > MAX_NESTING:
+            self.error_at_current("Too much nesting.")
+            raise NestingTooDeep
+
     # Functions and scopes.
 
     def begin_function(self, kind: FunctionKind, name: str) -> FunctionNode:
@@ -159,7 +176,7 @@ class Parser:
 
     def parse_script(self) -> FunctionNode:
         """Parse the whole program as the top-level script function."""
-        script = self.begin_function(FunctionKind.SCRIPT, "")
+        script = self.script = self.begin_function(FunctionKind.SCRIPT, "")
         self.advance()
         while not self.match(TokenType.EOF):
             script.body.append(self.declaration())
@@ -177,8 +194,10 @@ class Parser:
         """A declaration or statement, resynchronizing after an error."""
         parse = DECLARATIONS.get(self.current.type)
         if parse is not None:
+            self.nest()
             self.advance()
             stmt = parse(self)
+            self.depth -= 1
         else:
             stmt = self.statement()
         if self.panic_mode:
@@ -240,6 +259,7 @@ class Parser:
 
     def function_body(self, kind: FunctionKind) -> FunctionNode:
         """Parameters and body of a function named by the token just consumed."""
+        self.nest()
         node = self.begin_function(kind, self.previous.lexeme)
         self.function.begin_scope()
         self.consume(TokenType.LEFT_PAREN, "Expect '(' after function name.")
@@ -248,6 +268,7 @@ class Parser:
         self.consume(TokenType.RIGHT_PAREN, "Expect ')' after parameters.")
         self.consume(TokenType.LEFT_BRACE, "Expect '{' before function body.")
         node.body = self.block()
+        self.depth -= 1
         return self.end_function()
 
     def parameters(self, node: FunctionNode) -> None:
@@ -276,8 +297,11 @@ class Parser:
         parse = STATEMENTS.get(self.current.type)
         if parse is None:
             return self.expression_statement()
+        self.nest()
         self.advance()
-        return parse(self)
+        stmt = parse(self)
+        self.depth -= 1
+        return stmt
 
     def block_statement(self) -> ast.Block:
         """`{ declarations }` as its own scope."""
@@ -374,19 +398,28 @@ class Parser:
         return self.parse_precedence(Precedence.ASSIGNMENT)
 
     def parse_precedence(self, precedence: Precedence) -> ast.Expr:
-        """An expression whose operators bind at least as tightly as `precedence`."""
+        """An expression whose operators bind at least as tightly as `precedence`.
+
+        Each infix operator applied here nests the tree one level deeper (`a + b + c` is
+        `(a + b) + c`), so it counts as a level until this expression is done."""
+        self.nest()
+        levels = 1
         self.advance()
         prefix = RULES.get(self.previous.type, NO_RULE).prefix
         if prefix is None:
             self.error("Expect expression.")
+            self.depth -= levels
             return ast.Literal(None, self.previous.line)
         can_assign = precedence <= Precedence.ASSIGNMENT
         expr = prefix(self, can_assign)
         while precedence <= RULES.get(self.current.type, NO_RULE).precedence:
+            self.nest()
+            levels += 1
             self.advance()
             expr = RULES[self.previous.type].infix(self, expr, can_assign)
         if can_assign and self.match(TokenType.EQUAL):
             self.error("Invalid assignment target.")
+        self.depth -= levels
         return expr
 
     def grouping(self, can_assign: bool) -> ast.Grouping:

@@ -11,7 +11,7 @@ import time
 from ..interp.errors import GuestError
 from ..ir import tagref
 from ..ir.tagref import FALSE, NIL, QNAN, TRUE, from_fp, to_fp
-from ..heap import ObjKind
+from ..heap import MAX_ARRAY_LENGTH, ObjKind
 from ..runtime.vm import VM
 from ..trace import Tracer
 from .codegen import RETURN_THIS
@@ -22,6 +22,15 @@ _QNAN = QNAN
 
 def _num(w) -> bool:
     return (w & _QNAN) != _QNAN
+
+
+def _whole_number(w) -> int | None:
+    """The integer a number word holds, or None for a non-number, a fraction, an infinity
+    or a NaN (which `int()` would reject with a Python exception)."""
+    if not _num(w):
+        return None
+    x = to_fp(w)
+    return int(x) if math.isfinite(x) and x.is_integer() else None
 
 
 def format_number(value: float) -> str:
@@ -452,16 +461,18 @@ class LoxRuntime:
     # --- Array -----------------------------------------------------------------------------
 
     def array_new(self, n):
-        if not _num(n) or to_fp(n) != int(to_fp(n)) or to_fp(n) < 0:
+        """`Array(n)`: n nils; n a whole number from 0 to MAX_ARRAY_LENGTH (README)."""
+        size = _whole_number(n)
+        if size is None or size < 0:
             raise GuestError("Array size must be a non-negative integer.")
-        if to_fp(n) > 1 << 24:
-            raise GuestError("Array size too large.")
-        return self.heap.new_array(int(to_fp(n)))
+        if size > MAX_ARRAY_LENGTH:
+            raise GuestError(f"Array size must be at most {MAX_ARRAY_LENGTH}.")
+        return self.heap.new_array(size)
 
     def _index(self, array, i):
-        if not _num(i) or to_fp(i) != int(to_fp(i)):
+        index = _whole_number(i)
+        if index is None:
             raise GuestError("Array index must be an integer.")
-        index = int(to_fp(i))
         if not 0 <= index < self.heap.array_length(array):
             raise GuestError("Array index out of bounds.")
         return index
