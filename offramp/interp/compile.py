@@ -267,9 +267,9 @@ HANDLERS = {
     "AND": _binary(_plain(lambda x, y: x & y)),
     "OR": _binary(_plain(lambda x, y: x | y)),
     "XOR": _binary(_plain(lambda x, y: x ^ y)),
-    "FADD": _binary(_plain(lambda x, y: x + y)),
-    "FSUB": _binary(_plain(lambda x, y: x - y)),
-    "FMUL": _binary(_plain(lambda x, y: x * y)),
+    "FADD": _binary(_plain(sem.fadd)),
+    "FSUB": _binary(_plain(sem.fsub)),
+    "FMUL": _binary(_plain(sem.fmul)),
     "FDIV": _binary(_plain(sem.fdiv)),
     "FREM": _binary(_plain(sem.frem)),
     "EQ": _binary(_plain(lambda x, y: int(x == y if not isinstance(x, float) else

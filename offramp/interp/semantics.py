@@ -5,6 +5,7 @@ ptr as ints.  These functions pin down the cases LLVM leaves undefined exactly a
 `ir/ops.py` documents them, so that both tiers agree on every input.
 """
 import math
+import operator
 
 from ..ir import tagref
 from ..ir.nodes import Function
@@ -46,17 +47,36 @@ def urem(a: int, b: int) -> int:
 DEFAULT_NAN = float("inf") - float("inf")
 
 
-def fdiv(a: float, b: float) -> float:
-    """IEEE division as the machine does it: by zero gives a signed infinity, NaN/0 the
-    NaN itself and 0/0 the machine's default NaN."""
+def machine_fp(op):
+    """A double operation with x86-64's SSE rules for NaNs, which clox's and native code's
+    arithmetic follow: a NaN operand is the result — the first one when both are (CPython
+    may swap the operands of + and *, and so may LLVM) — and an invalid operation
+    (inf - inf, 0 * inf, 0 / 0) gives DEFAULT_NAN."""
+    def apply(x: float, y: float) -> float:
+        if x != x:
+            return x
+        if y != y:
+            return y
+        result = op(x, y)
+        return DEFAULT_NAN if result != result else result
+    apply.__name__ = op.__name__
+    return apply
+
+
+def _divide(a: float, b: float) -> float:
+    """IEEE division of non-NaN operands: by zero gives a signed infinity (0/0 a NaN)."""
     try:
         return a / b
     except ZeroDivisionError:
-        if a != a:
-            return a
         if a == 0.0:
             return DEFAULT_NAN
         return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+fadd = machine_fp(operator.add)
+fsub = machine_fp(operator.sub)
+fmul = machine_fp(operator.mul)
+fdiv = machine_fp(_divide)
 
 
 def frem(a: float, b: float) -> float:

@@ -8,6 +8,7 @@ import math
 import sys
 import time
 
+from ..interp import semantics as sem
 from ..interp.errors import GuestError
 from ..ir import tagref
 from ..ir.tagref import FALSE, NIL, QNAN, TRUE, from_fp, to_fp
@@ -38,12 +39,6 @@ def format_number(value: float) -> str:
     if value != value:
         return "-nan" if math.copysign(1.0, value) < 0 else "nan"
     return "%g" % value
-
-
-def first_nan(x: float, y: float, result: float) -> float:
-    """`result` of x OP y, except that with two NaN operands it is the first, as x86's
-    SSE arithmetic (and so clox) gives it; Python's + and * may give the second."""
-    return x if x != x else result
 
 
 def _integer(w):
@@ -184,7 +179,7 @@ class LoxRuntime:
     def add(self, a, b):
         if _num(a) and _num(b):
             x, y = to_fp(a), to_fp(b)
-            return from_fp(first_nan(x, y, x + y))
+            return from_fp(sem.fadd(x, y))
         heap = self.heap
         if heap.kind_of(a) is ObjKind.STRING and heap.kind_of(b) is ObjKind.STRING:
             return heap.concat(a, b)
@@ -197,16 +192,15 @@ class LoxRuntime:
 
     def sub(self, a, b):
         x, y = self._numbers(a, b)
-        return from_fp(x - y)
+        return from_fp(sem.fsub(x, y))
 
     def mul(self, a, b):
         x, y = self._numbers(a, b)
-        return from_fp(first_nan(x, y, x * y))
+        return from_fp(sem.fmul(x, y))
 
     def div(self, a, b):
-        from ..interp.semantics import fdiv
         x, y = self._numbers(a, b)
-        return from_fp(fdiv(x, y))
+        return from_fp(sem.fdiv(x, y))
 
     def neg(self, a):
         if not _num(a):

@@ -8,7 +8,8 @@ table against this lowering.
 """
 from ..ir import tagref
 from ..ir.nodes import Var
-from ..ir.types import DoubleType, IntType
+from ..interp.semantics import DEFAULT_NAN
+from ..ir.types import DOUBLE, DoubleType, IntType
 from .lower import LinkInfo, Lowered, Lowering, SiteDesc, llvm_literal, llvm_type
 from .stub import STUB_SYMBOL
 from .threadblock import PAYLOAD_SHIFT, REQUEST
@@ -29,6 +30,35 @@ def _simple(llvm_op):
     def lower(lw, block, index, instr):
         a, b = _operands(lw, instr, "a", "b")
         lw.define(instr, f"{llvm_op} {llvm_type(instr.arg('type'))} {a}, {b}")
+    return lower
+
+
+def _machine_fp(llvm_op):
+    """A double operation with x86's NaN rules (interp/semantics.machine_fp), whatever LLVM
+    does with NaNs (it may swap the operands of fadd and fmul, rewrite `x - C` as
+    `x + -C` and fold invalid operations to a positive NaN): when the result is a NaN —
+    a cold path — it is recomputed from the operands: the first NaN operand, else the
+    machine's default NaN."""
+    def lower(lw, block, index, instr):
+        a, b = _operands(lw, instr, "a", "b")
+        op, result = lw.label("fp"), lw.tmp("fp")
+        fix, done = lw.label("fp_nan"), lw.label("fp_done")
+        lw.emit(f"br label %{op}")
+        lw.start_block(op)
+        lw.emit(f"{result} = {llvm_op} double {a}, {b}")
+        is_nan = lw.tmp()
+        lw.emit(f"{is_nan} = fcmp uno double {result}, 0.0")
+        lw.emit(f"br i1 {is_nan}, label %{fix}, label %{done}, !prof !0")
+        lw.start_block(fix)
+        a_nan, b_nan, second, first = (lw.tmp() for _ in range(4))
+        lw.emit(f"{a_nan} = fcmp uno double {a}, 0.0")
+        lw.emit(f"{b_nan} = fcmp uno double {b}, 0.0")
+        lw.emit(f"{second} = select i1 {b_nan}, double {b}, double "
+                f"{llvm_literal(DEFAULT_NAN, DOUBLE)}")
+        lw.emit(f"{first} = select i1 {a_nan}, double {a}, double {second}")
+        lw.emit(f"br label %{done}")
+        lw.start_block(done)
+        lw.define(instr, f"phi double [ {result}, %{op} ], [ {first}, %{fix} ]")
     return lower
 
 
@@ -400,8 +430,8 @@ LOWER = {
     "UDIV": _division("udiv"), "UREM": _division("urem"),
     "SHL": _shift("shl"), "LSHR": _shift("lshr"), "ASHR": _shift("ashr"),
     "AND": _simple("and"), "OR": _simple("or"), "XOR": _simple("xor"),
-    "FADD": _simple("fadd"), "FSUB": _simple("fsub"), "FMUL": _simple("fmul"),
-    "FDIV": _simple("fdiv"), "FREM": _simple("frem"), "FNEG": _fneg,
+    "FADD": _machine_fp("fadd"), "FSUB": _machine_fp("fsub"), "FMUL": _machine_fp("fmul"),
+    "FDIV": _machine_fp("fdiv"), "FREM": _simple("frem"), "FNEG": _fneg,
     "EQ": _compare("eq"), "NE": _compare("ne"), "SLT": _compare("slt"),
     "SLE": _compare("sle"), "SGT": _compare("sgt"), "SGE": _compare("sge"),
     "ULT": _compare("ult"), "ULE": _compare("ule"), "UGT": _compare("ugt"),

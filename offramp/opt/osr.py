@@ -13,16 +13,20 @@ Frame states are copied unchanged: they name versions of the original function, 
 in the clone rebuilds ordinary frames of f, resuming the iteration the clone was in.
 
 A live-in variable that is (re)defined in a block reachable from the header — an inner
-loop reading the outer loop's counter — would have two definitions in the clone: the
-entry's argument and its own definition, reached again when the outer loop goes round.
-Such a variable gets a new parameter of the header (the phi SSA needs there): the entry
-passes the interpreter's value, an edge from a block its definition dominates passes the
-variable, any other edge the parameter; uses the definition does not dominate in the clone
-read the parameter.  So in those blocks a baseline variable is held under another name:
-`held_by(clone, baseline)` says which, for whoever builds frame states of the clone.
-`live_names` still name the interpreter frame's variables.
+loop reading an outer loop's counter — has two definitions in the clone: the entry's
+argument and its own definition, reached again when the outer loop goes round.  SSA is
+rebuilt for it: every block its definition does not dominate and that more than one edge
+enters (the header first of all, and the headers of the loops around it) gets a new
+parameter for it (the phi SSA needs there), each edge passes the name that reaches the
+end of its block (the variable itself where its definition dominates, the entry's argument
+out of the entry, else the block's parameter or what its one predecessor passes on), and
+uses the definition does not dominate read the name that reaches their block.  So in those
+blocks a baseline variable is held under another name: `held_by(clone, baseline)` says
+which, for whoever builds frame states of the clone.  `live_names` still name the
+interpreter frame's variables.
 """
-from ..ir.analysis import dominates, dominators_in_order, liveness, reachable_from, value_types
+from ..ir.analysis import (dominates, dominators_in_order, liveness, predecessors,
+                            reachable_from, value_types)
 from ..ir.nodes import Block, Dest, Function, FunctionVersion, Instr, Var
 from ..ir.ops import Kind
 from ..ir.types import FuncRefType, FuncSig
@@ -81,43 +85,78 @@ def entry_names(version, header_label: str, live_in: dict | None = None) -> list
 
 def _merge_redefined(clone, header_label: str, clash: list, defs: dict, types: dict,
                      names: NameSupply) -> None:
-    """Give each variable in `clash` a header parameter and route uses and edges to it
-    (see the module docstring); the entry's branch already passes their values."""
-    _, idom = dominators_in_order(clone)
-    header = clone.block(header_label)
-    phi = {n: names.fresh(f"{n}.osr") for n in clash}
-    header.params = header.params + [(phi[n], types[n]) for n in clash]
+    """Rebuild SSA for each variable in `clash` (see the module docstring); the entry's
+    branch already passes their values to the header, after its own parameters."""
+    def new_param(block, n, merged):
+        param = names.fresh(f"{n}.osr")
+        block.params = block.params + [(param, types[n])]
+        return param
+    entry_values = dict(zip(clash, (a.name for a in
+                                    clone.blocks[0].instrs[-1].arg("dest").args[-len(clash):])))
+    starts, ends, joins = _reaching_names(clone, header_label, clash, defs, entry_values,
+                                          new_param)
     for block in clone.blocks[1:]:
-        rename = {n: phi[n] for n in clash if not dominates(defs[n][0], block.label, idom)}
+        rename = starts.get(block.label, {})
         if rename:
             block.instrs = [map_operands(i, lambda o, ok: Var(rename[o.name])
                                          if isinstance(o, Var) and o.name in rename else o)
                             for i in block.instrs]
-        extra = tuple(Var(rename.get(n, n)) for n in clash)
-        block.instrs[-1] = _extend_edges(block.instrs[-1], header_label, extra)
+        for target, merged in joins.items():
+            if target == header_label and block is clone.blocks[0]:
+                continue               # the entry's branch passes them already
+            extra = tuple(Var(ends[block.label][n]) for n in merged)
+            block.instrs[-1] = _extend_edges(block.instrs[-1], target, extra)
+
+
+def _reaching_names(clone, header_label: str, clash: list, defs: dict, entry_values: dict,
+                    param_for):
+    """For the clashing variables of an OSR clone: (block -> {variable: name reaching the
+    block's start}, for the blocks their definitions do not dominate; block -> {variable:
+    name reaching its end}; join block -> the variables it takes parameters for, in
+    `clash` order).  `param_for(block, variable, merged)` names a join block's parameter
+    for `variable`, one of the `merged` ones: made anew by osr_entry, read back by
+    held_by."""
+    order, idom = dominators_in_order(clone)
+    preds = predecessors(clone)
+    by_label = {b.label: b for b in clone.blocks}
+    entry = clone.blocks[0].label
+    starts, ends, joins = {}, {entry: dict(entry_values)}, {}
+    for label in order[1:]:
+        block = by_label[label]
+        outside = [n for n in clash if not dominates(defs[n][0], label, idom)]
+        if outside and (len(preds[label]) > 1 or label == header_label):
+            joins[label] = outside
+            start = {n: param_for(block, n, outside) for n in outside}
+        else:
+            start = {n: ends[preds[label][0]][n] for n in outside}
+        starts[label] = start
+        ends[label] = {n: start.get(n, n) for n in clash}
+    return starts, ends, joins
 
 
 def held_by(clone, baseline, live_in: dict | None = None) -> dict:
     """For an OSR clone of `baseline`: block label -> {baseline variable: the clone's
-    variable holding it there}, for the variables whose header parameter replaces them
+    variable holding it there}, for the variables whose new parameters replace them
     (empty when none does).  Derived from the clone itself: the entry's parameters follow
-    `live_names`' order, and its branch passes the values of the new header parameters
-    after the header's own.  `live_in`: the baseline's liveness, if the caller has it."""
+    `live_names`' order, its branch passes the clashing variables' values after the
+    header's own parameters, and each join block's new parameters come last, in that
+    order.  `live_in`: the baseline's liveness, if the caller has it."""
     entry = clone.blocks[0]
     jump = entry.instrs[-1].arg("dest")
-    header = clone.block(jump.label)
     own = len(baseline.block(jump.label).params)
-    if len(header.params) == own:
+    extra = jump.args[own:]
+    if not extra:
         return {}
     live_names = entry_names(baseline, jump.label, live_in)
     by_entry_param = {p: n for (p, _), n in zip(entry.params, live_names)}
-    phis = {by_entry_param[arg.name]: p for arg, (p, _) in
-            zip(jump.args[own:], header.params[own:])}
+    clash = [by_entry_param[a.name] for a in extra]
     defs = definitions(clone)
-    _, idom = dominators_in_order(clone)
-    return {b.label: {n: phi for n, phi in phis.items()
-                      if not dominates(defs[n][0], b.label, idom)}
-            for b in clone.blocks[1:]}
+
+    def param_for(block, n, merged):
+        return block.params[len(block.params) - len(merged) + merged.index(n)][0]
+    starts, _, _ = _reaching_names(clone, jump.label, clash, defs,
+                                   {n: a.name for n, a in zip(clash, extra)}, param_for)
+    return {b.label: dict(starts.get(b.label, {})) for b in clone.blocks[1:]}
 
 
 def _extend_edges(instr, target: str, extra: tuple):

@@ -167,3 +167,39 @@ def test_an_inner_loop_reading_the_outer_counter_is_entered_mid_way(i, j):
     acc = sum(x * y for x in range(i) for y in range(m)) + sum(i * y for y in range(j))
     want = sum(x * y for x in range(n) for y in range(m))
     assert VM(module).call(clone.name, [j, acc, i, m, n]) == want
+
+
+NESTED_FOUR_DEEP = """
+fun calc(a, b, c) { return a * 100 + b * 10 + c; }
+var total = 0;
+for (var q = 0; q < 2; q = q + 1) {
+  for (var r = 0; r < 3; r = r + 1) {
+    for (var i = 0; i < 7; i = i + 1) {
+      for (var j = 0; j < 7; j = j + 1) {
+        total = total + calc(r, i, j) + q;
+        if (j == 6 and i == 6) print total;
+      }
+    }
+  }
+}
+print total;
+"""
+
+
+@pytest.mark.parametrize("tier", ["jit", "eager"])
+def test_entry_at_an_inner_loop_sees_every_outer_loop_go_round(tier):
+    """Entered at the innermost header, the clone must merge each outer counter at every
+    header it passes (SSA rebuilt at the joins), not only at the entry's header: with
+    one merge there, the outer counters stayed at their entry values and the outer
+    loops never ended."""
+    import io
+    from offramp.config import Config
+    from offramp.lox.driver import run_lox
+
+    def run(**config):
+        out, err = io.StringIO(), io.StringIO()
+        status = run_lox(NESTED_FOUR_DEEP, "nested.lox", Config(**config), out, err)
+        return status, out.getvalue(), err.getvalue()
+    expected = run(tier="interp")
+    assert expected[0] == 0 and len(expected[1].splitlines()) == 7
+    assert run(tier=tier, verify_ir=True) == expected
