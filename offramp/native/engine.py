@@ -43,6 +43,10 @@ DEPTH_WORD, POLL_WORD, INTERRUPT_WORD = (OFFSET[name] // 8 for name in
                                          ("depth", "poll", "interrupt"))
 
 
+class UnitTooLarge(VMError):
+    """A version too large to compile natively in reasonable time: it stays interpreted."""
+
+
 def anchor_of(save_ptr: int) -> tuple:
     """(return address, stack pointer, frame pointer, save area) of the native frame that
     entered the stub whose save area is at `save_ptr` (the stub's frame sits above it)."""
@@ -209,8 +213,17 @@ class NativeEngine:
 
     # --- compiling -------------------------------------------------------------------
 
+    def check_size(self, version) -> None:
+        """Raise UnitTooLarge for a version above Config.max_native_instructions."""
+        size = sum(len(block.instrs) for block in version.blocks)
+        limit = self.vm.config.max_native_instructions
+        if size > limit:
+            raise UnitTooLarge(f"@{version.func} VERSION %{version.name} has {size} "
+                               f"instructions, more than the native tier compiles ({limit})")
+
     def compile(self, version, install=True) -> NativeCode:
         """Compile a version; with `install`, calls of its function enter it from now on."""
+        self.check_size(version)
         symbol = f"n{len(self.codes)}.{version.func}.{version.name}".replace("-", "_")
         invalid = WORD(0)
         lowered = lower_version(self.module, version, self.link_info(invalid), symbol)

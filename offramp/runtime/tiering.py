@@ -14,7 +14,7 @@ is the interpreter frame's result.  Interpreter->native entries nest at most
 Config.max_native_reentry deep, so deep recursion that keeps crossing tiers stays in the
 interpreter instead of exhausting the C stack.
 """
-from ..native.engine import NativeEngine
+from ..native.engine import NativeEngine, UnitTooLarge
 
 
 class TierPolicy:
@@ -39,6 +39,7 @@ class TierPolicy:
         self.guard_failures = {}  # id(NativeCode) -> guard failures
         self.failed = {}          # function name -> failed guard reasons
         self.recompiles = {}      # function name -> invalidations so far
+        self.too_large = set()    # functions that stay interpreted (UnitTooLarge)
         interp = vm.interp
         interp.call_hook = self.on_call
         interp.loop_hook = self.on_hot_loop
@@ -53,9 +54,11 @@ class TierPolicy:
             self.count_loop_call(thread)
             if n < self.call_threshold or not func.versions:
                 return None
-            if self.compile_caller_first(thread, func):
+            if func.name in self.too_large or self.compile_caller_first(thread, func):
                 return None
             code = self.compile(func)
+            if code is None:
+                return None
         return self.enter(code, args, thread)
 
     def count_loop_call(self, thread) -> None:
@@ -103,11 +106,20 @@ class TierPolicy:
             self.reentry -= 1
 
     def compile(self, func):
-        """Compile what the client's optimizer makes of `func` and install it for calls."""
-        version = self.vm.optimize(func)
-        code = self.engine.compile(version)
+        """Compile what the client's optimizer makes of `func` and install it for calls;
+        None when it is too large (it stays interpreted)."""
+        try:
+            self.engine.check_size(func.current)
+            code = self.engine.compile(self.vm.optimize(func))
+        except UnitTooLarge as error:
+            self.stay_interpreted(func.name, error)
+            return None
         self.native[func.name] = code
         return code
+
+    def stay_interpreted(self, func_name: str, error: UnitTooLarge) -> None:
+        self.too_large.add(func_name)
+        self.vm.tracer.emit("tier", f"not compiled: {error}")
 
     def on_deopt(self, code, kind: str, reason: str) -> None:
         """Count guard failures; code whose guards keep failing is invalidated, and the
@@ -126,8 +138,8 @@ class TierPolicy:
         if self.native.get(code.version.func) is code:
             del self.native[code.version.func]
         self.engine.invalidate(code)
-        for key, (osr_code, _) in list(self.osr_codes.items()):
-            if osr_code is code:
+        for key, entry in list(self.osr_codes.items()):
+            if entry is not None and entry[0] is code:
                 del self.osr_codes[key]
 
     def failed_speculations(self, func_name: str) -> set:
@@ -150,9 +162,11 @@ class TierPolicy:
         """OSR: continue a hot interpreted loop in native code, mid-iteration."""
         version = frame.code.version
         key = (version.func, version.name, frame.block)
-        entry = self.osr_codes.get(key)
+        if key not in self.osr_codes:
+            self.osr_codes[key] = self.compile_osr_entry(version, frame.block)
+        entry = self.osr_codes[key]
         if entry is None:
-            entry = self.osr_codes[key] = self.compile_osr_entry(version, frame.block)
+            return None
         code, live = entry
         self.osr_entries += 1
         self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration "
@@ -160,14 +174,22 @@ class TierPolicy:
         return self.enter(code, [frame.value(n) for n in live], thread, osr=True)
 
     def compile_osr_entry(self, version, header: str):
-        """(native code of an OSR entry clone at `header`, its live names)."""
+        """(native code of an OSR entry clone at `header`, its live names); None when
+        the function is too large (the loop stays interpreted)."""
         from ..opt.osr import osr_entry
-        code = self.vm.interp.code_for(version)
-        func, live = osr_entry(self.vm.module, version, header, code.live_in(), code.ctx.types)
-        self.vm.tracer.emit("osr", f"entry clone @{func.name} for @{version.func} "
-                                   f"%{version.name} loop %{header}")
-        return self.engine.compile(self.vm.optimize(func), install=False), live
+        try:
+            self.engine.check_size(version)
+            code = self.vm.interp.code_for(version)
+            func, live = osr_entry(self.vm.module, version, header, code.live_in(),
+                                   code.ctx.types)
+            self.vm.tracer.emit("osr", f"entry clone @{func.name} for @{version.func} "
+                                       f"%{version.name} loop %{header}")
+            return self.engine.compile(self.vm.optimize(func), install=False), live
+        except UnitTooLarge as error:
+            self.stay_interpreted(version.func, error)
+            return None
 
     def stats(self) -> dict:
         return {"osr entries": self.osr_entries, "recompilations": dict(self.recompiles),
+                "too large to compile": len(self.too_large),
                 **self.engine.stats()}
