@@ -13,7 +13,8 @@ class Config:
     tier: str = "jit"                 # interp | jit | eager
     gc_stress: bool = False           # collect at every allocation
     deopt_stress: int = 0             # every Nth deopt-capable native site deopts (0: off)
-    max_frames: int = 10_000          # guest call depth before "Stack overflow."
+    max_frames: int = 10_000          # guest call depth before "Stack overflow.", in every
+                                      # tier (interpreted, native and inlined frames count)
     native_stack_bytes: int = 4 << 20 # C stack native frames may use below their entry
     max_native_reentry: int = 64      # nested interpreter->native entries before staying put
     # IR instructions of the largest unit compiled natively; bigger ones stay interpreted.

@@ -1,7 +1,9 @@
 """IR function versions to LLVM IR text, with stack maps at every deopt-capable site.
 
-One version becomes one LLVM function `i64|double|void NAME(ptr thread, params...)` with
-frame pointers kept and the `statepoint-example` GC strategy.  How each IR construct maps:
+One version becomes one LLVM function `i64|double|void NAME(ptr thread, i64 depth,
+params...)` with frame pointers kept and the `statepoint-example` GC strategy (`depth`: the
+guest frames under this one, every tier's, checked against Config.max_frames in the
+prologue).  How each IR construct maps:
 - values: int<n> -> iN, double -> double, tagref64/ref/ptr -> i64, funcref -> i64 (the
   function's id: its entry cell is `cells + 8*id`, zero until it has native code);
 - block parameters -> phi nodes, every branch edge through an edge block of its own;

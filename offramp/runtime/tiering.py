@@ -12,7 +12,9 @@ A hot loop is entered by OSR: an entry clone of the function taking the loop hea
 values (opt/osr.py) is compiled and called with the interpreter frame's values; its result
 is the interpreter frame's result.  Interpreter->native entries nest at most
 Config.max_native_reentry deep, so deep recursion that keeps crossing tiers stays in the
-interpreter instead of exhausting the C stack.
+interpreter instead of exhausting the C stack.  A function (or loop) whose version has more
+than Config.max_native_instructions instructions stays interpreted (traced under `tier`,
+counted in `--stats`): LLVM would take longer to compile it than the interpreter to run it.
 """
 from ..native.engine import NativeEngine, UnitTooLarge
 
