@@ -14,7 +14,7 @@ is the interpreter frame's result.  Interpreter->native entries nest at most
 Config.max_native_reentry deep, so deep recursion that keeps crossing tiers stays in the
 interpreter instead of exhausting the C stack.  A function (or loop) whose version has more
 than Config.max_native_instructions instructions stays interpreted (traced under `tier`,
-counted in `--stats`): LLVM would take longer to compile it than the interpreter to run it.
+counted in `--stats`): LLVM would take minutes and gigabytes to compile it.
 """
 from ..native.engine import NativeEngine, UnitTooLarge
 
