@@ -13,9 +13,17 @@ class Config:
     tier: str = "jit"                 # interp | jit | eager
     gc_stress: bool = False           # collect at every allocation
     deopt_stress: int = 0             # every Nth deopt-capable native site deopts (0: off)
-    max_frames: int = 10_000          # guest call depth before "Stack overflow."
+    max_frames: int = 10_000          # guest call depth before "Stack overflow.", in every
+                                      # tier (interpreted, native and inlined frames count)
     native_stack_bytes: int = 4 << 20 # C stack native frames may use below their entry
     max_native_reentry: int = 64      # nested interpreter->native entries before staying put
+    # IR instructions of the largest unit compiled natively; bigger ones stay interpreted.
+    # The native pipeline is linear in a unit's size, but LLVM's share is large: measured
+    # on scripts of `print 1;` lines (one instruction each) in eager mode, about 40 kB of
+    # memory and 5 ms (on a loaded 2-core machine) an instruction — a 100k-line script
+    # would take minutes and 4 GB to compile before running once.  The largest function
+    # of the benchmarks and the test suite has 3,295.
+    max_native_instructions: int = 10_000
     # jit: calls of a function before it is compiled, iterations of a loop before OSR.
     # Low because interpreting is slow (~20 us a Lox call) and compiling cheap: measured
     # side by side, 30 instead of 100 makes invocation and properties 1.6x faster by clock.

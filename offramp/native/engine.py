@@ -51,8 +51,8 @@ MASK64 = (1 << 64) - 1
 ENTRY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p)
 SAVE_RSI, SAVE_RDX = 8 * GPR_DWARF.index("rsi"), 8 * GPR_DWARF.index("rdx")
 HELPER_REQUEST, DEOPT_REQUEST = REQUEST["helper"], REQUEST["deopt"]
-DEPTH_WORD, POLL_WORD, INTERRUPT_WORD = (OFFSET[name] // 8 for name in
-                                         ("depth", "poll", "interrupt"))
+DEPTH_WORD, POLL_WORD, STACK_LIMIT_WORD = (OFFSET[name] // 8 for name in
+                                           ("depth", "poll", "stack_limit"))
 TRAP_SITES = ("trap", "watchpoint")
 
 
@@ -107,7 +107,8 @@ class NativeCode:
         func = engine.vm.module.functions[version.func]
         self.sig = func.sig
         restype = ctype_of(func.sig.results[0]) if func.sig.results else None
-        argtypes = [ctypes.c_void_p] + [ctype_of(t) for t in func.sig.params]
+        # The thread block, the guest depth under the callee (lower.DEPTH), the parameters.
+        argtypes = [ctypes.c_void_p, ctypes.c_uint64] + [ctype_of(t) for t in func.sig.params]
         self.cfunc = ctypes.CFUNCTYPE(restype, *argtypes)(address)
         self._decoded = {}
 
@@ -181,10 +182,11 @@ class NativeEngine:
         return self._stack_pointer() - budget
 
     def request_interrupt(self) -> None:
-        """Make native code enter the runtime at its next poll (function entry or loop
-        back-edge).  Safe from any thread, while native code runs: two aligned word
-        stores the polls read with volatile loads."""
-        self.thread_block[INTERRUPT_WORD] = 1
+        """Make native code enter the runtime at its next poll: a loop back-edge (the poll
+        word) or a function entry (the stack limit, set out of reach: the prologue's check
+        is the entry poll).  Safe from any thread while native code runs: aligned word
+        stores, which native code reads as they come."""
+        self.thread_block[STACK_LIMIT_WORD] = MASK64
         self.thread_block[POLL_WORD] = 1
 
     def reset_stress(self):
@@ -237,6 +239,15 @@ class NativeEngine:
 
     # --- compiling -------------------------------------------------------------------
 
+    def check_size(self, version) -> None:
+        """Refuse a version above Config.max_native_instructions (LLVM would take minutes
+        and gigabytes to compile it)."""
+        size = sum(len(block.instrs) for block in version.blocks)
+        limit = self.vm.config.max_native_instructions
+        if size > limit:
+            raise ValueError(f"@{version.func} VERSION %{version.name} has {size} "
+                             f"instructions, more than the native tier compiles ({limit})")
+
     def compile(self, version, install=True, resumes_in=None) -> NativeCode:
         """Compile a version; with `install`, calls of its function enter it from now on.
         `resumes_in`: for an OSR clone's unchanged copy, what its own frame states
@@ -244,6 +255,8 @@ class NativeEngine:
 
         Raises CompileError (stages.py) naming the stage that failed; nothing is
         installed or kept then."""
+        with compile_stage("size", self.vm.config.fail_compile_stage):
+            self.check_size(version)
         symbol = f"n{len(self.codes)}.{version.func}.{version.name}".replace("-", "_")
         invalid = WORD(0)
         fail = self.vm.config.fail_compile_stage
@@ -355,7 +368,7 @@ class NativeEngine:
         tb = self.thread_block
         pending = self.lazy_pending > 0
         tb[OFFSET["status"] // 8] = STATUS_LAZY_DEOPT if pending else STATUS_OK
-        tb[POLL_WORD] = 1 if pending or tb[INTERRUPT_WORD] else 0
+        tb[POLL_WORD] = 1 if pending or self.vm.interrupted else 0
         if not pending:
             tb[OFFSET["deopt_target"] // 8] = 0
 
@@ -374,18 +387,16 @@ class NativeEngine:
 
         A pending lazy deopt stays pending: its target is a native frame further out."""
         # An OSR entry continues the top interpreter frame: that frame is not a caller.
-        tb = self.thread_block
-        outer_depth = tb[DEPTH_WORD]
         # The guest frames under the callee: every interpreter frame and the native frames
         # under those (an OSR entry's own frame is the one it replaces).
-        tb[DEPTH_WORD] = self.vm.interp.depth_base + len(thread.frames) - replaces_frame
+        depth = self.vm.interp.depth_base + len(thread.frames) - (1 if replaces_frame else 0)
         self.transitions.append(("enter", len(thread.frames), thread, replaces_frame))
         try:
             converted = [encode_arg(a, t, self) for a, t in zip(args, code.sig.params)]
-            result = code.cfunc(ctypes.addressof(self.thread_block), *converted)
+            result = code.cfunc(ctypes.addressof(self.thread_block), depth, *converted)
         finally:
             self.transitions.pop()
-            tb[DEPTH_WORD] = outer_depth
+        tb = self.thread_block
         if tb[OFFSET["status"] // 8] == STATUS_ERROR:
             tb[OFFSET["status"] // 8] = STATUS_OK
             error, self.pending_error = self.pending_error, None
@@ -467,18 +478,19 @@ class NativeEngine:
     def _serve_call(self, fid, buffer, save_ptr):
         func = self.functions[fid]
         args = self._args(buffer, func.sig.params)
-        with self.guest_depth():
+        with self.guest_depth(self.thread_block[DEPTH_WORD]):
             result = self.vm.invoke(func, args)
         return encode_word(result, func.sig.results[0], self) if func.sig.results else 0
 
     @contextlib.contextmanager
-    def guest_depth(self):
+    def guest_depth(self, depth: int):
         """While the runtime runs guest code for native code: the interpreter counts the
-        native code's guest frames (the depth word its call site or deopt exit set) as
-        frames under its own, so every tier overflows at Config.max_frames."""
+        `depth` guest frames under it (which native code passed: the depth word at a call,
+        the buffer argument at a deopt) as frames under its own, so every tier overflows at
+        Config.max_frames."""
         interp = self.vm.interp
         outer = interp.depth_base
-        interp.depth_base = self.thread_block[DEPTH_WORD] - len(self.vm.current_thread().frames)
+        interp.depth_base = depth - len(self.vm.current_thread().frames)
         try:
             yield
         finally:
@@ -489,6 +501,7 @@ class NativeEngine:
         return 0
 
     def _serve_stack_overflow(self, payload, buffer, save_ptr):
+        self.vm.safepoint_poll()     # an interrupt set the limit out of reach
         raise GuestError("Stack overflow.")
 
     def _serve_unreachable(self, payload, buffer, save_ptr):
@@ -516,7 +529,7 @@ class NativeEngine:
         if self._ends_osr_entry(save_ptr):
             self.rebuilt = (frames, pending)
             return 0
-        with self.guest_depth():
+        with self.guest_depth(buffer):
             result = self.vm.interp.resume_frames(self.vm.current_thread(), frames, pending)
         func = self.module.functions[code.version.func]
         return encode_word(result, func.sig.results[0], self) if func.sig.results else 0

@@ -1,7 +1,9 @@
 """IR function versions to LLVM IR text, with stack maps at every deopt-capable site.
 
-One version becomes one LLVM function `i64|double|void NAME(ptr thread, params...)` with
-frame pointers kept and the `statepoint-example` GC strategy.  How each IR construct maps:
+One version becomes one LLVM function `i64|double|void NAME(ptr thread, i64 depth,
+params...)` with frame pointers kept and the `statepoint-example` GC strategy (`depth`: the
+guest frames under this one, every tier's, checked against Config.max_frames in the
+prologue).  How each IR construct maps:
 - values: int<n> -> iN, double -> double, tagref64/ref/ptr -> i64, funcref -> i64 (the
   function's id: its entry cell is `cells + 8*id`, zero until it has native code);
 - block parameters -> phi nodes, every branch edge through an edge block of its own;
@@ -35,7 +37,8 @@ MAX_RECORD_LOCATIONS = 0xFFFF
 """A stack-map record counts its locations in 16 bits (format v3): a site with more values
 is refused here, before LLVM would encode a wrong count."""
 STATEPOINT_LEADING_LOCATIONS = 3   # calling convention, flags, number of deopt values
-DEPTH = "%depth.0"   # the thread's guest depth when this frame was entered
+DEPTH = "%depth.0"   # hidden argument: the guest frames (of every tier) under this one
+DEPTH_HERE = "%depth.1"   # this frame's own depth (DEPTH + 1): what a call passes on
 
 
 def inline_depth(version) -> int:
@@ -213,8 +216,7 @@ class Lowering:
         return f"{llvm_type(ty)} {self.value(operand, ty)}"
 
     def zero(self) -> str:
-        """`ret` of a dummy value (when unwinding after an error); restores the depth."""
-        self.set_depth(0)
+        """`ret` of a dummy value (when unwinding after an error)."""
         if self.result_type is None:
             return "ret void"
         return f"ret {llvm_type(self.result_type)} {llvm_literal(0, self.result_type)}"
@@ -408,12 +410,12 @@ class Lowering:
             rec += self.recorded([(val, ty)])
             result_type = ty
         site = self.new_site(SiteDesc(kind, reason, frames, 0, result_type))
-        self.set_depth(0)    # the rebuilt frames are counted by the interpreter
-        self.ret_i64(self.statepoint_stub(REQUEST["deopt"], rec, site_id=site))
+        under = self.tmp("depth")     # the frames under the rebuilt ones, in the buffer's place
+        self.emit(f"{under} = inttoptr i64 {DEPTH} to ptr")
+        self.ret_i64(self.statepoint_stub(REQUEST["deopt"], rec, buf=under, site_id=site))
 
     def ret_i64(self, r: str) -> None:
         """Return an i64 from the runtime as this function's result."""
-        self.set_depth(0)
         if self.result_type is None:
             self.emit("ret void")
         else:
@@ -488,7 +490,8 @@ class Lowering:
         self.reachable = natively_reachable(self.version, by_label)
         for label in order:
             self.lower_block(by_label[label])
-        head = [f"define {ret} @{self.symbol}(ptr %thread{', ' if params else ''}{params}) "
+        head = [f"define {ret} @{self.symbol}(ptr %thread, i64 {DEPTH}"
+                f"{', ' if params else ''}{params}) "
                 f"#0 gc \"statepoint-example\" {{", "prologue:"]
         head.append(f"  %argbuf = alloca [{self.buffer_words} x i64]")
         head += self.prologue_lines(entry)
@@ -497,18 +500,19 @@ class Lowering:
         return Lowered(self.symbol, text, self.sites)
 
     def prologue_lines(self, entry) -> list:
-        """Stack-limit and guest-depth checks, the interrupt poll, then the first block.
+        """Stack-limit and guest-depth checks, then the first block.
 
-        The thread's depth word counts guest frames (every tier's): this frame stands
-        for one more, and for up to `inline_depth` more while inlined code runs, so it
-        may start only if all of them fit under Config.max_frames — else it leaves at
-        once: `Stack overflow.` when it inlines nothing, else a deopt at its entry, so
-        that the interpreter overflows at the very frame it would have alone."""
+        The stack-limit check is also the function-entry poll: an interrupt sets the limit
+        out of reach (engine.request_interrupt), so recursion with no loop sees it too, at
+        no cost.  The hidden depth argument counts guest frames (every tier's): this frame
+        stands for one more, and for up to `inline_depth` more while inlined code runs, so
+        it may start only if all of them fit under Config.max_frames — else it leaves at
+        once: `Stack overflow.` when it inlines nothing, else a deopt at its entry, so that
+        the interpreter overflows at the very frame it would have alone."""
         saved, self.body = self.body, []
         fa, fai = self.tmp(), "%frame_address"
         self.emit(f"{fa} = call ptr @llvm.frameaddress.p0(i32 0)")
         self.emit(f"{fai} = ptrtoint ptr {fa} to i64")
-        self.emit(f"{DEPTH} = load i64, ptr {self.thread_word('depth')}")
         p = self.thread_word("stack_limit")
         lim, low = self.tmp(), self.tmp()
         self.emit(f"{lim} = load i64, ptr {p}")
@@ -516,33 +520,29 @@ class Lowering:
         over, ok = self.label("overflow"), self.label("start")
         self.emit(f"br i1 {low}, label %{over}, label %{ok}")
         self.start_block(over)
-        self.overflow_exit()
-        self.start_block(ok)
-        inlined = inline_depth(self.version)
-        top, deep = self.tmp(), self.tmp()
-        self.emit(f"{top} = add i64 {DEPTH}, {1 + inlined}")
-        self.emit(f"{deep} = icmp ugt i64 {top}, {self.link.max_frames}")
-        too_deep, fits = self.label("too_deep"), self.label("fits")
-        self.emit(f"br i1 {deep}, label %{too_deep}, label %{fits}, !prof !0")
-        self.start_block(too_deep)
-        if inlined:
-            self.entry_deopt(entry)
-        else:
-            self.overflow_exit()
-        self.start_block(fits)
-        self.set_depth(1)
-        self.entry_poll()
-        self.edges.setdefault(entry.label, []).append(
-            (self.current_label, [f"%arg.{n}" for n, _ in entry.params]))
-        self.emit(f"br label %b.{entry.label}")
-        lines, self.body = self.body, saved
-        return lines
-
-    def overflow_exit(self) -> None:
-        """Enter the runtime with `Stack overflow.` (this frame is no guest frame yet)."""
         site = self.new_site(SiteDesc("entry", "stack overflow", ()))
         self.statepoint_stub(REQUEST["stack_overflow"], [], site_id=site)
         self.emit(self.zero())
+        self.start_block(ok)
+        inlined = inline_depth(self.version)
+        self.emit(f"{DEPTH_HERE} = add i64 {DEPTH}, 1")
+        top, deep = DEPTH_HERE, self.tmp()
+        if inlined:
+            top = self.tmp()
+            self.emit(f"{top} = add i64 {DEPTH}, {1 + inlined}")
+        self.emit(f"{deep} = icmp ugt i64 {top}, {self.link.max_frames}")
+        fits = self.label("fits")
+        too_deep = self.label("too_deep") if inlined else over
+        self.emit(f"br i1 {deep}, label %{too_deep}, label %{fits}")
+        if inlined:
+            self.start_block(too_deep)
+            self.entry_deopt(entry)
+        self.start_block(fits)
+        self.edges.setdefault(entry.label, []).append(
+            (fits, [f"%arg.{n}" for n, _ in entry.params]))
+        self.emit(f"br label %b.{entry.label}")
+        lines, self.body = self.body, saved
+        return lines
 
     def entry_deopt(self, entry) -> None:
         """Deoptimize at the entry, into the version this one's frame states resume in
@@ -550,7 +550,9 @@ class Lowering:
         arguments as its entry block's values; `Stack overflow.` if there is none."""
         base = self.resumed_version()
         if base is None:
-            self.overflow_exit()
+            site = self.new_site(SiteDesc("entry", "stack overflow", ()))
+            self.statepoint_stub(REQUEST["stack_overflow"], [], site_id=site)
+            self.emit(self.zero())
             return
         base_entry = base.blocks[0]
         values = tuple((name, Var(name)) for name, _ in base_entry.params)
@@ -575,28 +577,14 @@ class Lowering:
                     return self.module.version(state.func, state.version)
         return None
 
-    def entry_poll(self) -> None:
-        """The function-entry poll: recursion with no loop still sees an interrupt."""
-        v, on = self.tmp(), self.tmp()
-        self.emit(f"{v} = load volatile i64, ptr {self.thread_word('interrupt')}")
-        self.emit(f"{on} = icmp ne i64 {v}, 0")
-        slow, cont = self.label("entry_poll"), self.label("entered")
-        self.emit(f"br i1 {on}, label %{slow}, label %{cont}, !prof !0")
-        self.start_block(slow)
-        site = self.new_site(SiteDesc("entry", "poll", ()))
-        self.statepoint_stub(REQUEST["safepoint"], [], site_id=site)
-        self.check_status()
-        self.emit(f"br label %{cont}")
-        self.start_block(cont)
-
-    def set_depth(self, frames: int) -> None:
-        """Store the guest depth: the frames outside this one plus `frames` of its own
-        (the virtual frames at a call site; 0 when leaving)."""
-        value = DEPTH
-        if frames:
-            value = self.tmp()
-            self.emit(f"{value} = add i64 {DEPTH}, {frames}")
-        self.emit(f"store i64 {value}, ptr {self.thread_word('depth')}")
+    def depth_at_call(self, frames: int) -> str:
+        """The depth a call passes on: the frames under this one plus the `frames` virtual
+        frames of its site (more than one in inlined code)."""
+        if frames == 1:
+            return DEPTH_HERE
+        value = self.tmp()
+        self.emit(f"{value} = add i64 {DEPTH}, {frames}")
+        return value
 
     def phi_lines(self) -> dict:
         """Phi nodes of every block, from the edges recorded while lowering."""

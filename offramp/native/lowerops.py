@@ -239,7 +239,6 @@ def _switch(lw, block, index, instr):
 
 def _ret(lw, block, index, instr):
     values = instr.arg("values")
-    lw.set_depth(0)
     if not values:
         lw.emit("ret void")
         return
@@ -283,15 +282,14 @@ def _statepoint_values(lw, block, index, instr, kind):
     frames, values = lw.flatten(state, True)
     extras = lw.gc_extras(block, index, instr, values)
     site = lw.new_site(SiteDesc(kind, instr.op, frames, len(extras)))
-    lw.set_depth(len(frames))    # the callee's frames go on top of these
-    return lw.recorded(values + extras), site
+    return lw.recorded(values + extras), site, len(frames)
 
 
 def _ccall(lw, block, index, instr):
     extern = lw.module.externs[instr.arg("callee")]
     args = instr.arg("args")
     buf = _fill_buffer(lw, args, extern.sig.params)
-    recorded, site = _statepoint_values(lw, block, index, instr, "ccall")
+    recorded, site, _ = _statepoint_values(lw, block, index, instr, "ccall")
     request = REQUEST["helper"] | (lw.link.helper_index(extern.name) << PAYLOAD_SHIFT)
     r = lw.statepoint_stub(str(request), recorded, buf, site)
     ty = extern.sig.results[0] if extern.sig.results else None
@@ -316,14 +314,15 @@ def _call(lw, block, index, instr):
     lw.emit(f"br i1 {isnull}, label %{slow}, label %{fast}")
     # native code: a direct statepoint call of the callee's entry
     lw.start_block(fast)
-    recorded, site = _statepoint_values(lw, block, index, instr, "call")
-    params = ", ".join(["ptr"] + [llvm_type(t) for t in sig.params])
-    argvals = ", ".join(["ptr %thread"] + [lw.typed(a, t) for a, t in zip(args, sig.params)])
+    recorded, site, frames = _statepoint_values(lw, block, index, instr, "call")
+    params = ", ".join(["ptr", "i64"] + [llvm_type(t) for t in sig.params])
+    argvals = ", ".join(["ptr %thread", f"i64 {lw.depth_at_call(frames)}"] +
+                        [lw.typed(a, t) for a, t in zip(args, sig.params)])
     rty = llvm_type(ty) if ty is not None else "void"
     tok = lw.tmp("tok")
     lw.emit(f"{tok} = call token (i64, i32, ptr, i32, i32, ...) "
             f"@llvm.experimental.gc.statepoint.p0(i64 {site}, i32 0, "
-            f"ptr elementtype({rty} ({params})) {fp}, i32 {len(args) + 1}, i32 0, "
+            f"ptr elementtype({rty} ({params})) {fp}, i32 {len(args) + 2}, i32 0, "
             f"{argvals}, i32 0, i32 0) [ \"deopt\"({', '.join(recorded)}) ]")
     fast_result = None
     if ty is not None:
@@ -338,7 +337,9 @@ def _call(lw, block, index, instr):
     # no native code yet: the runtime calls it (interpreting or compiling it first)
     lw.start_block(slow)
     buf = _fill_buffer(lw, args, sig.params)
-    recorded, site = _statepoint_values(lw, block, index, instr, "call")
+    recorded, site, frames = _statepoint_values(lw, block, index, instr, "call")
+    # The runtime reads the depth from the thread block (the buffer holds the arguments).
+    lw.emit(f"store i64 {lw.depth_at_call(frames)}, ptr {lw.thread_word('depth')}")
     req = lw.tmp()
     sh = lw.tmp()
     lw.emit(f"{sh} = shl i64 {fid}, {PAYLOAD_SHIFT}")

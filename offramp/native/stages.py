@@ -18,6 +18,7 @@ tests reach each of these paths.
 from contextlib import contextmanager
 
 COMPILE_STAGES = {
+    "size": "the unit's size against Config.max_native_instructions",
     "optimize": "the client's optimizer: speculation, inlining and the IR passes",
     "verify": "the IR verifier on the version to compile (with --verify-ir)",
     "lower": "IR to LLVM IR text",

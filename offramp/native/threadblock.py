@@ -20,16 +20,15 @@ FIELDS = (
                      "and loop back-edges)"),
     Field("status", 8, "0 normally; non-zero while a guest error or VM error unwinds "
                        "native frames (checked after every call)"),
-    Field("stack_limit", 16, "lowest stack address native prologues may use"),
+    Field("stack_limit", 16, "lowest stack address native prologues may use (set out of "
+                             "reach by an interrupt: the prologue's check is the entry poll)"),
     Field("stress_countdown", 24, "deopt-stress: deopt when this reaches zero"),
     Field("runtime_entry", 32, "address of the runtime's callback the entry stub calls"),
     Field("cells", 40, "address of the function entry-cell table"),
     Field("deopt_target", 48, "frame address of the native frame that must deoptimize "
                               "when its call returns (status LAZY_DEOPT)"),
-    Field("depth", 56, "guest frames (of every tier) below the callee while native code "
-                       "runs: set at entries and call sites, restored at returns"),
-    Field("interrupt", 64, "non-zero once the VM is interrupted (SIGINT): polled at "
-                           "function entries, which loop back-edges do not cover"),
+    Field("depth", 56, "guest frames (of every tier) under the callee of a call request "
+                       "(native callees get it as their hidden depth argument)"),
 )
 OFFSET = {f.name: f.offset for f in FIELDS}
 SIZE_WORDS = len(FIELDS)

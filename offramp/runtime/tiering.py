@@ -17,7 +17,9 @@ interpreter instead of exhausting the C stack.
 A unit that fails to compile (native/stages.py: any stage raising) is retried once with
 less — its version as it was before the optimizer, without speculation or inlining — and
 otherwise stays in the interpreter for the rest of the run; each failure is traced under
-`tier` and counted in `--stats`.  The program's behaviour never depends on it.
+`tier` and counted in `--stats`.  The program's behaviour never depends on it.  A unit of
+more than Config.max_native_instructions instructions is such a failure (stage `size`):
+LLVM would take minutes and gigabytes to compile it.
 
 After a deopt, the loops of the rebuilt interpreter frames count again and re-enter native
 code by OSR (`rearm_loops`; `--trace=osr` says `re-enter`), and so does the next activation
@@ -149,9 +151,15 @@ class TierPolicy:
         version as it was before (no speculation, no inlining); None if that fails too.
         `resumes_in(version)` is what the engine needs for an OSR clone's copy."""
         plain, known = func.current, len(func.versions)
+        fail = self.vm.config.fail_compile_stage
+        try:
+            with compile_stage("size", fail):   # before optimizing it at all
+                self.engine.check_size(plain)
+        except CompileError as error:
+            return self.give_up(func, error)
         version = None
         try:
-            with compile_stage("optimize", self.vm.config.fail_compile_stage):
+            with compile_stage("optimize", fail):
                 version = self.vm.optimize(func)
             return self.compile_version(version, install, resumes_in(version))
         except CompileError as error:
@@ -199,8 +207,8 @@ class TierPolicy:
         if self.native.get(code.version.func) is code:
             del self.native[code.version.func]
         self.engine.invalidate(code)
-        for key, (osr_code, _) in list(self.osr_codes.items()):
-            if osr_code is code:
+        for key, entry in list(self.osr_codes.items()):
+            if entry is not None and entry[0] is code:
                 del self.osr_codes[key]
 
     def rearm_loops(self, code, kind: str, frames) -> None:
