@@ -31,6 +31,7 @@ def run(source, **config):
 
 
 def interpreted(source):
+    """(status, stdout) of a Lox program in the interpreter: the oracle."""
     out, err = io.StringIO(), io.StringIO()
     status = run_lox(source, "test.lox", Config(tier="interp"), out, err)
     return status, out.getvalue()
