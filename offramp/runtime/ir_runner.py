@@ -100,10 +100,9 @@ def _source_position(module, path: str, *key) -> str:
     return f"{path}:{pos[0]}:{pos[1]}" if pos else path
 
 
-def _verify_error(module, path: str, error: VerifyError) -> str:
-    key = (error.func, error.version) + ((error.block, error.index)
-                                         if error.index is not None else ())
-    return f"{_source_position(module, path, *key)}: {error}"
+def _verify_error(path: str, error: VerifyError) -> str:
+    where = f"{path}:{error.line}:{error.column}" if error.line is not None else path
+    return f"{where}: {error}"
 
 
 def _unsafe_refusal(module, path: str, config) -> str | None:
@@ -143,7 +142,7 @@ def run_ir(source: str, path: str, config, stdout, stderr) -> int:
         print(str(error), file=stderr)
         return EXIT_BAD_INPUT
     except VerifyError as error:
-        print(_verify_error(module, path, error), file=stderr)
+        print(_verify_error(path, error), file=stderr)
         return EXIT_BAD_INPUT
     if "main" not in module.functions or module.functions["main"].sig.params:
         print(f"{path}: the module needs a @main without parameters", file=stderr)
