@@ -165,13 +165,7 @@ def test_more_parent_states_than_frames_is_a_stack_overflow(run_offramp, tmp_pat
     assert result.stderr.endswith("(CALL): Stack overflow.\n"), result.stderr
 
 
-NATIVE_TRAP_RESULTS = pytest.mark.xfail(
-    reason="a TRAP whose result is used does not compile natively yet (issue 8, item 4)",
-    strict=False)
-
-
-@pytest.mark.parametrize("mode", [m if m == "interp" or m == "jit" else
-                                  pytest.param(m, marks=NATIVE_TRAP_RESULTS) for m in MODES])
+@pytest.mark.parametrize("mode", MODES)
 def test_a_funcref_trap_result_is_checked(run_offramp, tmp_path, mode):
     source = main("%f = [%pick] TRAP <@fn>\n%v = CALL <@main_sig> %f ()\nRET (%v)")
     result = run_ir(run_offramp, tmp_path, source, [], mode)
