@@ -4,7 +4,8 @@ The file is parsed and verified, linked against the IR standard helpers below, a
 `@main` (no parameters) runs on the main thread.  If `@main` returns a value it is printed.
 Traps reach a default handler that prints the trap's name, position and keep-alive values
 and resumes with a zero of the trap's type — a client API demo; real clients register
-their own handler through `VM.set_trap_handler`.
+their own handler through `VM.set_trap_handler`.  A funcref has no zero: the interpreter's
+check of a handler's values stops a funcref-typed trap with a run-time error.
 
 A module with a version marked UNSAFE (see `ir/ops.py`, Safety) runs only when the
 command is given `--unsafe` (Config.unsafe); otherwise the runner names the first such
@@ -101,6 +102,7 @@ def _source_position(module, path: str, *key) -> str:
 
 
 def _verify_error(path: str, error: VerifyError) -> str:
+    """A verifier message after the FILE:LINE:COL where the parser read the culprit."""
     where = f"{path}:{error.line}:{error.column}" if error.line is not None else path
     return f"{where}: {error}"
 
