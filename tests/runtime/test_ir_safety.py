@@ -160,7 +160,7 @@ def test_a_thousand_nested_parent_states_rebuild_every_frame(run_offramp, tmp_pa
 
 @pytest.mark.parametrize("mode", MODES)
 def test_more_parent_states_than_frames_is_a_stack_overflow(run_offramp, tmp_path, mode):
-    result = run_ir(run_offramp, tmp_path, deep_states(12000), [], mode)
+    result = run_ir(run_offramp, tmp_path, deep_states(1200), ["--max-frames=1000"], mode)
     assert (result.returncode, result.stdout) == (70, "")
     assert result.stderr.endswith("(CALL): Stack overflow.\n"), result.stderr
 
