@@ -13,8 +13,8 @@ version and stops with exit 65.  Without it, every version is safe: whatever it 
 in its result or a clean error, in every tier.
 
 Exit status: 0; 65 for a syntax or verification error, or an UNSAFE version without
-`--unsafe` (reported as FILE:LINE:COL); 70 for an error at run time, reported with the IR
-position (and FILE:LINE:COL) of the instruction where it happened.
+`--unsafe` (reported as FILE:LINE:COL); 70 for an error at run time — a guest error is
+reported with the IR position (and FILE:LINE:COL) of the instruction that raised it.
 """
 from ..interp.errors import GuestError, VMError
 from ..ir import tagref
