@@ -3,7 +3,8 @@
 `verify_module(module)` checks the module's definitions and every function version;
 `verify_version(module, version)` checks one version and the frame states it holds.  The
 first violation raises `VerifyError`, whose message starts with where it is: the function,
-version, block and instruction index (and opcode).  `check_table()` checks the instruction
+version, block and instruction index (and opcode); for a parsed module it also carries the
+line and column (`Module.positions`).  `check_table()` checks the instruction
 table itself.  Facts about values (types, liveness) come from `analysis`, so the verifier
 and the passes cannot disagree about them.
 
@@ -84,11 +85,14 @@ from .types import (DOUBLE, I64, DoubleType, FuncRefType, FuncSig, IntType, PtrT
 
 
 class VerifyError(Exception):
-    """A broken invariant; `func`, `version`, `block`, `index` and `op` say where."""
+    """A broken invariant; `func`, `version`, `block`, `index` and `op` say where, and
+    `line`/`column` where that is in the text (when the module was parsed; else None)."""
 
-    def __init__(self, message: str, func=None, version=None, block=None, index=None, op=None):
+    def __init__(self, message: str, func=None, version=None, block=None, index=None, op=None,
+                 position=None):
         self.message, self.func, self.version = message, func, version
         self.block, self.index, self.op = block, index, op
+        self.line, self.column = position or (None, None)
         where = []
         if func is not None:
             where.append(f"@{func}" + (f" VERSION %{version}" if version is not None else ""))
@@ -314,9 +318,12 @@ class _VersionChecker:
 
     def fail(self, message, block=None, index=None):
         op = None
+        key = (self.version.func, self.version.name)
         if block is not None and index is not None:
             op = self.version.block(block).instrs[index].op
-        raise VerifyError(message, self.version.func, self.version.name, block, index, op)
+            key += (block, index)
+        raise VerifyError(message, self.version.func, self.version.name, block, index, op,
+                          self.module.positions.get(key))
 
     def instrs(self):
         for block in self.version.blocks:
@@ -709,7 +716,10 @@ class _VersionChecker:
             target = self.module.version(state.func, state.version)
             label, index, visited = state.block, state.index, set()
             while True:
-                instr = target.block(label).instrs[index]
+                block = next((b for b in target.blocks if b.label == label), None)
+                if block is None or index >= len(block.instrs):
+                    return   # a malformed target: its own verification says how
+                instr = block.instrs[index]
                 if instr.opdef.has(Flag.PURE):
                     index += 1
                 elif instr.op == "BRANCH" and label not in visited:

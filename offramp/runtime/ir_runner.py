@@ -5,7 +5,8 @@ The file is parsed and verified, linked against the IR standard helpers below, a
 `@watchpoint.enable(id)` and `@watchpoint.disable(id)` switch a WATCHPOINT id on and off.
 Traps reach a default handler that prints the trap's name, position and keep-alive values
 and resumes with a zero of the trap's type — a client API demo; real clients register
-their own handler through `VM.set_trap_handler`.
+their own handler through `VM.set_trap_handler`.  A funcref has no zero: the interpreter's
+check of a handler's values stops a funcref-typed trap with a run-time error.
 
 A module with a version marked UNSAFE (see `ir/ops.py`, Safety) runs only when the
 command is given `--unsafe` (Config.unsafe); otherwise the runner names the first such
@@ -13,8 +14,8 @@ version and stops with exit 65.  Without it, every version is safe: whatever it 
 in its result or a clean error, in every tier.
 
 Exit status: 0; 65 for a syntax or verification error, or an UNSAFE version without
-`--unsafe` (reported as FILE:LINE:COL); 70 for an error at run time, reported with the IR
-position (and FILE:LINE:COL) of the instruction where it happened.
+`--unsafe` (reported as FILE:LINE:COL); 70 for an error at run time — a guest error is
+reported with the IR position (and FILE:LINE:COL) of the instruction that raised it.
 """
 from ..interp.errors import GuestError, VMError
 from ..ir import tagref
@@ -112,10 +113,10 @@ def _source_position(module, path: str, *key) -> str:
     return f"{path}:{pos[0]}:{pos[1]}" if pos else path
 
 
-def _verify_error(module, path: str, error: VerifyError) -> str:
-    key = (error.func, error.version) + ((error.block, error.index)
-                                         if error.index is not None else ())
-    return f"{_source_position(module, path, *key)}: {error}"
+def _verify_error(path: str, error: VerifyError) -> str:
+    """A verifier message after the FILE:LINE:COL where the parser read the culprit."""
+    where = f"{path}:{error.line}:{error.column}" if error.line is not None else path
+    return f"{where}: {error}"
 
 
 def _unsafe_refusal(module, path: str, config) -> str | None:
@@ -155,7 +156,7 @@ def run_ir(source: str, path: str, config, stdout, stderr) -> int:
         print(str(error), file=stderr)
         return EXIT_BAD_INPUT
     except VerifyError as error:
-        print(_verify_error(module, path, error), file=stderr)
+        print(_verify_error(path, error), file=stderr)
         return EXIT_BAD_INPUT
     if "main" not in module.functions or module.functions["main"].sig.params:
         print(f"{path}: the module needs a @main without parameters", file=stderr)

@@ -80,6 +80,7 @@ def test_an_unsafe_use_needs_an_unsafe_version(case):
     body, fragment = UNSAFE_USES[case]
     error = rejected(body, fragment, "only a version marked UNSAFE")
     assert (error.func, error.version, error.block) == ("f", "v1", "entry")
+    assert (error.line, error.column) == (PRELUDE.count("\n") + 3 + error.index, 5)
     verify_module(module_with(body, unsafe=True))
 
 

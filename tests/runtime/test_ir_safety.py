@@ -160,7 +160,7 @@ def test_a_thousand_nested_parent_states_rebuild_every_frame(run_offramp, tmp_pa
 
 @pytest.mark.parametrize("mode", MODES)
 def test_more_parent_states_than_frames_is_a_stack_overflow(run_offramp, tmp_path, mode):
-    result = run_ir(run_offramp, tmp_path, deep_states(12000), [], mode)
+    result = run_ir(run_offramp, tmp_path, deep_states(1200), ["--max-frames=1000"], mode)
     assert (result.returncode, result.stdout) == (70, "")
     assert result.stderr.endswith("(CALL): Stack overflow.\n"), result.stderr
 
@@ -173,3 +173,23 @@ def test_a_funcref_trap_result_is_checked(run_offramp, tmp_path, mode):
     assert result.stdout == "trap %pick at @main %v1 %entry[0]: keepalive ()\n"
     assert "trap handler passed 0" in result.stderr
     assert "not a function of the funcref's signature" in result.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_funcref_result_prints_as_its_function_in_every_tier(run_offramp, tmp_path, mode):
+    source = HEADER.replace(".funcsig @print_sig", ".funcsig @pick_sig = () -> (@fn)\n"
+                                                   ".funcsig @print_sig") + """
+.funcdef @seven VERSION %v1 <@main_sig> {
+  %entry():
+    RET (7)
+}
+.funcdef @main VERSION %v1 <@pick_sig> {
+  %entry():
+    %v = CALL <@main_sig> @seven ()
+    %c = EQ <@i64> %v 7
+    %f = SELECT <@fn> %c @seven @seven
+    RET (%f)
+}
+"""
+    result = run_ir(run_offramp, tmp_path, source, [], mode)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "@seven\n", "")
