@@ -368,10 +368,14 @@ class LoxRuntime:
     # --- LoxLox's natives ----------------------------------------------------------------
 
     def getc(self):
-        """`getc()`: the next byte of standard input, -1 at its end."""
+        """`getc()`: the next byte of standard input, -1 at its end (or when there is no
+        readable standard input: closed, or not a file)."""
         if self.stdin is None:
-            self.stdin = sys.stdin.buffer
-        byte = self.stdin.read(1)
+            self.stdin = getattr(sys.stdin, "buffer", None)
+        try:
+            byte = self.stdin.read(1) if self.stdin is not None else b""
+        except (OSError, ValueError):
+            byte = b""
         return from_fp(float(byte[0]) if byte else -1.0)
 
     def chr(self, n):
