@@ -17,11 +17,11 @@ Conventions of the generated module (the Lox runtime in `runtime.py` is the othe
   the helpers speculation rewrites (speculate.py): on both operands of arithmetic and
   comparisons (the one operand of negation), on the object of every get/set_property, on
   the superclass of a `super.m(...)` call and on the callee of every call.  The PROFILEs of
-  a helper immediately precede it; site ids are unique within the version.
+  a helper immediately precede it; site ids are unique within the version.  Literals are
+  not profiled (their class is known).
 - A method call `x.m(...)` looks `m` up with `lox.get_method` (clox's OP_INVOKE), a plain
   property read with `lox.get_property` (OP_GET_PROPERTY): they differ in their error on a
-  value that is not an instance, as clox's do.  Literals are
-  not profiled (their class is known).
+  value that is not an instance, as clox's do.
 """
 from dataclasses import dataclass, field
 
