@@ -31,12 +31,6 @@ def format_number(value: float) -> str:
     return "%g" % value
 
 
-def first_nan(x: float, y: float, result: float) -> float:
-    """`result` of x OP y, except that with two NaN operands it is the first, as x86's
-    SSE arithmetic (and so clox) gives it; Python's + and * may give the second."""
-    return x if x != x else result
-
-
 def _integer(w):
     """The integer a Lox number word holds, or None (not a number, or not integral)."""
     if not _num(w):
@@ -175,7 +169,10 @@ class LoxRuntime:
     def add(self, a, b):
         if _num(a) and _num(b):
             x, y = to_fp(a), to_fp(b)
-            return from_fp(first_nan(x, y, x + y))
+            r = x + y
+            # Of two NaN operands x86 (so clox and native code) gives the first; Python's
+            # + and * may give the second.
+            return from_fp(r if r == r or x == x else x)
         heap = self.heap
         if heap.kind_of(a) is ObjKind.STRING and heap.kind_of(b) is ObjKind.STRING:
             return heap.concat(a, b)
@@ -192,7 +189,8 @@ class LoxRuntime:
 
     def mul(self, a, b):
         x, y = self._numbers(a, b)
-        return from_fp(first_nan(x, y, x * y))
+        r = x * y
+        return from_fp(r if r == r or x == x else x)     # the first NaN, as in add
 
     def div(self, a, b):
         from ..interp.semantics import fdiv
