@@ -422,7 +422,10 @@ class LoxRuntime:
                 self._check_arity(heap.function_arity(fn), argc)
                 return self.code_functions[heap.function_code_id(fn)]
             if kind is ObjKind.NATIVE:
-                self._check_arity(heap.native_arity(callee), argc)
+                native = NATIVES[heap.native_id(callee)]
+                if argc > native.arity:      # clox's natives ignore extra arguments
+                    return self.program.module.functions[native.ir_name_for(argc)]
+                self._check_arity(native.arity, argc)
                 return self.native_functions[heap.native_id(callee)]
             raise GuestError("Can only call functions and classes.")
         return callee_code
