@@ -17,11 +17,11 @@ Conventions of the generated module (the Lox runtime in `runtime.py` is the othe
   the helpers speculation rewrites (speculate.py): on both operands of arithmetic and
   comparisons (the one operand of negation), on the object of every get/set_property, on
   the superclass of a `super.m(...)` call and on the callee of every call.  The PROFILEs of
-  a helper immediately precede it; site ids are unique within the version.
+  a helper immediately precede it; site ids are unique within the version.  Literals are
+  not profiled (their class is known).
 - A method call `x.m(...)` looks `m` up with `lox.get_method` (clox's OP_INVOKE), a plain
   property read with `lox.get_property` (OP_GET_PROPERTY): they differ in their error on a
-  value that is not an instance, as clox's do.  Literals are
-  not profiled (their class is known).
+  value that is not an instance, as clox's do.
 """
 from dataclasses import dataclass, field
 
@@ -112,6 +112,7 @@ class ModuleCodegen:
         self.program = LoxProgram(mb.module, "")
         self._string_globals = {}
         self._call_helpers = set()
+        self.call_arities = set()       # argument counts of the program's calls
 
     def sig(self, arity: int):
         """The signature of Lox functions of `arity` parameters."""
@@ -140,6 +141,7 @@ class ModuleCodegen:
     def callee_code_helper(self, arity: int) -> str:
         """`lox.callee_code.A`: check a callee for an A-argument call, return its code."""
         name = f"lox.callee_code.{arity}"
+        self.call_arities.add(arity)
         if name not in self.mb.module.externs:
             sig = self.sig(arity)
             hsig = self._helper_sig((TAGREF64,), FuncRefType(sig))
@@ -189,18 +191,32 @@ class ModuleCodegen:
             params = [TAGREF64] * native.arity
             self.mb.extern(native.helper, self._helper_sig(
                 ([TAGREF64] if native.receiver else []) + params, TAGREF64))
-            self.mb.function(native.ir_name, self.sig(native.arity))
-            vb = self.mb.version(native.ir_name, "v1")
-            args = [(f"a{i}", TAGREF64) for i in range(native.arity)]
-            vb.position_at_end(vb.new_block("entry", [("closure", TAGREF64),
-                                                      ("this", TAGREF64)] + args))
-            operands = ([Var("this")] if native.receiver else []) + [Var(n) for n, _ in args]
-            r = vb.emit("CCALL", native.helper, tuple(operands), (), None, results=1)
-            vb.emit("RET", (r,))
+            self.native_function(native, native.arity)
         self.mb.function(RETURN_THIS, self.sig(0))
         vb = self.mb.version(RETURN_THIS, "v1")
         vb.position_at_end(vb.new_block("entry", [("closure", TAGREF64), ("this", TAGREF64)]))
         vb.emit("RET", (Var("this"),))
+
+
+    def native_function(self, native, argc: int):
+        """The IR function calling `native` with `argc` arguments (the extra ones unused)."""
+        name = native.ir_name_for(argc)
+        self.mb.function(name, self.sig(argc))
+        vb = self.mb.version(name, "v1")
+        args = [(f"a{i}", TAGREF64) for i in range(argc)]
+        vb.position_at_end(vb.new_block("entry", [("closure", TAGREF64),
+                                                  ("this", TAGREF64)] + args))
+        operands = ([Var("this")] if native.receiver else []) + \
+            [Var(n) for n, _ in args[:native.arity]]
+        r = vb.emit("CCALL", native.helper, tuple(operands), (), None, results=1)
+        vb.emit("RET", (r,))
+
+    def wide_natives(self):
+        """For each call arity the program uses, a wrapper of every native taking fewer."""
+        for argc in sorted(self.call_arities):
+            for native in NATIVES:
+                if argc > native.arity:
+                    self.native_function(native, argc)
 
 
 RETURN_THIS = "lox.rt.return_this"
@@ -216,6 +232,7 @@ def compile_program(script: ast.FunctionNode, profile: bool = False) -> LoxProgr
         cg.helper("lox.instantiate")   # speculated class calls allocate with it
     with recursion_room():
         info = cg.function(script)
+    cg.wide_natives()
     cg.program.script = info.ir_name
     return cg.program
 

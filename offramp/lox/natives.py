@@ -2,7 +2,9 @@
 
 Each row becomes an IR function `@lox.native.NAME` (so a native call is an ordinary IR
 call and frame) whose body calls the runtime helper `helper` with the receiver (for
-methods) and the arguments.  Global natives are defined as Lox globals at start-up;
+methods) and the arguments.  As in clox, a native called with more arguments than it takes
+ignores the extra ones (`clock(1)` is `clock()`): the program's calls with more get a
+wrapper `@lox.native.NAME.ARGC`; fewer is the usual arity error.  Global natives are defined as Lox globals at start-up;
 methods of a built-in receiver kind are found by property lookup on such a value.
 """
 from dataclasses import dataclass
@@ -21,6 +23,11 @@ class NativeDef:
     @property
     def ir_name(self) -> str:
         return f"lox.native.{self.receiver + '.' if self.receiver else ''}{self.name}"
+
+    def ir_name_for(self, argc: int) -> str:
+        """The IR function a call with `argc` arguments runs: with more than the native
+        takes, a wrapper that drops the extra ones (clox's natives ignore them)."""
+        return self.ir_name if argc == self.arity else f"{self.ir_name}.{argc}"
 
 
 NATIVES = (

@@ -371,10 +371,14 @@ class LoxRuntime:
     # --- LoxLox's natives ----------------------------------------------------------------
 
     def getc(self):
-        """`getc()`: the next byte of standard input, -1 at its end."""
+        """`getc()`: the next byte of standard input, -1 at its end (or when there is no
+        readable standard input: closed, or not a file)."""
         if self.stdin is None:
-            self.stdin = sys.stdin.buffer
-        byte = self.stdin.read(1)
+            self.stdin = getattr(sys.stdin, "buffer", None)
+        try:
+            byte = self.stdin.read(1) if self.stdin is not None else b""
+        except (OSError, ValueError):
+            byte = b""
         return from_fp(float(byte[0]) if byte else -1.0)
 
     def chr(self, n):
@@ -423,7 +427,10 @@ class LoxRuntime:
                 self._check_arity(heap.function_arity(fn), argc)
                 return self.code_functions[heap.function_code_id(fn)]
             if kind is ObjKind.NATIVE:
-                self._check_arity(heap.native_arity(callee), argc)
+                native = NATIVES[heap.native_id(callee)]
+                if argc > native.arity:      # clox's natives ignore extra arguments
+                    return self.program.module.functions[native.ir_name_for(argc)]
+                self._check_arity(native.arity, argc)
                 return self.native_functions[heap.native_id(callee)]
             raise GuestError("Can only call functions and classes.")
         return callee_code

@@ -430,6 +430,14 @@ CASES = {
         'print 1234567.8; print 0.000123456789; print 18446744073709551616;\n',
         '-nan\nnan\n-0\ninf\n-inf\n1e+21\n1.23457e+08\n100000\n1e+06\n1e+06\n0.1\n1e-07\n1e-05\n0.333333\n6.66667e+08\n-1.5\n1.23457e+06\n0.000123457\n1.84467e+19\n',
         '', 0),
+    'natives ignore extra arguments': (
+        'fun f(g) { return g(1, 2) >= 0; }\n'
+        'var n = 0;\n'
+        'for (var i = 0; i < 300; i = i + 1) if (f(clock)) n = n + 1;\n'
+        'print n;\n'
+        'print clock(nil) >= 0;\n',
+        '300\ntrue\n',
+        '', 0),
     'print shows every kind of value': (
         'fun show(v) { print v; }\n'
         'class C { m() {} }\n'
