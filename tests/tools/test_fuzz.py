@@ -11,7 +11,7 @@ from offramp.lox.parser import parse_program
 from offramp.tools.fuzz import campaign as fuzz
 from offramp.tools.fuzz.lox_gen import generate, generate_tree, uses_extensions
 from offramp.tools.fuzz.shrink import shrink_lines, shrink_tree
-from offramp.tools.fuzz.tree import render, size
+from offramp.tools.fuzz.tree import block, render, seq, size, stmt
 
 DIFFERENTIAL_SEEDS = (8, 12, 28, 40, 47)  # varied sections, a planned error, gc-stress (40)
 SLOW_DIFFERENTIAL_SEEDS = range(100, 160)
@@ -61,6 +61,16 @@ def test_shrinker_keeps_a_construct_and_drops_the_rest():
     assert still_has(render(small))
     assert size(small) * 4 < size(tree)
     assert len(render(small)) * 4 < len(render(tree))
+
+
+def test_shrinker_unwraps_blocks():
+    tree = seq([stmt("if (true) ", block([stmt("print 2;"), stmt("print 3;")]))])
+
+    def prints_a_two(candidate: str) -> bool:
+        return "2" in run_interp(candidate)[1].splitlines()
+
+    small, _ = shrink_tree(tree, prints_a_two)
+    assert render(small) == "print 2;"
 
 
 def test_shrinker_keeps_a_printed_line_under_the_interpreter():

@@ -3,8 +3,10 @@
 `generate(seed)` gives the program text; `generate_tree(seed)` gives the tree it is printed
 from (tree.py), which the shrinker reduces.  A program is a prelude (special doubles as
 globals) followed by sections, each drawn from SECTIONS: a hot function, closures, a class
-chain 3 deep with `super`, shapes, recursion, string building, nested loops with early
-returns, call targets and globals that change, arrays, doubles.  Each section runs a loop
+chain 3 deep with `super` (bound methods, a closure over `this`, a method shadowed by a
+field), shapes, recursion, string building, nested loops with early returns, call targets
+and globals that change, arrays, doubles, many values live across calls, a megamorphic
+call site.  Each section runs a loop
 past the VM's compile thresholds (Config.call_threshold and loop_threshold, 30) and then,
 inside the loop or after it, hands the hot code other types, shapes, targets or values
 that stay valid for what the code does ("families": numbers only; numbers or strings

@@ -2,7 +2,7 @@
 
 `shrink_tree` works on the structure of a generated program (tree.py): it drops chunks of
 statements (whole sections first, then single statements, class members, loop bodies),
-replaces expressions by a literal or by one of their sub-expressions, and lowers loop
+puts a block's statements in place of the statement that holds it, replaces expressions by a literal or by one of their sub-expressions, and lowers loop
 counts and recursion depths — keeping each change only if `still_fails(text)` holds, so a
 mismatch that needs a hot loop keeps a count past the compile threshold.  `shrink_lines`
 does the same with lines, for programs that come as text only (e.g. IR).  Both stop after
@@ -80,6 +80,9 @@ def candidates(tree: Node):
         if node.kind == "seq":
             yield from _drop_chunks(tree, path, node)
     for path, node in nodes:
+        if node.kind == "seq":
+            yield from _unwrap_blocks(tree, path, node)
+    for path, node in nodes:
         if node.kind == "expr":
             yield from _simpler_expressions(tree, path, node)
     for path, node in nodes:
@@ -98,6 +101,17 @@ def _drop_chunks(tree: Node, path, node: Node):
             kept = node.parts[:start] + node.parts[start + chunk:]
             yield replace_at(tree, path, Node("seq", kept, node.value))
         chunk //= 2
+
+
+def _unwrap_blocks(tree: Node, path, node: Node):
+    """The tree with a statement of the seq replaced by the statements of one of its blocks
+    (a loop's or an if's body, a function's body in place of the function)."""
+    for index, statement in enumerate(node.parts):
+        for _, part in statement.kids():
+            for _, inner in part.kids() if part.kind == "fixed" else ():
+                if inner.kind == "seq":
+                    spliced = node.parts[:index] + inner.parts + node.parts[index + 1:]
+                    yield replace_at(tree, path, Node("seq", spliced, node.value))
 
 
 def _simpler_expressions(tree: Node, path, node: Node):
