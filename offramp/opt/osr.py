@@ -21,12 +21,25 @@ variable, any other edge the parameter; uses the definition does not dominate in
 read the parameter.  So in those blocks a baseline variable is held under another name:
 `held_by(clone, baseline)` says which, for whoever builds frame states of the clone.
 `live_names` still name the interpreter frame's variables.
+
+That one parameter is enough only when the header is the one block past the entry where
+both values of the variable meet.  When a loop inside the redefining one lies between
+them — entering the innermost of three nested loops, whose outermost counter the middle
+loop's header reads — the values meet there too, and a header parameter would hand the
+middle loop a stale value.  Such clones are not built (`OSRUnsupported`): that loop stays
+in the interpreter.
 """
-from ..ir.analysis import dominates, dominators_in_order, liveness, reachable_from, value_types
+from ..ir.analysis import (dominates, dominators_in_order, liveness, predecessors,
+                           reachable_from, value_types)
 from ..ir.nodes import Block, Dest, Function, FunctionVersion, Instr, Var
 from ..ir.ops import Kind
 from ..ir.types import FuncRefType, FuncSig
 from .rewrite import NameSupply, as_version, definitions, map_operands
+
+
+class OSRUnsupported(ValueError):
+    """An entry clone at this header would need a variable's values merged at other
+    blocks than the header (see the module docstring)."""
 
 
 def osr_entry(module, version, header_label: str, live_in: dict | None = None,
@@ -60,13 +73,50 @@ def osr_entry(module, version, header_label: str, live_in: dict | None = None,
               if b.label in region]
 
     name = _fresh_function_name(module, f"{version.func}.osr.{header_label}")
+    copy = FunctionVersion(name, version.name, [entry, *copied])
+    if clash:
+        live_in = live_in if live_in is not None else liveness(version)
+        elsewhere = _merges_elsewhere(copy, header_label, clash, defs, live_in)
+        if elsewhere:
+            raise OSRUnsupported(f"@{version.func} %{version.name} loop %{header_label}: "
+                                 f"values of {elsewhere[0][0]} would meet at "
+                                 f"%{elsewhere[0][1]} too")
     sig = FuncSig(param_types, tuple(func.sig.results))
     _name_type(module, sig, f"{name}.sig")
-    clone = Function(name, sig, [FunctionVersion(name, version.name, [entry, *copied])])
+    clone = Function(name, sig, [copy])
     if clash:
         _merge_redefined(clone.versions[0], header_label, clash, defs, types, names)
     module.functions[name] = clone
     return clone, live_names
+
+
+def _merges_elsewhere(copy, header_label: str, clash: list, defs: dict, live_in: dict) -> list:
+    """(variable, block) pairs where a variable of `clash` has two reaching definitions in
+    the clone — its own and the entry's value — at a block other than the header into
+    which it is live: the iterated dominance frontier of its definition."""
+    order, idom = dominators_in_order(copy)
+    preds = predecessors(copy)
+    frontier = {label: set() for label in order}
+    for label in order:
+        reached = [p for p in preds[label] if p in frontier]
+        if len(reached) < 2:
+            continue
+        for runner in reached:
+            while runner is not None and runner != idom.get(label):
+                frontier[runner].add(label)
+                runner = idom.get(runner)
+    out = []
+    for name in clash:
+        home = defs[name][0]
+        merged, work = set(), [home]
+        while work:
+            for label in frontier.get(work.pop(), ()):
+                if label not in merged:
+                    merged.add(label)
+                    work.append(label)
+        out += [(name, label) for label in sorted(merged - {header_label, home})
+                if name in live_in.get(label, ())]
+    return out
 
 
 def entry_names(version, header_label: str, live_in: dict | None = None) -> list:

@@ -33,7 +33,8 @@ class TierPolicy:
                                   # the caller's loop first
         self.loop_calls = {}      # (id(caller's code), loop headers) -> calls made there
         self.native = {}          # function name -> NativeCode entered by calls
-        self.osr_codes = {}       # (function, version, header) -> (NativeCode, live names)
+        self.osr_codes = {}       # (function, version, header) -> (NativeCode, live names),
+                                  # or None where no entry clone can be built
         self.reentry = 0
         self.osr_entries = 0
         self.guard_failures = {}  # id(NativeCode) -> guard failures
@@ -126,8 +127,8 @@ class TierPolicy:
         if self.native.get(code.version.func) is code:
             del self.native[code.version.func]
         self.engine.invalidate(code)
-        for key, (osr_code, _) in list(self.osr_codes.items()):
-            if osr_code is code:
+        for key, entry in list(self.osr_codes.items()):
+            if entry is not None and entry[0] is code:
                 del self.osr_codes[key]
 
     def failed_speculations(self, func_name: str) -> set:
@@ -150,9 +151,11 @@ class TierPolicy:
         """OSR: continue a hot interpreted loop in native code, mid-iteration."""
         version = frame.code.version
         key = (version.func, version.name, frame.block)
-        entry = self.osr_codes.get(key)
+        if key not in self.osr_codes:
+            self.osr_codes[key] = self.compile_osr_entry(version, frame.block)
+        entry = self.osr_codes[key]
         if entry is None:
-            entry = self.osr_codes[key] = self.compile_osr_entry(version, frame.block)
+            return None
         code, live = entry
         self.osr_entries += 1
         self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration "
@@ -160,10 +163,16 @@ class TierPolicy:
         return self.enter(code, [frame.value(n) for n in live], thread, osr=True)
 
     def compile_osr_entry(self, version, header: str):
-        """(native code of an OSR entry clone at `header`, its live names)."""
-        from ..opt.osr import held_by, osr_entry
+        """(native code of an OSR entry clone at `header`, its live names), or None when
+        no clone can be built there (the loop stays in the interpreter)."""
+        from ..opt.osr import OSRUnsupported, held_by, osr_entry
         code = self.vm.interp.code_for(version)
-        func, live = osr_entry(self.vm.module, version, header, code.live_in(), code.ctx.types)
+        try:
+            func, live = osr_entry(self.vm.module, version, header, code.live_in(),
+                                   code.ctx.types)
+        except OSRUnsupported as why:
+            self.vm.tracer.emit("osr", f"no entry clone: {why}")
+            return None
         self.vm.tracer.emit("osr", f"entry clone @{func.name} for @{version.func} "
                                    f"%{version.name} loop %{header}")
         compiled = self.vm.optimize(func)
