@@ -275,10 +275,12 @@ class FunctionGen:
     # --- statements ------------------------------------------------------------------
 
     def body(self, env, count: int, depth: int) -> None:
+        """`count` random statements at nesting `depth`, in the scope `env`."""
         for _ in range(count):
             self.statement(env, depth)
 
     def statement(self, env, depth: int) -> None:
+        """One random statement (compound ones only while nesting is below Limits.depth)."""
         rng = self.rng
         kinds = ["value"] * 6 + ["print"] * 2 + ["guard", "trap", "call", "call", "global"]
         if depth < Limits.depth:
@@ -294,7 +296,7 @@ class FunctionGen:
         ty = self.rng.choice(TYPES)
         x = self.operand(env, ty)
         if ty in ("i1", "i64", "double"):
-            self.emit(f"CCALL @print.{ty if ty != 'double' else 'double'} ({x})")
+            self.emit(f"CCALL @print.{ty} ({x})")
             return
         wide = self.fresh()
         op = self.rng.choice(("SEXT", "ZEXT"))
@@ -412,7 +414,8 @@ class FunctionGen:
         self.current = go_on
 
     def merge(self, arms, env, depth, ty=None):
-        """Run each arm (a function building its block) and join them with one value."""
+        """Fill each arm — (its first block, the variables it adds to the scope) — with
+        statements and join them all in a new block taking one value of type `ty`."""
         ty = ty or self.rng.choice(TYPES)
         join = Block(self.fresh("join"), [(self.fresh(), ty)])
         for start, extra in arms:
