@@ -203,3 +203,56 @@ def test_entry_at_an_inner_loop_sees_every_outer_loop_go_round(tier):
     expected = run(tier="interp")
     assert expected[0] == 0 and len(expected[1].splitlines()) == 7
     assert run(tier=tier, verify_ir=True) == expected
+
+
+THREE_DEEP = """
+.funcdef @f VERSION %v1 <@binary> {
+  %entry(<@i64> %n <@i64> %m):
+    BRANCH %outer(0 0)
+  %outer(<@i64> %i <@i64> %acc):
+    %more_i = SLT <@i64> %i %n
+    BRANCH2 %more_i %middle_start() %done()
+  %middle_start():
+    BRANCH %middle(0 %acc)
+  %middle(<@i64> %j <@i64> %acc_j):
+    %more_j = SLT <@i64> %j 2
+    BRANCH2 %more_j %inner_start() %middle_done()
+  %inner_start():
+    BRANCH %inner(0 %acc_j)
+  %inner(<@i64> %k <@i64> %acc_k):
+    %more_k = SLT <@i64> %k %m
+    BRANCH2 %more_k %inner_body() %inner_done()
+  %inner_body():
+    %t = ADD <@i64> %acc_k %i
+    %k2 = ADD <@i64> %k 1
+    BRANCH %inner(%k2 %t)
+  %inner_done():
+    %j2 = ADD <@i64> %j 1
+    BRANCH %middle(%j2 %acc_k)
+  %middle_done():
+    %i2 = ADD <@i64> %i 1
+    BRANCH %outer(%i2 %acc_j)
+  %done():
+    RET (%acc)
+}
+"""
+
+
+def test_entry_at_the_innermost_of_three_loops_merges_the_counter_at_every_header():
+    # Found by the IR generator: entering the innermost of three loops, the outer counter
+    # %i (redefined by the outer loop) reaches the middle loop's header both from the
+    # entry and from its own definition; one parameter of the OSR header handed the
+    # middle loop a stale %i, and the jit looped for ever.  SSA is rebuilt at both.
+    module = load(THREE_DEEP)
+    clone, _ = osr_entry(module, module.functions["f"].current, "inner")
+    verify_module(module)
+    middle = clone.versions[0].block("middle")
+    assert any(name.startswith("i.osr") for name, _ in middle.params)
+
+
+def test_jit_runs_three_nested_loops_entered_by_osr_right():
+    from offramp.config import Config
+    module = load(THREE_DEEP)
+    want = sum(i * 2 * 40 for i in range(3))
+    for tier in ("interp", "jit", "eager"):
+        assert VM(module, Config(tier=tier)).call("f", [3, 40]) == want, tier

@@ -11,8 +11,10 @@ resume after them, unconditional DEOPTs — some into a callee's entry with the 
 PARENT frame — that resume the path the program would have taken; TRAPs (the runner's
 default handler prints name, position and keep-alive values and resumes with a zero) with
 and without waiting frame states; WATCHPOINTs switched on and off by the program; explicit
-waiting states and KEEPALIVE clauses on calls; SAFEPOINTs; global words; and now and then
-a guest error (`@error`) deep in the calls.
+waiting states and KEEPALIVE clauses on calls; calls through funcref variables (a SELECT
+between functions of the same signature, kept live across later sites so frame states hold
+them); SAFEPOINTs; global words; and now and then a guest error (`@error`) deep in the
+calls.
 
 Every program passes the verifier and uses no operation whose result is undefined or
 unsafe: divisors are made non-zero and positive (so neither x/0 nor MIN/-1 happens), NaNs
@@ -273,10 +275,12 @@ class FunctionGen:
     # --- statements ------------------------------------------------------------------
 
     def body(self, env, count: int, depth: int) -> None:
+        """`count` random statements at nesting `depth`, in the scope `env`."""
         for _ in range(count):
             self.statement(env, depth)
 
     def statement(self, env, depth: int) -> None:
+        """One random statement (compound ones only while nesting is below Limits.depth)."""
         rng = self.rng
         kinds = ["value"] * 6 + ["print"] * 2 + ["guard", "trap", "call", "call", "global"]
         if depth < Limits.depth:
@@ -292,7 +296,7 @@ class FunctionGen:
         ty = self.rng.choice(TYPES)
         x = self.operand(env, ty)
         if ty in ("i1", "i64", "double"):
-            self.emit(f"CCALL @print.{ty if ty != 'double' else 'double'} ({x})")
+            self.emit(f"CCALL @print.{ty} ({x})")
             return
         wide = self.fresh()
         op = self.rng.choice(("SEXT", "ZEXT"))
@@ -308,7 +312,7 @@ class FunctionGen:
         self.value(env, self.rng.choice(TYPES))
 
     def keepalive(self, env) -> str:
-        names = [n for n, _ in env]
+        names = [n for n, t in env if t in TYPES]
         if not names or self.rng.random() < 0.3:
             return ""
         chosen = self.rng.sample(names, min(len(names), self.rng.randint(1, 3)))
@@ -345,14 +349,36 @@ class FunctionGen:
         if callee is None:
             self.value(env, self.rng.choice(TYPES))
             return
-        self.call(env, callee)
+        self.call(env, callee, self.function_value(env, callee))
 
-    def call(self, env, callee) -> None:
+    def function_value(self, env, callee):
+        """Sometimes a funcref variable to call `callee` through: one in scope of its
+        type, or a SELECT between it and another function of the same signature (kept in
+        scope, so frame states hold it); else None (a direct call)."""
+        rng = self.rng
+        if rng.random() < 0.6:
+            return None
+        ref = f"{callee.name}.ref"
+        names = [n for n, t in env if t == ref]
+        if names and rng.random() < 0.5:
+            return "%" + rng.choice(names)
+        twins = [c for c in self.callees if c is not callee and c.signature_key() ==
+                 callee.signature_key() and self.work + self.multiplier * c.work <= Limits.work]
+        if not twins:
+            return None
+        name = self.fresh()
+        self.emit(f"%{name} = SELECT <@{ref}> {self.condition(env)} @{callee.name} "
+                  f"@{rng.choice(twins).name}")
+        env.append((name, ref))
+        return "%" + name
+
+    def call(self, env, callee, target=None) -> None:
         rng = self.rng
         args = " ".join(self.call_args(env, callee))
         result = (self.fresh(),) if callee.result is not None else ()
         head = f"%{result[0]} = " if result else ""
-        text = f"{head}CALL <@{callee.name}.sig> @{callee.name} ({args}){self.keepalive(env)}"
+        target = target or f"@{callee.name}"
+        text = f"{head}CALL <@{callee.name}.sig> {target} ({args}){self.keepalive(env)}"
         label, index = self.current.label, len(self.current.lines)
         self.work += self.multiplier * callee.work
         if rng.random() < 0.4:
@@ -388,7 +414,8 @@ class FunctionGen:
         self.current = go_on
 
     def merge(self, arms, env, depth, ty=None):
-        """Run each arm (a function building its block) and join them with one value."""
+        """Fill each arm — (its first block, the variables it adds to the scope) — with
+        statements and join them all in a new block taking one value of type `ty`."""
         ty = ty or self.rng.choice(TYPES)
         join = Block(self.fresh("join"), [(self.fresh(), ty)])
         for start, extra in arms:
@@ -573,10 +600,14 @@ class FunctionGen:
         lines.append("}")
         return "\n".join(lines)
 
+    def signature_key(self) -> tuple:
+        return tuple(t for _, t in self.params), self.result
+
     def signature(self) -> str:
         params = " ".join(f"@{t}" for _, t in self.params)
         result = f"@{self.result}" if self.result else ""
-        return f".funcsig @{self.name}.sig = ({params}) -> ({result})"
+        return (f".funcsig @{self.name}.sig = ({params}) -> ({result})\n"
+                f".typedef @{self.name}.ref = funcref<@{self.name}.sig>")
 
 
 class ProgramGen:
@@ -597,6 +628,9 @@ class ProgramGen:
         for k in range(rng.randint(*Limits.functions)):
             params = [(f"p{i}", rng.choice(TYPES)) for i in range(rng.randint(0, 4))]
             result = rng.choice(TYPES) if rng.random() < 0.85 else None
+            if self.functions and rng.random() < 0.35:   # twins: called through funcrefs
+                twin = rng.choice(self.functions)
+                params, result = list(twin.params), twin.result
             fn = FunctionGen(self, f"f{k + 1}", params, result, list(self.functions))
             fn.build()
             self.functions.append(fn)
