@@ -136,7 +136,8 @@ def test_a_full_heap_is_out_of_memory(tmp_path, tier):
     result = offramp(tmp_path, FILL, f"--tier={tier}", ulimit_kb=500_000, timeout=300)
     assert_clean(result, 70)
     assert result.stdout == b"filling\n"
-    assert result.stderr.decode().startswith("Out of memory.\n[line 3] in ")
+    assert result.stderr == (b"Out of memory.\n[line 2] in init()\n[line 3] in fill()\n"
+                             b"[line 5] in script\n")
 
 
 @pytest.mark.parametrize("tier", TIERS)
