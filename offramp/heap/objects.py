@@ -14,7 +14,7 @@ import zlib
 from array import array
 
 from ..ir.tagref import ADDR_MASK, NIL
-from .errors import HeapError, HeapIndexError
+from .errors import HeapError, HeapIndexError, OutOfMemory
 from .layout import (
     ARRAY_ELEMENTS, ARRAY_LENGTH, BOUND_METHOD_METHOD, BOUND_METHOD_RECEIVER, BOX_VALUE,
     CLASS_METHODS, CLASS_NAME, CLASS_ROOT_SHAPE, CLOSURE_FUNCTION, CLOSURE_UPVALUE_COUNT,
@@ -117,8 +117,15 @@ class LoxObjects:
         return bytes(self.memory.mem8[off:off + self.mem64[i + _STR_LEN]])
 
     def concat(self, a: int, b: int) -> int:
-        """The interned concatenation of two STRINGs."""
-        return self.intern(self.string_text(a) + self.string_text(b))
+        """The interned concatenation of two STRINGs (OutOfMemory when Python itself has no
+        room for the text, which a long string built by doubling can reach first)."""
+        try:
+            return self.intern(self.string_text(a) + self.string_text(b))
+        except MemoryError as error:
+            if isinstance(error, OutOfMemory):
+                raise
+            raise OutOfMemory(f"no memory for a string of {self.string_length(a)} + "
+                              f"{self.string_length(b)} bytes") from None
 
     def interned_count(self) -> int:
         """How many strings the intern table holds."""

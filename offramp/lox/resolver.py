@@ -9,6 +9,10 @@ error is reported through the parser's `report` callback.
 A `FunctionScope` mirrors one clox `Compiler`: the stack of locals currently in scope
 (`live`, with the block depth each was declared at, -1 until its initializer is done), the
 current block depth, and the `FunctionNode` whose `locals` and `upvalues` it fills in.
+Where clox searches those arrays linearly (bounded by its 256-entry limits, which offramp
+does not have), tables keyed by name find the same answers in constant time, so a block of
+100,000 locals resolves in linear time: `named` (each name's live locals, innermost last),
+`declared` (the names declared in each open block) and `upvalue_index`.
 """
 
 from __future__ import annotations
@@ -46,35 +50,45 @@ class FunctionScope:
     report: Callable[[str], None]
     live: list[LiveLocal] = field(default_factory=list)
     depth: int = 0
+    named: dict[str, list[LiveLocal]] = field(default_factory=dict)
+    declared: list[set[str]] = field(default_factory=list)
+    upvalue_index: dict[tuple[bool, int], int] = field(default_factory=dict)
 
     def begin_scope(self) -> None:
         """Enter a block."""
         self.depth += 1
+        self.declared.append(set())
 
     def end_scope(self) -> list[Local]:
         """Leave a block; return the locals declared in it, in declaration order."""
         self.depth -= 1
+        self.declared.pop()
         ended = []
         while self.live and self.live[-1].depth > self.depth:
-            ended.append(self.live.pop().local)
+            live = self.live.pop()
+            self.named[live.local.name].pop()
+            ended.append(live.local)
         return ended[::-1]
 
     def add_local(self, name: str) -> Local:
         """Push a new, not yet initialized local named `name`."""
         local = Local(name, self.node, index=len(self.node.locals), slot=len(self.live))
         self.node.locals.append(local)
-        self.live.append(LiveLocal(local, UNINITIALIZED))
+        live = LiveLocal(local, UNINITIALIZED)
+        self.live.append(live)
+        self.named.setdefault(name, []).append(live)
         return local
 
     def declare(self, name: str) -> Local | None:
-        """Declare `name` in the current block (None at global scope, where names are late bound)."""
+        """Declare `name` in the current block (None at global scope, where names are late bound).
+
+        (clox searches the block's locals; the only locals of this block are those declared
+        in it, the uninitialized one included, so the block's set of names is the same test.)"""
         if self.depth == 0:
             return None
-        for live in reversed(self.live):
-            if live.depth != UNINITIALIZED and live.depth < self.depth:
-                break
-            if live.local.name == name:
-                self.report("Already a variable with this name in this scope.")
+        if name in self.declared[-1]:
+            self.report("Already a variable with this name in this scope.")
+        self.declared[-1].add(name)
         return self.add_local(name)
 
     def mark_initialized(self) -> None:
@@ -95,12 +109,13 @@ class FunctionScope:
 
     def resolve_local(self, name: str) -> Local | None:
         """The innermost live local named `name`, complaining if it is still uninitialized."""
-        for live in reversed(self.live):
-            if live.local.name == name:
-                if live.depth == UNINITIALIZED:
-                    self.report("Can't read local variable in its own initializer.")
-                return live.local
-        return None
+        named = self.named.get(name)
+        if not named:
+            return None
+        live = named[-1]
+        if live.depth == UNINITIALIZED:
+            self.report("Can't read local variable in its own initializer.")
+        return live.local
 
     def resolve_upvalue(self, name: str) -> int | None:
         """Index of the upvalue reaching `name` in an enclosing function, capturing it on the way."""
@@ -117,12 +132,11 @@ class FunctionScope:
 
     def add_upvalue(self, is_local: bool, index: int, local: Local) -> int:
         """Index of the upvalue (is_local, index), added unless this function already has it."""
-        upvalues = self.node.upvalues
-        for position, ref in enumerate(upvalues):
-            if ref.is_local == is_local and ref.index == index:
-                return position
-        upvalues.append(UpvalueRef(is_local, index, local))
-        return len(upvalues) - 1
+        position = self.upvalue_index.get((is_local, index))
+        if position is None:
+            position = self.upvalue_index[(is_local, index)] = len(self.node.upvalues)
+            self.node.upvalues.append(UpvalueRef(is_local, index, local))
+        return position
 
 
 @dataclass(slots=True)

@@ -14,12 +14,19 @@ Details kept from clox because they decide reported line numbers and error text:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum, auto
+from typing import NamedTuple
 
 
 class TokenType(Enum):
-    """Kinds of Lox tokens, in clox's order."""
+    """Kinds of Lox tokens, in clox's order.
+
+    Hashed by identity (members are singletons): Enum's own `__hash__` is a Python
+    function, and the parser looks token types up in its tables several times a token."""
+
+    __hash__ = object.__hash__
 
     LEFT_PAREN = auto()
     RIGHT_PAREN = auto()
@@ -63,9 +70,10 @@ class TokenType(Enum):
     EOF = auto()
 
 
-@dataclass(slots=True, frozen=True)
-class Token:
-    """One token: its kind, its source text (the message for ERROR tokens) and its line."""
+class Token(NamedTuple):
+    """One token: its kind, its source text (the message for ERROR tokens) and its line.
+
+    A named tuple, the cheapest immutable record to make: a big source has millions."""
 
     type: TokenType
     lexeme: str
@@ -118,19 +126,35 @@ WITH_EQUAL: dict[str, TokenType] = {
 }
 
 
-def is_alpha(char: str) -> bool:
-    """Whether `char` may start an identifier (ASCII letters and '_', as clox)."""
-    return "a" <= char <= "z" or "A" <= char <= "Z" or char == "_"
+# Whitespace and `//` comments (clox's skipWhitespace), then one token (clox's scanToken),
+# in one match.  One group per kind of lexeme, so `match.lastindex` says which matched
+# (None: nothing did -- the end of the source, or a character no token starts with).
+# Letters are ASCII letters and '_', digits ASCII digits; a number's '.' must be followed
+# by a digit (`123.` is NUMBER then DOT); a string's closing quote is missing only when it
+# runs to the end of the source.
+LEXEME = re.compile(r"""
+    (?:[ \t\r\n]+|//[^\n]*)*
+    (?:([A-Za-z_][A-Za-z_0-9]*)
+     | ([0-9]+(?:\.[0-9]+)?)
+     | ("[^"]*"?)
+     | (!=|==|<=|>=|[(){};,.+\-/*!=<>]))?
+""", re.VERBOSE)
+WORD, NUMBER, STRING, OPERATOR = 1, 2, 3, 4
+
+OPERATORS: dict[str, TokenType] = {**SINGLE_CHAR, **{c + "=": t for c, t in WITH_EQUAL.items()}}
 
 
-def is_digit(char: str) -> bool:
-    """Whether `char` is an ASCII decimal digit (clox rejects other Unicode digits)."""
-    return "0" <= char <= "9"
+def _token(fields: tuple) -> Token:
+    """A Token from (type, lexeme, line) without NamedTuple's Python-level __new__."""
+    return tuple.__new__(Token, fields)
 
 
 @dataclass(slots=True)
 class Scanner:
-    """Cursor over Lox source producing tokens one at a time."""
+    """Cursor over Lox source producing tokens one at a time.
+
+    Each token is one match of LEXEME, so scanning costs a few microseconds a token
+    however long the source is."""
 
     source: str
     start: int = 0
@@ -139,104 +163,30 @@ class Scanner:
 
     def scan_token(self) -> Token:
         """Scan and return the next token (EOF forever once the source is exhausted)."""
-        self.skip_whitespace()
-        self.start = self.current
-        if self.at_end():
-            return self.make_token(TokenType.EOF)
-        char = self.advance()
-        if is_alpha(char):
-            return self.identifier()
-        if is_digit(char):
-            return self.number()
-        if char == '"':
-            return self.string()
-        if char in WITH_EQUAL and self.match("="):
-            return self.make_token(WITH_EQUAL[char])
-        if char in SINGLE_CHAR:
-            return self.make_token(SINGLE_CHAR[char])
-        return self.error_token("Unexpected character.")
-
-    def at_end(self) -> bool:
-        """Whether every character has been consumed."""
-        return self.current >= len(self.source)
-
-    def advance(self) -> str:
-        """Consume and return the current character."""
-        self.current += 1
-        return self.source[self.current - 1]
-
-    def peek(self) -> str:
-        """The current character, or '' at the end."""
-        return self.source[self.current] if not self.at_end() else ""
-
-    def peek_next(self) -> str:
-        """The character after the current one, or '' past the end."""
-        return self.source[self.current + 1] if self.current + 1 < len(self.source) else ""
-
-    def match(self, expected: str) -> bool:
-        """Consume the current character if it is `expected`."""
-        if self.peek() != expected:
-            return False
-        self.current += 1
-        return True
-
-    def make_token(self, kind: TokenType) -> Token:
-        """A token of `kind` spanning start..current, on the current line."""
-        return Token(kind, self.source[self.start : self.current], self.line)
-
-    def error_token(self, message: str) -> Token:
-        """An ERROR token carrying `message` as its lexeme."""
-        return Token(TokenType.ERROR, message, self.line)
-
-    def skip_whitespace(self) -> None:
-        """Skip blanks, newlines (counting lines) and `//` comments."""
-        while True:
-            char = self.peek()
-            if char in (" ", "\r", "\t"):
-                self.current += 1
-            elif char == "\n":
-                self.line += 1
-                self.current += 1
-            elif char == "/" and self.peek_next() == "/":
-                self.skip_line_comment()
-            else:
-                return
-
-    def skip_line_comment(self) -> None:
-        """Skip to (not past) the end of the line, so the newline is still counted."""
-        while self.peek() not in ("\n", ""):
-            self.current += 1
-
-    def identifier(self) -> Token:
-        """Scan the rest of an identifier or keyword."""
-        while is_alpha(self.peek()) or is_digit(self.peek()):
-            self.current += 1
-        text = self.source[self.start : self.current]
-        return self.make_token(KEYWORDS.get(text, TokenType.IDENTIFIER))
-
-    def number(self) -> Token:
-        """Scan the rest of a number: digits, then optionally '.' and at least one digit."""
-        self.skip_digits()
-        if self.peek() == "." and is_digit(self.peek_next()):
-            self.current += 1
-            self.skip_digits()
-        return self.make_token(TokenType.NUMBER)
-
-    def skip_digits(self) -> None:
-        """Consume a run of digits."""
-        while is_digit(self.peek()):
-            self.current += 1
-
-    def string(self) -> Token:
-        """Scan the rest of a string literal; strings may span lines and have no escapes."""
-        while self.peek() not in ('"', ""):
-            if self.peek() == "\n":
-                self.line += 1
-            self.current += 1
-        if self.at_end():
-            return self.error_token("Unterminated string.")
-        self.current += 1
-        return self.make_token(TokenType.STRING)
+        source, current = self.source, self.current
+        match = LEXEME.match(source, current)
+        end = match.end()
+        group = match.lastindex
+        text = match.group(group) if group else ""
+        start = end - len(text)
+        if start != current:
+            self.line += source.count("\n", current, start)
+        self.start, self.current = start, end
+        if group == WORD:
+            return _token((KEYWORDS.get(text, TokenType.IDENTIFIER), text, self.line))
+        if group == NUMBER:
+            return _token((TokenType.NUMBER, text, self.line))
+        if group == OPERATOR:
+            return _token((OPERATORS[text], text, self.line))
+        if group == STRING:
+            self.line += text.count("\n")
+            if len(text) < 2 or text[-1] != '"':
+                return _token((TokenType.ERROR, "Unterminated string.", self.line))
+            return _token((TokenType.STRING, text, self.line))
+        if end >= len(source):
+            return _token((TokenType.EOF, "", self.line))
+        self.current = end + 1
+        return _token((TokenType.ERROR, "Unexpected character.", self.line))
 
 
 def scan_all(source: str) -> list[Token]:

@@ -1,4 +1,7 @@
 """The reservation: addresses, word and byte access, page spans, static memory."""
+import subprocess
+import sys
+
 import pytest
 
 from offramp.heap.memory import PAGE_BYTES, Memory
@@ -74,3 +77,34 @@ def test_static_memory_is_zeroed_distinct_and_aligned(memory):
     assert all(memory.load64(x) == 0 for x in (a, a + 16, b, big, big + 3 * PAGE_BYTES - 8))
     assert memory.static_bytes == 32 + 3 * PAGE_BYTES
     assert not big <= a < big + 3 * PAGE_BYTES
+
+
+RESERVE_UNDER_A_LIMIT = """
+import resource, sys
+from offramp.heap.errors import OutOfMemory
+from offramp.heap.memory import Memory
+with open("/proc/self/statm") as statm:
+    mapped = int(statm.read().split()[0]) * resource.getpagesize()
+limit = mapped + int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    print(Memory(1 << 32).size)
+except OutOfMemory as error:
+    print(error.message, error.detail)
+"""
+
+
+def reserve_under_a_limit(room: int) -> str:
+    """What Memory(4 GiB) reserves in a process with `room` bytes of address space left."""
+    return subprocess.run([sys.executable, "-c", RESERVE_UNDER_A_LIMIT, str(room)],
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def test_a_limited_address_space_gets_a_smaller_reservation():
+    """With 300 MiB left: 256 MiB fits, and half of that is taken (the rest for the process)."""
+    assert reserve_under_a_limit(300 << 20) == f"{128 << 20}\n"
+
+
+def test_no_room_for_the_smallest_reservation_is_out_of_memory():
+    out = reserve_under_a_limit(8 << 20)
+    assert out.startswith("Out of memory. cannot reserve ")
