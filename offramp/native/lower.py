@@ -410,7 +410,7 @@ class Lowering:
             rec += self.recorded([(val, ty)])
             result_type = ty
         site = self.new_site(SiteDesc(kind, reason, frames, 0, result_type))
-        under = self.tmp("depth")     # the frames under the rebuilt ones, in the buffer's place
+        under = self.tmp("under")     # the frames under the rebuilt ones, in the buffer's place
         self.emit(f"{under} = inttoptr i64 {DEPTH} to ptr")
         self.ret_i64(self.statepoint_stub(REQUEST["deopt"], rec, buf=under, site_id=site))
 
