@@ -35,7 +35,7 @@ from ..ir.text import print_version
 from ..ir.types import DoubleType, FuncRefType, IntType, RefType, is_traced
 from .llvm_setup import compile_ir, ensure_llvm
 from .collector import NativeMarkLoop, NativePageLoops
-from .lower import LinkInfo
+from .lower import COLD_BLOCKS, LinkInfo
 from .sidetable import SideTable, SideTableBuilder, SiteInfo
 from .stages import compile_stage
 from .lowerops import lower_version
@@ -266,7 +266,7 @@ class NativeEngine:
         if self.vm.config.dump_ir:
             self.dump(version, symbol, lowered.text)
         with compile_stage("llvm", fail):
-            compiled = compile_ir(lowered.text, symbol)
+            compiled = compile_ir(lowered.text, symbol, COLD_BLOCKS)
             address = compiled.function_address(symbol)
             size = compiled.function_size(symbol)
         with compile_stage("stackmaps", fail):

@@ -35,17 +35,18 @@ CODEGEN_LEVEL = 1
 """The target machine's optimization level: -O1 codegen (SelectionDAG, greedy register
 allocation) gives the same code size as -O2 on our modules at half the codegen time."""
 
-FAST_CODEGEN_ABOVE = 150
-"""A module with more LLVM instructions than this is compiled with -O0 codegen (fast
-instruction selection and register allocation): large units — OSR clones of whole
-scripts with their callees inlined — are compiled once and their compile time is what
-the program waits for.  Measured side by side: method_call.lox's clones (now 163 and 562
-instructions) take 4x less codegen time (2 vs 8 ms for the smaller) and the run is 20%
-shorter; fib (136 instructions, hot for its whole run) is 20% faster at -O1.  A size is
-only a guess at how long code will run: recompiling code that stays hot at -O1 would be
-the real answer.  Such modules
-also skip FUNCTION_PASSES: on method_call's clones that is 2.5 + 1.5 ms less compile time
-for 1 ms more run time (instcombine's tighter tag tests are what is lost)."""
+FAST_CODEGEN_ABOVE = 140
+"""A module with more LLVM instructions than this outside its cold blocks (exits and slow
+paths, lower.COLD_BLOCKS) is compiled with -O0 codegen (fast instruction selection and
+register allocation): large units — OSR clones of whole scripts with their callees
+inlined — are compiled once and their compile time is what the program waits for.
+Measured side by side: method_call.lox's clones take 4x less codegen time at -O0 and the
+run is 20% shorter; fib (124 such instructions, hot for its whole run) is 2.5x faster at
+-O1 (counted with its cold blocks, as before, the NaN fix-ups of its arithmetic put it at
+190 and at -O0).  A size is only a guess at how long code will run: recompiling code that
+stays hot at -O1 would be the real answer.  Such modules also skip FUNCTION_PASSES: on
+method_call's clones that is 2.5 + 1.5 ms less compile time for 1 ms more run time
+(instcombine's tighter tag tests are what is lost)."""
 
 FUNCTION_PASSES = ("instruction_combine", "simplify_cfg")
 """The LLVM passes run on every module compiled at CODEGEN_LEVEL, in order.  offramp's own
@@ -155,10 +156,18 @@ def object_sections(object_bytes: bytes) -> dict:
     return sections
 
 
-def codegen_level(llvm_ir_text: str) -> int:
+def codegen_level(llvm_ir_text: str, cold_blocks: tuple = ()) -> int:
     """CODEGEN_LEVEL, or 0 for a module of more than FAST_CODEGEN_ABOVE instructions
-    (instruction lines are the indented ones)."""
-    return 0 if llvm_ir_text.count("\n  ") > FAST_CODEGEN_ABOVE else CODEGEN_LEVEL
+    (instruction lines are the indented ones), not counting those in blocks whose label
+    starts with one of `cold_blocks`: exits and slow paths say little about how long the
+    code will run."""
+    count, cold = 0, False
+    for line in llvm_ir_text.split("\n"):
+        if line.startswith("  "):
+            count += not cold
+        elif line.endswith(":"):
+            cold = line.startswith(cold_blocks) if cold_blocks else False
+    return 0 if count > FAST_CODEGEN_ABOVE else CODEGEN_LEVEL
 
 
 def optimize_module(module, tm) -> None:
@@ -170,10 +179,10 @@ def optimize_module(module, tm) -> None:
     passes.run(module, builder)
 
 
-def compile_ir(llvm_ir_text: str, name: str) -> CompiledObject:
+def compile_ir(llvm_ir_text: str, name: str, cold_blocks: tuple = ()) -> CompiledObject:
     """Parse, verify, optimize (FUNCTION_PASSES, for modules compiled at CODEGEN_LEVEL) and
-    JIT `llvm_ir_text` as module `name`."""
-    level = codegen_level(llvm_ir_text)
+    JIT `llvm_ir_text` as module `name` (`cold_blocks`: see codegen_level)."""
+    level = codegen_level(llvm_ir_text, cold_blocks)
     tm = target_machine(level)
     module = llvm.parse_assembly(llvm_ir_text)
     module.name = name

@@ -37,6 +37,10 @@ MAX_RECORD_LOCATIONS = 0xFFFF
 """A stack-map record counts its locations in 16 bits (format v3): a site with more values
 is refused here, before LLVM would encode a wrong count."""
 STATEPOINT_LEADING_LOCATIONS = 3   # calling convention, flags, number of deopt values
+COLD_BLOCKS = ("overflow", "too_deep", "status", "unwind", "lazy_check", "lazy_deopt",
+               "guard_fail", "stress", "poll_slow", "fp_nan")
+"""Label prefixes of the blocks the lowering emits for exits and slow paths (the code
+size that decides the codegen level leaves them out: llvm_setup.codegen_level)."""
 DEPTH = "%depth.0"   # hidden argument: the guest frames (of every tier) under this one
 DEPTH_HERE = "%depth.1"   # this frame's own depth (DEPTH + 1): what a call passes on
 

@@ -325,3 +325,13 @@ def test_large_modules_get_fast_codegen_and_small_ones_the_optimizing_one():
         + "  ret i64 %x\n}\n"
     assert codegen_level(small) == CODEGEN_LEVEL > 0
     assert codegen_level(large) == 0
+
+
+def test_cold_blocks_do_not_count_towards_the_codegen_level():
+    """Exits and slow paths (lower.COLD_BLOCKS) say nothing about how long code runs."""
+    from offramp.native.llvm_setup import CODEGEN_LEVEL, FAST_CODEGEN_ABOVE, codegen_level
+    from offramp.native.lower import COLD_BLOCKS
+    text = ("define i64 @g(i64 %x) {\nentry:\n  br label %guard_fail.1\nguard_fail.1:\n"
+            + "  %y = add i64 %x, 1\n" * FAST_CODEGEN_ABOVE + "  ret i64 %x\n}\n")
+    assert codegen_level(text) == 0
+    assert codegen_level(text, COLD_BLOCKS) == CODEGEN_LEVEL
