@@ -67,9 +67,10 @@ def test_llvm_rejecting_a_module_leaves_the_unit_in_the_interpreter(monkeypatch)
     """A real LLVM error (its parser refuses the text) is a failure of the llvm stage."""
     real = engine_module.compile_ir
 
-    def corrupt_units(text, name):
+    def corrupt_units(text, name, *rest):
         """Compiled units (not the engine's own stub) get text LLVM cannot parse."""
-        return real(text.replace("ret ", "bogus ") if name.startswith("n") else text, name)
+        return real(text.replace("ret ", "bogus ") if name.startswith("n") else text, name,
+                    *rest)
     monkeypatch.setattr(engine_module, "compile_ir", corrupt_units)
     status, out, err = run(tier="eager", stats=True, trace=frozenset({"tier"}))
     assert (status, out) == run(tier="interp")[:2]
