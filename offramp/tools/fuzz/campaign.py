@@ -592,5 +592,16 @@ def _run_all(campaign: Campaign, generate, seeds, jobs: int) -> bool:
         failed = failed or bool(campaign.mismatches)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        pool.shutdown(wait=True, cancel_futures=True)
+        _wait_for_workers(campaign, pool)
     return failed
+
+
+def _wait_for_workers(campaign, pool) -> None:
+    """Let the runs in progress end; an interrupt while waiting (a worker may be shrinking)
+    kills their children instead, so the summary is still printed, never a traceback."""
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+    except KeyboardInterrupt:
+        campaign.stopped = True
+        _kill_children()
+        pool.shutdown(wait=False, cancel_futures=True)
