@@ -536,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="programs saved (and shrunk) per signature")
     parser.add_argument("--shrink-seconds", type=float, default=300.0,
                         help="time to shrink one finding (also at most 300 candidates)")
+    parser.add_argument("--progress", type=int, default=0, metavar="N",
+                        help="a line on stderr every N programs (seed, runs, mismatches, "
+                             "time), for long campaigns")
     return parser
 
 
@@ -558,15 +561,15 @@ def main(argv=None) -> int:
                         timeout=args.timeout, per_signature=args.per_signature,
                         shrink_seconds=args.shrink_seconds)
     campaign.saved = saved_findings(args.out, kind)
-    failed = _run_all(campaign, generate, args.seeds, max(1, args.jobs))
+    failed = _run_all(campaign, generate, args.seeds, max(1, args.jobs), args.progress)
     print(summary(campaign), flush=True)
     return 1 if failed else 0
 
 
-def _run_all(campaign: Campaign, generate, seeds, jobs: int) -> bool:
+def _run_all(campaign: Campaign, generate, seeds, jobs: int, progress: int = 0) -> bool:
     """Run every seed (on `jobs` threads, each driving child processes); True if any
     failed.  On SIGTERM or Ctrl-C the runs under way are killed and the tallies so far
-    stand."""
+    stand.  With `progress`, every that many programs a line on stderr says how far it is."""
     def one(seed: int) -> list:
         if campaign.stopped:
             return []
@@ -580,11 +583,14 @@ def _run_all(campaign: Campaign, generate, seeds, jobs: int) -> bool:
     previous = signal.signal(signal.SIGTERM, stop)
     failed = False
     pool = concurrent.futures.ThreadPoolExecutor(jobs)
+    started = time.monotonic()
     try:
-        for lines in pool.map(one, seeds):
+        for done, (seed, lines) in enumerate(zip(seeds, pool.map(one, seeds)), 1):
             for line in lines:
                 failed = True
                 print(line, flush=True)
+            if progress and done % progress == 0:
+                _report_progress(campaign, seed, done, time.monotonic() - started)
     except (Stopped, KeyboardInterrupt):
         campaign.stopped = True
         _kill_children()
@@ -594,6 +600,14 @@ def _run_all(campaign: Campaign, generate, seeds, jobs: int) -> bool:
         signal.signal(signal.SIGTERM, previous)
         _wait_for_workers(campaign, pool)
     return failed
+
+
+def _report_progress(campaign: Campaign, seed: int, done: int, seconds: float) -> None:
+    """One line on stderr: programs done, the last seed, runs and mismatches so far."""
+    with campaign.lock:
+        runs, mismatches = sum(campaign.runs.values()), sum(campaign.mismatches.values())
+    print(f"offramp fuzz: {done} programs (last seed {seed}), {runs} runs, "
+          f"{mismatches} mismatches, {seconds:.0f} s", file=sys.stderr, flush=True)
 
 
 def _wait_for_workers(campaign, pool) -> None:
