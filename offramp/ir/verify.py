@@ -660,7 +660,8 @@ class _VersionChecker:
         live_in, tctx = self.target_facts(target, where)
         if waiting is not None:
             there = block.instrs[state.index]
-            if WAITING_STATE_OPS.get(there.op) != WAITING_STATE_OPS[waiting.op]:
+            if WAITING_STATE_OPS.get(there.op) != WAITING_STATE_OPS[waiting.op] and \
+                    not _profiles_in_place_of(waiting, there):
                 self.fail(f"{role} of a {waiting.op} resumes at {there.op}, not at a "
                           f"matching {waiting.op}", *where)
             if len(there.results) != len(waiting.results):
@@ -752,6 +753,12 @@ class _VersionChecker:
 
 # Instructions whose optional state waits for their result, by the class they resume at.
 WAITING_STATE_OPS = {"CALL": "call", "PATCHPOINT": "call", "CCALL": "call", "TRAP": "trap"}
+
+
+def _profiles_in_place_of(call, there) -> bool:
+    """A CCALL without results may wait at a PROFILE: compiled code that records a profile
+    by calling the runtime where the resumed version has the PROFILE resumes after it."""
+    return call.op == "CCALL" and not call.results and there.op == "PROFILE"
 
 _OPERAND_CHECKS = {
     Kind.VALUE: _VersionChecker.check_value_operand,

@@ -87,6 +87,7 @@ HELPERS = {
     "lox.callee_closure": (TR, TAGREF64, False),
     "lox.callee_this": (TR, TAGREF64, False),
     "lox.instantiate": (TR, TAGREF64, False),
+    "lox.profile": ((I64, TAGREF64), None, False),
 }
 
 
@@ -230,6 +231,7 @@ def compile_program(script: ast.FunctionNode, profile: bool = False) -> LoxProgr
     cg.natives()
     if profile:
         cg.helper("lox.instantiate")   # speculated class calls allocate with it
+        cg.helper("lox.profile")       # sites compiled before their profile keep profiling
     with recursion_room():
         info = cg.function(script)
     cg.wide_natives()

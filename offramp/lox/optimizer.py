@@ -94,9 +94,15 @@ def callees_to_speculate(runtime, version, done: dict) -> list:
             if (name is None or name in done or name in found or name == version.func
                     or name.startswith(LIBRARY_PREFIXES)):
                 continue
-            if interp.code_for(module.functions[name].versions[0]).entry_count:
+            if has_run(interp.code_for(module.functions[name].versions[0])):
                 found.append(name)
     return found
+
+
+def has_run(baseline_code) -> bool:
+    """Whether a baseline has a profile: it ran in the interpreter, or compiled code of it
+    recorded samples where it was compiled without them (speculate.keep_profiling)."""
+    return bool(baseline_code.entry_count) or any(baseline_code.profiles.values())
 
 
 def should_inline(callee_version, produced: set, failed: set) -> bool:

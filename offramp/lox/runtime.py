@@ -19,6 +19,8 @@ from .codegen import RETURN_THIS
 from .natives import NATIVES
 
 _QNAN = QNAN
+REPROFILE_SAMPLES = 30
+"""Samples a site compiled without a profile records before its code is compiled again."""
 
 
 def _num(w) -> bool:
@@ -80,6 +82,8 @@ class LoxRuntime:
         # client wants left generic, and the counters `--stats` adds.
         self.embedded = set()
         self.recent_identities = set()
+        self.profile_counts = []   # lox.profile's key -> a PROFILE site's counts
+        self.profile_keys = {}     # id(counts) -> key
         self.guard_sites = {}
         self.failed_sites = {}
         self.stats = {}
@@ -137,6 +141,26 @@ class LoxRuntime:
             return (kind.name.lower(), word)
         return kind.name.lower()
 
+    def profile_key(self, profiles: dict, site: int) -> int:
+        """The key compiled code passes to `lox.profile` for PROFILE site `site` of a
+        baseline whose profiles are `profiles` (the interpreter's counts, shared)."""
+        counts = profiles.setdefault(site, {})
+        key = self.profile_keys.get(id(counts))
+        if key is None:
+            key = self.profile_keys[id(counts)] = len(self.profile_counts)
+            self.profile_counts.append(counts)
+        return key
+
+    def profile(self, key, value):
+        """`lox.profile`: compiled code records a value at a site it was compiled without a
+        profile for, as the interpreter's PROFILE does.  Once the site has REPROFILE_SAMPLES
+        samples, the native code making the call is compiled again with them."""
+        counts = self.profile_counts[key]
+        kind = self.classify(value)
+        counts[kind] = counts.get(kind, 0) + 1
+        if sum(counts.values()) == REPROFILE_SAMPLES:
+            self.vm.reoptimize_caller(f"profiled site {key}")
+
     def embed(self, word) -> int:
         """Keep a heap object alive for good: compiled code holds its address."""
         self.embedded.add(word)
@@ -164,6 +188,7 @@ class LoxRuntime:
             "lox.set_property": self.set_property, "lox.get_super": self.get_super,
             "lox.callee_closure": self.callee_closure, "lox.callee_this": self.callee_this,
             "lox.instantiate": lambda cls: self.heap.new_instance(cls),
+            "lox.profile": self.profile,
             "lox.clock": lambda: from_fp(time.perf_counter() - self.start),
             "lox.array_new": self.array_new, "lox.array_get": self.array_get,
             "lox.array_set": self.array_set, "lox.array_length": self.array_length,

@@ -5,7 +5,9 @@ runtime helper, and its PROFILE sites count the classes of the values those help
 (`LoxRuntime.classify`).  `speculate` builds a new version from the same blocks in which a
 helper whose site saw one class (at least MONOMORPHIC of the samples; for properties, up to
 MAX_SHAPES shapes) becomes the fast path for it behind GUARDs, and the helpers that need no
-speculation become plain IR.  PROFILE instructions are dropped.
+speculation become plain IR.  PROFILE instructions are dropped, except at sites that have
+no sample yet: there compiled code calls `lox.profile` (keep_profiling), and is compiled
+again once the site has samples.
 
 Names and frame states.  The new version keeps the baseline's block labels and SSA names:
 a value the baseline computes keeps its name (a fast path's result is defined under the
@@ -78,6 +80,7 @@ MAX_SHAPES = 4          # a property site that saw more shapes stays generic
 WARM_SAMPLES = 20       # samples a function's profile needs before unreached code deopts
 
 NIL, TRUE, FALSE = Sym("lox.nil"), Sym("lox.true"), Sym("lox.false")
+PROFILE_HELPER = "lox.profile"
 UNDEFINED = Imm(tagref.UNDEFINED)
 
 ARITHMETIC = {"lox.add": "FADD", "lox.sub": "FSUB", "lox.mul": "FMUL", "lox.div": "FDIV"}
@@ -232,6 +235,8 @@ class Speculator:
             self.resume = start if profiled else i
             if profiled and self.never_reached(profiled, start):
                 return
+            if profiled:
+                self.keep_profiling(instrs, start, i)
             i += self.rewrite(instrs, i, profiled)
             profiled = {}
 
@@ -253,6 +258,22 @@ class Speculator:
             return False
         self.emit("DEOPT", reason, self.state(start))
         return True
+
+    def keep_profiling(self, instrs, start: int, end: int) -> None:
+        """A site no value has reached yet (the function or loop is compiled before its
+        profile: eager mode, a loop entered at its first iteration, a rare block) keeps
+        profiling in compiled code: a CCALL of `lox.profile` where the PROFILE was, waiting
+        at it (a lazy deopt there resumes after the PROFILE).  The generic helper it guards
+        is slow; once the site has samples, the runtime has the code compiled again with
+        them (LoxRuntime.profile)."""
+        if not self.active or PROFILE_HELPER not in self.module.externs:
+            return
+        for index in range(start, end):
+            instr = instrs[index]
+            if instr.op == "PROFILE" and not self.profiles.get(instr.arg("site")):
+                key = self.runtime.profile_key(self.profiles, instr.arg("site"))
+                self.append(Instr("CCALL", (PROFILE_HELPER, (Imm(key), instr.arg("value")),
+                                            (), self.waiting(index)), (), None, instr.line))
 
     # --- dispatch ----------------------------------------------------------------------
 

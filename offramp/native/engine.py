@@ -320,6 +320,17 @@ class NativeEngine:
             return None
         return self.codes[index].lookup(return_address)
 
+    def calling_code(self):
+        """The native code whose runtime call is being served now, or None (the runtime
+        was called from the interpreter)."""
+        if not self.transitions or self.transitions[-1][0] != "exit":
+            return None
+        return_address = anchor_of(self.transitions[-1][1])[0]
+        i = bisect.bisect_right(self.code_ranges, (return_address, float("inf"))) - 1
+        if i < 0 or not self.code_ranges[i][0] <= return_address <= self.code_ranges[i][1]:
+            return None
+        return self.codes[self.code_ranges[i][2]]
+
     def _code_index(self, address: int) -> int:
         i = bisect.bisect_right(self.code_ranges, (address, float("inf"))) - 1
         return self.code_ranges[i][2]

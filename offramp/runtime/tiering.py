@@ -73,6 +73,7 @@ class TierPolicy:
         self.compile_failures = {}  # stage -> compilations that failed there
         self.left_interpreted = set()  # units no attempt could compile
         self.recompiles = {}      # function name -> invalidations so far
+        self.reoptimized = 0      # codes compiled again once they had a profile
         interp = vm.interp
         interp.call_hook = self.on_call
         interp.loop_hook = self.on_hot_loop
@@ -211,6 +212,24 @@ class TierPolicy:
             if entry is not None and entry[0] is code:
                 del self.osr_codes[key]
 
+    def reoptimize(self, code, why: str) -> bool:
+        """Invalidate `code`, compiled before it had a profile and now with one, so that its
+        function (at its next call) or loop (at its next entry, by a new clone) is compiled
+        again: not a failed speculation, so it costs no recompilation budget.  False if
+        there is no such valid code."""
+        if code is None or code.invalid.value:
+            return False
+        self.reoptimized += 1
+        self.vm.tracer.emit("tier", f"compiling @{code.version.func} again: {why}")
+        if self.native.get(code.version.func) is code:
+            del self.native[code.version.func]
+        for key, entry in list(self.osr_codes.items()):
+            if entry is not None and entry[0] is code:
+                del self.osr_codes[key]
+                self.osr_compiles[key] -= 1
+        self.engine.invalidate(code)
+        return True
+
     def rearm_loops(self, code, kind: str, frames) -> None:
         """Let each loop a deopt of `code` left interpreted (in any of its rebuilt `frames`,
         inlined callees' included) report hot again: after Config.loop_threshold
@@ -319,6 +338,7 @@ class TierPolicy:
     def stats(self) -> dict:
         return {"osr entries": self.osr_entries, "osr re-entries": self.osr_reentries,
                 "recompilations": dict(self.recompiles),
+                "compiled again with a profile": self.reoptimized,
                 "compile failures by stage": dict(self.compile_failures),
                 "units left interpreted": len(self.left_interpreted),
                 **self.engine.stats()}

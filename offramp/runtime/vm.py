@@ -167,6 +167,13 @@ class VM:
         helper's caller) to leave native code when control returns to it."""
         return self.tiers is not None and self.tiers.engine.deoptimize_frame(depth)
 
+    def reoptimize_caller(self, why: str) -> bool:
+        """The native code whose call the running helper serves has learnt what it was
+        compiled without (a profile): compile its function or loop again (its running
+        frames leave lazily).  False when the caller is not native code."""
+        return self.tiers is not None and self.tiers.reoptimize(
+            self.tiers.engine.calling_code(), why)
+
     def safepoint_poll(self) -> None:
         """Run the operations pending at a safepoint: an interrupt raises
         KeyboardInterrupt there, in whichever tier polled."""

@@ -382,6 +382,29 @@ def test_7_guard_and_safepoint_states_are_checked():
     verify_module(parse_module(fn(entry("SAFEPOINT [@f %v1 %entry 1 (%a=%a)]", "RET (%a)"))))
 
 
+PROFILED = """\
+.funcsig @record = (@i64) -> ()
+.extern @note <@record>
+.funcdef @base2 VERSION %v1 <@binop> {
+  %entry(<@i64> %a <@i64> %b):
+    PROFILE 0 %a
+    %s = ADD <@i64> %a %b
+    RET (%s)
+}
+"""
+
+
+def test_7_a_call_without_results_may_wait_at_a_profile():
+    """Compiled code that profiles by calling the runtime where the baseline has a PROFILE
+    resumes after that PROFILE (speculate.keep_profiling)."""
+    verify_module(parse_module(fn(entry(
+        "CCALL @note (%a) [@base2 %v1 %entry 0 (%a=%a %b=%b)]", "RET (%a)"), PROFILED)))
+    fails(fn(entry("%x = CCALL @helper (%a %b) [@base2 %v1 %entry 0 (%a=%a %b=%b)]",
+                   "RET (%x)"), PROFILED), "resumes at PROFILE, not at a matching CCALL")
+    fails(fn(entry("%x = CALL <@unary> @id (%a) [@base2 %v1 %entry 0 (%a=%a %b=%b)]",
+                   "RET (%x)"), PROFILED), "resumes at PROFILE, not at a matching CALL")
+
+
 # ---------------------------------------------------------------------------- 8 the table
 
 def test_8_the_instruction_table_is_consistent():
