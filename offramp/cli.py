@@ -25,7 +25,7 @@ import importlib
 import os
 import sys
 
-from offramp.config import Config
+from offramp.config import VM_MAX_FRAMES, Config
 from offramp.native.stages import COMPILE_STAGES
 from offramp.trace import TRACE_EVENTS
 
@@ -107,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stats", action="store_true",
                      help="print counts and sizes at exit")
     run.add_argument("--max-frames", type=_count(1), default=None, metavar="N",
-                     help=f"guest call depth before 'Stack overflow.' "
-                          f"(default {Config().max_frames})")
+                     help=f"guest call depth before 'Stack overflow.' (default: clox's "
+                          f"limit for Lox programs, {VM_MAX_FRAMES} for IR)")
     run.add_argument("--verify-ir", action="store_true",
                      help="verify every optimized version and every pass's result (slow)")
     run.add_argument("--dump-ir", action="store_true",

@@ -6,6 +6,10 @@ whoever builds the VM builds a Config and passes it down.
 from dataclasses import dataclass, field
 
 
+VM_MAX_FRAMES = 10_000
+"""The guest call depth of a VM whose client sets none (IR programs)."""
+
+
 @dataclass(slots=True)
 class Config:
     """Switches that change how the VM runs, never what a program means."""
@@ -13,8 +17,9 @@ class Config:
     tier: str = "jit"                 # interp | jit | eager
     gc_stress: bool = False           # collect at every allocation
     deopt_stress: int = 0             # every Nth deopt-capable native site deopts (0: off)
-    max_frames: int = 10_000          # guest call depth before "Stack overflow.", in every
-                                      # tier (interpreted, native and inlined frames count)
+    max_frames: int | None = None     # guest call depth before "Stack overflow.", in every
+                                      # tier (interpreted, native and inlined frames count);
+                                      # None: the client's (Lox: clox's 64), else VM_MAX_FRAMES
     native_stack_bytes: int = 4 << 20 # C stack native frames may use below their entry
     max_native_reentry: int = 64      # nested interpreter->native entries before staying put
     # IR instructions of the largest unit compiled natively; bigger ones stay interpreted.

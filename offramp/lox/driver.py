@@ -1,4 +1,6 @@
 """Running a Lox source file: compile errors, runtime errors and exit codes as clox does."""
+from dataclasses import replace
+
 from ..interp.errors import GuestError
 from ..ir.text import print_module
 from .codegen import compile_program
@@ -6,6 +8,9 @@ from .parser import parse_program
 from .runtime import GuestExit, LoxRuntime
 
 EXIT_OK, EXIT_COMPILE_ERROR, EXIT_RUNTIME_ERROR = 0, 65, 70
+FRAMES_MAX = 64
+"""clox's call depth (its FRAMES_MAX, the script's frame included): a Lox program
+overflows where clox does unless `--max-frames` says otherwise."""
 LIBRARY_PREFIXES = ("lox.native.", "lox.rt.")
 
 
@@ -18,6 +23,8 @@ def run_lox(source: str, path: str, config, stdout, stderr, stdin=None) -> int:
             print(line, file=stderr)
         return EXIT_COMPILE_ERROR
     program = compile_program(script, profile=config.tier != "interp")
+    if config.max_frames is None:
+        config = replace(config, max_frames=FRAMES_MAX)
     if config.dump_ir:
         print(print_module(program.module), file=stderr)
     runtime = None

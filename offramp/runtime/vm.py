@@ -6,11 +6,12 @@ roots when they can hold references), helpers are the client's Python implementa
 maps, so a collection at any allocation sees every live reference precisely.
 """
 import contextlib
+from dataclasses import replace
 import os
 import signal
 import threading
 
-from ..config import Config
+from ..config import VM_MAX_FRAMES, Config
 from ..heap import Heap
 from ..interp.errors import VMError
 from ..interp.interpreter import Interpreter
@@ -51,6 +52,8 @@ class VM:
                  helpers=None, classify=None):
         self.module = module
         self.config = config or Config(tier="interp")
+        if self.config.max_frames is None:
+            self.config = replace(self.config, max_frames=VM_MAX_FRAMES)
         self.tracer = tracer or Tracer(self.config.trace)
         self.heap = Heap(self.config, self.tracer)
         self.global_addresses = self._link_globals()

@@ -73,10 +73,10 @@ var get = a.get; print get(4);
 """, "30\n0\n0\n<array 5>\n16\n"),
     "deoptHere is a no-op in the interpreter": (
         "fun f(x) { deoptHere(); return x + 1; } print f(41);", "42\n"),
-    "deep recursion stays within the default frame limit": ("""
+    "recursion as deep as clox allows": ("""
 fun depth(n) { if (n == 0) return 0; return 1 + depth(n - 1); }
-print depth(5000);
-""", "5000\n"),
+print depth(62);
+""", "62\n"),
 }
 
 
@@ -112,6 +112,18 @@ outer();
     assert err.splitlines() == ["Operands must be two numbers or two strings.",
                                 "[line 3] in inner()", "[line 7] in outer()",
                                 "[line 9] in script"]
+
+
+@pytest.mark.parametrize("tier", ["interp", "jit", "eager"])
+def test_the_default_frame_limit_is_clox_s(tier):
+    """clox's FRAMES_MAX is 64, the script's frame included: `depth(62)` fits, `depth(63)`
+    overflows, with clox's 64 trace lines; `--max-frames` raises the limit."""
+    deep = "fun depth(n) { if (n == 0) return 0; return 1 + depth(n - 1); }\nprint depth(N);"
+    out_err = io.StringIO(), io.StringIO()
+    status = run_lox(deep.replace("N", "63"), "test.lox", Config(tier=tier), *out_err)
+    lines = out_err[1].getvalue().splitlines()
+    assert (status, lines[0], len(lines)) == (70, "Stack overflow.", 65)
+    assert run(deep.replace("N", "5000"), max_frames=10_000)[:2] == (0, "5000\n")
 
 
 def test_stack_overflow_message_and_exit_code():

@@ -19,7 +19,7 @@ while (true) { i = i + 1; }
 RECURSION = """
 print "start";
 fun f(n) { if (n < 1) return 1; return f(n - 1) + f(n - 1); }
-print f(100);
+print f(40);
 """
 
 def start(tmp_path, source, tier):
