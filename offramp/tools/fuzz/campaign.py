@@ -1,6 +1,7 @@
 """A differential campaign: generate programs, run them in every mode, compare, shrink.
 
-Each program runs as `python -m offramp run FILE` in a child process (with a timeout), first
+Each program runs as `python -m offramp run FILE` in a child process (with a timeout; forked
+from a fork server that has loaded offramp once, forkserver.py, unless --no-fork-server), first
 in the oracle mode `--tier=interp`, then in each native mode of MODES; every mode must give
 the oracle's stdout, stderr and exit status.  A timeout, a signal, a Python traceback or an
 LLVM error is a finding even where the oracle fails the same way.  With `--clox PATH`,
@@ -24,6 +25,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .forkserver import ForkServer, ServerGone
 from .shrink import shrink_lines, shrink_tree
 from .tree import render
 
@@ -114,9 +116,45 @@ class Outcome:
     timed_out: bool = False
 
 
-def run_offramp(path: str, options, timeout: float) -> Outcome:
-    """`python -m offramp run PATH OPTIONS` from the repository root, as the tests run it."""
-    return _run([sys.executable, "-m", "offramp", "run", path, *options], timeout)
+def run_offramp(campaign, path: str, options) -> Outcome:
+    """`python -m offramp run PATH OPTIONS` from the repository root, as the tests run it
+    (forked from a fork server that has loaded offramp already, unless the campaign says
+    not to)."""
+    argv = ["run", path, *options]
+    if campaign.fork_servers is not None:
+        return campaign.fork_servers.run(argv, campaign.timeout)
+    return _run([sys.executable, "-m", "offramp", *argv], campaign.timeout)
+
+
+class ForkServers:
+    """One fork server (forkserver.py) per worker thread, started on first use; a stop
+    kills them all, with the runs they have under way."""
+
+    def __init__(self):
+        self.local = threading.local()
+        self.started = []
+        self.lock = threading.Lock()
+
+    def run(self, argv, timeout: float) -> Outcome:
+        """A run of `offramp ARGV` in this thread's server."""
+        server = getattr(self.local, "server", None)
+        if server is None:
+            server = self.local.server = ForkServer(REPO_ROOT, _child_env())
+            with self.lock:
+                self.started.append(server)
+        try:
+            stdout, stderr, status, timed_out = server.run(argv, timeout,
+                                                           timeout * WALL_FACTOR)
+        except ServerGone:
+            self.local.server = None
+            return Outcome("", "", -signal.SIGKILL)
+        return Outcome(stdout, stderr, -1 if timed_out else status, timed_out)
+
+    def kill_all(self) -> None:
+        """End every server and its child."""
+        with self.lock:
+            for server in self.started:
+                server.kill()
 
 
 _CHILDREN = set()
@@ -145,8 +183,7 @@ def _limit_cpu(process, seconds: float) -> None:
 
 def _run(argv, timeout: float) -> Outcome:
     """Run a child process with a timeout; it is registered so that a stop can kill it."""
-    env = dict(os.environ, PYTHONUTF8="1", PYTHONIOENCODING="utf-8")
-    with subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+    with subprocess.Popen(argv, cwd=REPO_ROOT, env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, encoding="utf-8",
                           errors="backslashreplace") as process:
         _limit_cpu(process, timeout)
@@ -166,8 +203,15 @@ def _run(argv, timeout: float) -> Outcome:
     return Outcome(stdout, stderr, process.returncode)
 
 
-def _kill_children() -> None:
+def _child_env() -> dict:
+    """The environment of every run: output in UTF-8 whatever the locale."""
+    return dict(os.environ, PYTHONUTF8="1", PYTHONIOENCODING="utf-8")
+
+
+def _kill_children(campaign) -> None:
     """Kill the runs under way (the campaign is stopping)."""
+    if campaign.fork_servers is not None:
+        campaign.fork_servers.kill_all()
     with _CHILDREN_LOCK:
         for process in list(_CHILDREN):
             process.kill()
@@ -266,6 +310,7 @@ class Campaign:
     by_signature: dict = field(default_factory=dict)
     saved: dict = field(default_factory=dict)
     stopped: bool = False
+    fork_servers: ForkServers | None = None   # None: each run starts `python -m offramp`
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, mode: str, signature: str | None) -> None:
@@ -322,7 +367,7 @@ def _compare_modes(campaign: Campaign, seed: int, path: str, text: str) -> list:
     """Run the oracle, clox (if asked) and each mode on the file; the findings."""
     findings = []
     oracle_options = MODES[ORACLE].options(seed)
-    expected = _unless_stopped(campaign, run_offramp(path, oracle_options, campaign.timeout))
+    expected = _unless_stopped(campaign, run_offramp(campaign, path, oracle_options))
     problem = crash_signature(expected)
     campaign.count(ORACLE, problem)
     if problem:
@@ -342,7 +387,7 @@ def _compare_modes(campaign: Campaign, seed: int, path: str, text: str) -> list:
         if name == ORACLE or not mode.runs_on(seed):
             continue
         options = mode.options(seed)
-        actual = _unless_stopped(campaign, run_offramp(path, options, campaign.timeout))
+        actual = _unless_stopped(campaign, run_offramp(campaign, path, options))
         signature = difference_signature(expected, actual)
         campaign.count(name, signature)
         if signature:
@@ -380,7 +425,7 @@ def still_fails(campaign: Campaign, finding: Finding):
         with tempfile.TemporaryDirectory(prefix="offramp-shrink-") as folder:
             path = os.path.join(folder, f"c{campaign.kind.suffix}")
             Path(path).write_text(text, encoding="utf-8")
-            oracle = run_offramp(path, MODES[ORACLE].options(finding.seed), campaign.timeout)
+            oracle = run_offramp(campaign, path, MODES[ORACLE].options(finding.seed))
             if finding.mode == ORACLE:
                 return crash_signature(oracle) == finding.signature
             if crash_signature(oracle) or oracle.status == 65:
@@ -388,7 +433,7 @@ def still_fails(campaign: Campaign, finding: Finding):
             if finding.mode == "clox":
                 reference = _run([campaign.clox, path], campaign.timeout)
                 return difference_signature(reference, oracle) == finding.signature
-            actual = run_offramp(path, finding.options, campaign.timeout)
+            actual = run_offramp(campaign, path, finding.options)
             return difference_signature(oracle, actual) == finding.signature
     return check
 
@@ -475,13 +520,13 @@ def rerun(campaign: Campaign, finding: Finding, text: str) -> Finding:
     with tempfile.TemporaryDirectory(prefix="offramp-shrunk-") as folder:
         path = os.path.join(folder, f"p{campaign.kind.suffix}")
         Path(path).write_text(text, encoding="utf-8")
-        ours = run_offramp(path, finding.options, campaign.timeout)
+        ours = run_offramp(campaign, path, finding.options)
         if finding.mode == ORACLE:
             return replace(finding, actual=ours)
         if finding.mode == "clox":
             return replace(finding, expected=_run([campaign.clox, path], campaign.timeout),
                            actual=ours)
-        oracle = run_offramp(path, MODES[ORACLE].options(finding.seed), campaign.timeout)
+        oracle = run_offramp(campaign, path, MODES[ORACLE].options(finding.seed))
         return replace(finding, expected=oracle, actual=ours)
 
 
@@ -536,6 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="programs saved (and shrunk) per signature")
     parser.add_argument("--shrink-seconds", type=float, default=300.0,
                         help="time to shrink one finding (also at most 300 candidates)")
+    parser.add_argument("--no-fork-server", action="store_true",
+                        help="start `python -m offramp` for every run instead of forking it "
+                             "from a server that has loaded offramp once (slower)")
     parser.add_argument("--progress", type=int, default=0, metavar="N",
                         help="a line on stderr every N programs (seed, runs, mismatches, "
                              "time), for long campaigns")
@@ -559,7 +607,8 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     campaign = Campaign(kind, modes, args.out, shrink=not args.no_shrink, clox=args.clox,
                         timeout=args.timeout, per_signature=args.per_signature,
-                        shrink_seconds=args.shrink_seconds)
+                        shrink_seconds=args.shrink_seconds,
+                        fork_servers=None if args.no_fork_server else ForkServers())
     campaign.saved = saved_findings(args.out, kind)
     failed = _run_all(campaign, generate, args.seeds, max(1, args.jobs), args.progress)
     print(summary(campaign), flush=True)
@@ -593,12 +642,14 @@ def _run_all(campaign: Campaign, generate, seeds, jobs: int, progress: int = 0) 
                 _report_progress(campaign, seed, done, time.monotonic() - started)
     except (Stopped, KeyboardInterrupt):
         campaign.stopped = True
-        _kill_children()
+        _kill_children(campaign)
         print("stopped: the summary counts the runs finished so far", flush=True)
         failed = failed or bool(campaign.mismatches)
     finally:
         signal.signal(signal.SIGTERM, previous)
         _wait_for_workers(campaign, pool)
+        if campaign.fork_servers is not None:
+            campaign.fork_servers.kill_all()
     return failed
 
 
@@ -617,5 +668,5 @@ def _wait_for_workers(campaign, pool) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
     except KeyboardInterrupt:
         campaign.stopped = True
-        _kill_children()
+        _kill_children(campaign)
         pool.shutdown(wait=False, cancel_futures=True)
