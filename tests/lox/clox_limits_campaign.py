@@ -153,26 +153,36 @@ def upvalues():
 
 
 def jumps():
-    """Programs whose jumps and loops are around 65535 bytes long."""
-    for n in sweep(65527, 65537):
-        body = statements(n)
-        yield f"then {n}", "if (false) {\n" + body + "}\nprint 1;\n"
-        yield f"then else {n}", "if (true) print 1; else {\n" + body + "}\nprint 2;\n"
-        yield f"while {n}", "while (false) {\n" + body + "}\nprint 1;\n"
-        yield (f"for cond {n}", "for (var i = 0; i < 0; i = i + 1) {\n" + body
-               + "}\nprint 1;\n")
-        yield f"for no clauses {n}", "fun f() {\n for (;;) {\n" + body + "}\n}\nprint 1;\n"
-        yield f"for increment only {n}", "fun f() {\n for (;; nil) {\n" + body + "}\n}\n"
-        yield f"for cond only {n}", "for (; false;) {\n" + body + "}\nprint 1;\n"
-        yield f"for big increment {n}", "for (; false; " + expression(n) + ") {}\nprint 1;\n"
-        yield f"and {n}", "print false and " + expression(n) + ";\nprint 1;\n"
-        yield f"or {n}", "print true or " + expression(n) + ";\nprint 1;\n"
-        yield f"in a method {n}", ("class A {\n m() {\n  if (false) {\n" + body
-                                   + "}\n  return 1;\n }\n}\nprint A().m();\nprint x y;\nprint 3;\n")
-        yield (f"nested loops {n}", "fun f() {\n while (false) {\n  while (false) {\n" + body
-               + "  }\n }\n}\nprint 1;\n")
+    """Programs whose jumps and loops are around 65535 bytes long: each shape's body size
+    sweeps the size from which clox rejects it (its jump's or loop's other bytes aside)."""
+    shapes = {   # name -> (program around a body of n bytes, first n rejected)
+        "then": (lambda n: "if (false) {\n" + statements(n) + "}\nprint 1;\n", 65532),
+        "then else": (lambda n: "if (true) print 1; else {\n" + statements(n) + "}\nprint 2;\n",
+                      65535),
+        "while": (lambda n: "while (false) {\n" + statements(n) + "}\nprint 1;\n", 65528),
+        "for cond": (lambda n: "for (var i = 0; i < 0; i = i + 1) {\n" + statements(n)
+                     + "}\nprint 1;\n", 65518),
+        "for no clauses": (lambda n: "fun f() {\n for (;;) {\n" + statements(n) + "}\n}\n"
+                           "print 1;\n", 65533),
+        "for increment only": (lambda n: "fun f() {\n for (;; nil) {\n" + statements(n)
+                               + "}\n}\n", 65528),
+        "for cond only": (lambda n: "for (; false;) {\n" + statements(n) + "}\nprint 1;\n",
+                          65528),
+        "for big increment": (lambda n: "for (; false; " + expression(n) + ") {}\nprint 1;\n",
+                              65524),
+        "and": (lambda n: "print false and " + expression(n) + ";\nprint 1;\n", 65535),
+        "or": (lambda n: "print true or " + expression(n) + ";\nprint 1;\n", 65535),
+        "in a method": (lambda n: "class A {\n m() {\n  if (false) {\n" + statements(n)
+                        + "}\n  return 1;\n }\n}\nprint A().m();\nprint x y;\nprint 3;\n",
+                        65532),
+        "nested loops": (lambda n: "fun f() {\n while (false) {\n  while (false) {\n"
+                         + statements(n) + "  }\n }\n}\nprint 1;\n", 65519),
+    }
+    for name, (program, rejected_from) in shapes.items():
+        for n in sweep(rejected_from - 4, rejected_from + 3):
+            yield f"{name} {n}", program(n)
     # 200 locals popped or closed at the end of the block, a closure with 2 or 200 upvalues.
-    for n in sweep(65116, 65132):
+    for n in sweep(65121, 65132):
         pops = "".join(f"var v{i};\n" for i in range(200))
         yield (f"pops and closes {n}", "fun f() {\n if (false) {\n" + pops
                + "fun c() { return v0 + v1; }\n" + statements(n) + "}\n}\n")
