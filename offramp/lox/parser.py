@@ -5,12 +5,12 @@ recursive-descent parser for declarations and statements, and a Pratt parser for
 driven by one table (`RULES`) of (prefix, infix, precedence) rows.  Names are resolved while
 parsing through `resolver.FunctionScope`, at the same points clox resolves them, because the
 order of errors and the panic-mode cascade only match clox when resolution is interleaved
-with parsing.  For the same reason the parser follows the size of the bytecode clox would emit
-for each function (`emit` and the other emit_ methods, at clox's emitByte calls; sizes in
+with parsing.  For the same reason the parser follows the size of the bytecode clox would
+emit for each function (`emit` and the other emit_ methods, called where clox emits; sizes in
 `bytecode`), so that it reports clox's bytecode-format limits -- too many constants, locals
 or upvalues, jumps and loops too long -- on the programs and at the tokens clox does.  Each
-expression node takes `self.previous.line` at the point where clox would
-emit its instruction, which is the line clox reports runtime errors at (see `ast`).
+expression node takes `self.previous.line` at the point where clox would emit its
+instruction, which is the line clox reports runtime errors at (see `ast`).
 
 Error reporting is clox's: `[line N] Error at 'lexeme': message`, `... Error at end: ...` for
 EOF, `... Error: message` for scanner errors.  After an error the parser is in panic mode and
