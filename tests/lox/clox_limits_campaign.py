@@ -3,7 +3,7 @@
 Not a pytest module (tests/lox/test_clox_limits.py holds a fixed sample with clox's answers
 written in): a campaign to run by hand against the reference clox when the front end changes,
 
-    PYTHONPATH=. python tests/lox/clox_limits_campaign.py [--clox /tmp/clox/clox] [-k WORD]
+    PYTHONPATH=. python tests/lox/clox_limits_campaign.py [--clox /tmp/clox/clox] [-k "jumps: "]
 
 Each family sweeps a size across a limit -- constants in the script, a function, a method, a
 class body; locals; upvalues; if/else/while/for/and/or bodies around 65535 bytes -- so that
