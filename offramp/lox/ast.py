@@ -8,7 +8,8 @@ tree says where each variable lives and the code generator never looks names up 
   `Local.index` is that position (unique in the function, never reused), `Local.slot` is the
   stack slot clox would give it (reused once its block ends).  `locals[0]` is clox's implicit
   slot zero: named "this" for methods and initializers (the receiver, not in `params`), named
-  "" (never referenced) for functions and the script.  `captured` is True when an inner
+  "" (never referenced) for functions, and "this" for the script as in clox (referenced only
+  by programs with compile errors: `super` outside a class).  `captured` is True when an inner
   function closes over the local, so it must live in a heap box.
 - A reference (`Variable`, `Assign`, `This`, `Super`) carries a binding: `LocalBinding`
   (a local of the current function), `UpvalueBinding` (an index into the current function's

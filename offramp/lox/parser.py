@@ -5,8 +5,12 @@ recursive-descent parser for declarations and statements, and a Pratt parser for
 driven by one table (`RULES`) of (prefix, infix, precedence) rows.  Names are resolved while
 parsing through `resolver.FunctionScope`, at the same points clox resolves them, because the
 order of errors and the panic-mode cascade only match clox when resolution is interleaved
-with parsing.  Each expression node takes `self.previous.line` at the point where clox would
-emit its instruction, which is the line clox reports runtime errors at (see `ast`).
+with parsing.  For the same reason the parser follows the size of the bytecode clox would
+emit for each function (`emit` and the other emit_ methods, called where clox emits; sizes in
+`bytecode`), so that it reports clox's bytecode-format limits -- too many constants, locals
+or upvalues, jumps and loops too long -- on the programs and at the tokens clox does.  Each
+expression node takes `self.previous.line` at the point where clox would emit its
+instruction, which is the line clox reports runtime errors at (see `ast`).
 
 Error reporting is clox's: `[line N] Error at 'lexeme': message`, `... Error at end: ...` for
 EOF, `... Error: message` for scanner errors.  After an error the parser is in panic mode and
@@ -22,13 +26,39 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from offramp.lox import ast
-from offramp.lox.ast import FunctionKind, FunctionNode, GlobalBinding, Local
+from offramp.lox.ast import (
+    Binding,
+    FunctionKind,
+    FunctionNode,
+    GlobalBinding,
+    Local,
+    LocalBinding,
+    UpvalueBinding,
+)
+from offramp.lox.bytecode import (
+    BINARY_INSTRUCTIONS,
+    JUMP_TOO_LARGE,
+    LOOP_TOO_LARGE,
+    MAX_JUMP,
+    TOO_MANY_CONSTANTS,
+    UNARY_INSTRUCTIONS,
+)
 from offramp.lox.nesting import MAX_NESTING, NestingTooDeep, recursion_room
 from offramp.lox.resolver import ClassScope, FunctionScope
 from offramp.lox.scanner import Scanner, Token, TokenType
 
 MAX_PARAMETERS = 255
 MAX_ARGUMENTS = 255
+
+# The instructions reading and writing a variable, by where it lives.
+GET_INSTRUCTIONS = {LocalBinding: "GET_LOCAL", UpvalueBinding: "GET_UPVALUE",
+                    GlobalBinding: "GET_GLOBAL"}
+SET_INSTRUCTIONS = {LocalBinding: "SET_LOCAL", UpvalueBinding: "SET_UPVALUE",
+                    GlobalBinding: "SET_GLOBAL"}
+
+# The keyword literals: their value and the instruction pushing it.
+LITERALS = {TokenType.TRUE: (True, "TRUE"), TokenType.FALSE: (False, "FALSE"),
+            TokenType.NIL: (None, "NIL")}
 
 # Tokens after which, or before which, `synchronize` considers a statement boundary reached.
 STATEMENT_STARTS = frozenset(
@@ -156,19 +186,84 @@ class Parser:
             self.error_at_current("Too much nesting.")
             raise NestingTooDeep
 
+    # The bytecode clox would emit: only its size and constant count are kept (bytecode.py).
+
+    def emit(self, *instructions: str) -> None:
+        """Account for `instructions` in the current function's chunk."""
+        self.function.chunk.emit(*instructions)
+
+    def make_constant(self) -> None:
+        """Add a constant to the current function's chunk (clox's makeConstant)."""
+        if not self.function.chunk.add_constant():
+            self.error(TOO_MANY_CONSTANTS)
+
+    def emit_constant(self) -> None:
+        """A literal's OP_CONSTANT and its constant."""
+        self.make_constant()
+        self.emit("CONSTANT")
+
+    def emit_jump(self, instruction: str) -> int:
+        """A forward jump; returns the chunk size after it, which `patch_jump` measures from."""
+        self.emit(instruction)
+        return self.function.chunk.size
+
+    def patch_jump(self, after_jump: int) -> None:
+        """Land the jump emitted at `after_jump` here; its offset must fit 16 bits."""
+        if self.function.chunk.size - after_jump > MAX_JUMP:
+            self.error(JUMP_TOO_LARGE)
+
+    def emit_loop(self, loop_start: int) -> None:
+        """A backward jump to `loop_start`; its offset (itself included) must fit 16 bits."""
+        self.emit("LOOP")
+        if self.function.chunk.size - loop_start > MAX_JUMP:
+            self.error(LOOP_TOO_LARGE)
+
+    def emit_closure(self, upvalues: int) -> None:
+        """OP_CLOSURE of a function just parsed, with its `upvalues` operands."""
+        self.function.chunk.emit_closure(upvalues)
+
+    def emit_return(self) -> None:
+        """The implicit return: the receiver from an initializer, else nil."""
+        if self.function.node.kind is FunctionKind.INITIALIZER:
+            self.emit("GET_LOCAL", "RETURN")
+        else:
+            self.emit("NIL", "RETURN")
+
+    def end_scope(self) -> list[Local]:
+        """Leave a block: its locals are popped, or closed if captured; returns them."""
+        ended = self.function.end_scope()
+        for local in ended:
+            self.emit("CLOSE_UPVALUE" if local.captured else "POP")
+        return ended
+
+    def define_variable(self) -> None:
+        """A declared variable gets its value: a local becomes readable, a global is defined."""
+        if self.function.depth > 0:
+            self.function.mark_initialized()
+        else:
+            self.emit("DEFINE_GLOBAL")
+
+    def resolve(self, name: str) -> Binding:
+        """Resolve `name` in the current function; a global's name is a constant."""
+        binding = self.function.resolve(name)
+        if isinstance(binding, GlobalBinding):
+            self.make_constant()
+        return binding
+
     # Functions and scopes.
 
     def begin_function(self, kind: FunctionKind, name: str) -> FunctionNode:
         """Start a function's scope with clox's implicit slot-zero local."""
         node = FunctionNode(name, kind, [], [], [], [], self.previous.line)
         self.function = FunctionScope(node, self.function, self.error)
-        receiver = "this" if kind in (FunctionKind.METHOD, FunctionKind.INITIALIZER) else ""
+        receiver = "" if kind is FunctionKind.FUNCTION else "this"   # clox's names
         self.function.add_local(receiver)
         self.function.live[0].depth = 0
         return node
 
     def end_function(self) -> FunctionNode:
-        """Finish the current function and return to the enclosing one."""
+        """Finish the current function with its implicit return and return to the enclosing one."""
+        self.emit_return()
         node = self.function.node
         node.end_line = self.previous.line
         self.function = self.function.enclosing
@@ -186,7 +281,10 @@ class Parser:
         """Consume a variable name and declare it: a new local in a block, else a global."""
         self.consume(TokenType.IDENTIFIER, message)
         local = self.function.declare(self.previous.lexeme)
-        return local if local is not None else GlobalBinding(self.previous.lexeme)
+        if local is not None:
+            return local
+        self.make_constant()
+        return GlobalBinding(self.previous.lexeme)
 
     # Declarations.
 
@@ -209,14 +307,18 @@ class Parser:
         line = self.previous.line
         self.consume(TokenType.IDENTIFIER, "Expect class name.")
         class_name = self.previous.lexeme
+        self.make_constant()
         local = self.function.declare(class_name)
         target = local if local is not None else GlobalBinding(class_name)
-        self.function.mark_initialized()
+        self.emit("CLASS")
+        self.define_variable()
         self.klass = ClassScope(self.klass)
         superclass, super_local = self.superclass_clause(class_name)
+        self.named_variable(class_name, False)
         methods = self.class_body()
+        self.emit("POP")
         if self.klass.has_superclass:
-            self.function.end_scope()
+            self.end_scope()
         self.klass = self.klass.enclosing
         return ast.Class(class_name, target, superclass, methods, super_local, line)
 
@@ -240,14 +342,19 @@ class Parser:
         self.function.begin_scope()
         super_local = self.function.add_local("super")
         self.function.mark_initialized()
+        self.named_variable(class_name, False)
+        self.emit("INHERIT")
         self.klass.has_superclass = True
         return superclass, super_local
 
     def method(self) -> FunctionNode:
         """A method in a class body; one named `init` is the initializer."""
         self.consume(TokenType.IDENTIFIER, "Expect method name.")
+        self.make_constant()
         is_init = self.previous.lexeme == "init"
-        return self.function_body(FunctionKind.INITIALIZER if is_init else FunctionKind.METHOD)
+        method = self.function_body(FunctionKind.INITIALIZER if is_init else FunctionKind.METHOD)
+        self.emit("METHOD")
+        return method
 
     def fun_declaration(self) -> ast.FunctionDecl:
         """`fun name(params) { body }`; the name is usable inside the body for recursion."""
@@ -255,10 +362,12 @@ class Parser:
         target = self.parse_variable("Expect function name.")
         self.function.mark_initialized()
         function = self.function_body(FunctionKind.FUNCTION)
+        self.define_variable()
         return ast.FunctionDecl(function, target, line)
 
     def function_body(self, kind: FunctionKind) -> FunctionNode:
-        """Parameters and body of a function named by the token just consumed."""
+        """Parameters and body of a function named by the token just consumed; the enclosing
+        function creates its closure."""
         self.nest()
         node = self.begin_function(kind, self.previous.lexeme)
         self.function.begin_scope()
@@ -269,7 +378,10 @@ class Parser:
         self.consume(TokenType.LEFT_BRACE, "Expect '{' before function body.")
         node.body = self.block()
         self.depth -= 1
-        return self.end_function()
+        function = self.end_function()
+        self.make_constant()
+        self.emit_closure(len(function.upvalues))
+        return function
 
     def parameters(self, node: FunctionNode) -> None:
         """A comma-separated parameter list, each a local of the new function."""
@@ -285,9 +397,13 @@ class Parser:
         """`var name (= initializer)?;`; a local is unreadable until its initializer is done."""
         line = self.previous.line
         target = self.parse_variable("Expect variable name.")
-        initializer = self.expression() if self.match(TokenType.EQUAL) else None
+        initializer = None
+        if self.match(TokenType.EQUAL):
+            initializer = self.expression()
+        else:
+            self.emit("NIL")
         self.consume(TokenType.SEMICOLON, "Expect ';' after variable declaration.")
-        self.function.mark_initialized()
+        self.define_variable()
         return ast.Var(target, initializer, line)
 
     # Statements.
@@ -308,7 +424,7 @@ class Parser:
         line = self.previous.line
         self.function.begin_scope()
         statements = self.block()
-        return ast.Block(statements, line, self.function.end_scope())
+        return ast.Block(statements, line, self.end_scope())
 
     def block(self) -> list[ast.Stmt]:
         """Declarations up to the closing '}' (the '{' is already consumed)."""
@@ -323,12 +439,14 @@ class Parser:
         line = self.previous.line
         value = self.expression()
         self.consume(TokenType.SEMICOLON, "Expect ';' after value.")
+        self.emit("PRINT")
         return ast.Print(value, line)
 
     def expression_statement(self) -> ast.ExpressionStmt:
         """`expr;`"""
         expr = self.expression()
         self.consume(TokenType.SEMICOLON, "Expect ';' after expression.")
+        self.emit("POP")
         return ast.ExpressionStmt(expr, expr.line)
 
     def if_statement(self) -> ast.If:
@@ -337,17 +455,30 @@ class Parser:
         self.consume(TokenType.LEFT_PAREN, "Expect '(' after 'if'.")
         cond = self.expression()
         self.consume(TokenType.RIGHT_PAREN, "Expect ')' after condition.")
+        then_jump = self.emit_jump("JUMP_IF_FALSE")
+        self.emit("POP")
         then = self.statement()
+        else_jump = self.emit_jump("JUMP")
+        self.patch_jump(then_jump)
+        self.emit("POP")
         else_ = self.statement() if self.match(TokenType.ELSE) else None
+        self.patch_jump(else_jump)
         return ast.If(cond, then, else_, line)
 
     def while_statement(self) -> ast.While:
         """`while (cond) stmt`"""
         line = self.previous.line
+        loop_start = self.function.chunk.size
         self.consume(TokenType.LEFT_PAREN, "Expect '(' after 'while'.")
         cond = self.expression()
         self.consume(TokenType.RIGHT_PAREN, "Expect ')' after condition.")
-        return ast.While(cond, self.statement(), line)
+        exit_jump = self.emit_jump("JUMP_IF_FALSE")
+        self.emit("POP")
+        body = self.statement()
+        self.emit_loop(loop_start)
+        self.patch_jump(exit_jump)
+        self.emit("POP")
+        return ast.While(cond, body, line)
 
     def for_statement(self) -> ast.Block:
         """`for (init; cond; incr) stmt`, desugared to a scoped `while` (see `ast`)."""
@@ -355,20 +486,33 @@ class Parser:
         self.function.begin_scope()
         self.consume(TokenType.LEFT_PAREN, "Expect '(' after 'for'.")
         initializer = self.for_initializer()
-        cond = ast.Literal(True, line)
+        loop_start = self.function.chunk.size
+        cond, exit_jump = ast.Literal(True, line), None
         if not self.match(TokenType.SEMICOLON):
             cond = self.expression()
             self.consume(TokenType.SEMICOLON, "Expect ';' after loop condition.")
+            exit_jump = self.emit_jump("JUMP_IF_FALSE")
+            self.emit("POP")
         increment = None
         if not self.match(TokenType.RIGHT_PAREN):
+            body_jump = self.emit_jump("JUMP")
+            increment_start = self.function.chunk.size
             increment = self.expression()
+            self.emit("POP")
             self.consume(TokenType.RIGHT_PAREN, "Expect ')' after for clauses.")
+            self.emit_loop(loop_start)
+            loop_start = increment_start
+            self.patch_jump(body_jump)
         body = self.statement()
+        self.emit_loop(loop_start)
+        if exit_jump is not None:
+            self.patch_jump(exit_jump)
+            self.emit("POP")
         if increment is not None:
             body = ast.Block([body, ast.ExpressionStmt(increment, increment.line)], line)
         loop = ast.While(cond, body, line)
         statements = [loop] if initializer is None else [initializer, loop]
-        return ast.Block(statements, line, self.function.end_scope())
+        return ast.Block(statements, line, self.end_scope())
 
     def for_initializer(self) -> ast.Stmt | None:
         """The first clause of a `for`: nothing, a `var` declaration or an expression."""
@@ -384,11 +528,13 @@ class Parser:
         if self.function.node.kind is FunctionKind.SCRIPT:
             self.error("Can't return from top-level code.")
         if self.match(TokenType.SEMICOLON):
+            self.emit_return()
             return ast.Return(None, line)
         if self.function.node.kind is FunctionKind.INITIALIZER:
             self.error("Can't return a value from an initializer.")
         value = self.expression()
         self.consume(TokenType.SEMICOLON, "Expect ';' after return value.")
+        self.emit("RETURN")
         return ast.Return(value, line)
 
     # Expressions: the Pratt parser.
@@ -432,27 +578,38 @@ class Parser:
         """`-x` or `!x`."""
         op = self.previous.lexeme
         right = self.parse_precedence(Precedence.UNARY)
+        self.emit(UNARY_INSTRUCTIONS[op])
         return ast.Unary(op, right, self.previous.line)
 
     def binary(self, left: ast.Expr, can_assign: bool) -> ast.Binary:
         """A left-associative binary operator: the right operand binds one level tighter."""
         op = self.previous
         right = self.parse_precedence(Precedence(RULES[op.type].precedence + 1))
+        self.emit(*BINARY_INSTRUCTIONS[op.lexeme])
         return ast.Binary(op.lexeme, left, right, self.previous.line)
 
     def and_(self, left: ast.Expr, can_assign: bool) -> ast.Logical:
         """`left and right`"""
+        end_jump = self.emit_jump("JUMP_IF_FALSE")
+        self.emit("POP")
         right = self.parse_precedence(Precedence.AND)
+        self.patch_jump(end_jump)
         return ast.Logical("and", left, right, self.previous.line)
 
     def or_(self, left: ast.Expr, can_assign: bool) -> ast.Logical:
         """`left or right`"""
+        else_jump = self.emit_jump("JUMP_IF_FALSE")
+        end_jump = self.emit_jump("JUMP")
+        self.patch_jump(else_jump)
+        self.emit("POP")
         right = self.parse_precedence(Precedence.OR)
+        self.patch_jump(end_jump)
         return ast.Logical("or", left, right, self.previous.line)
 
     def call(self, callee: ast.Expr, can_assign: bool) -> ast.Call:
         """`callee(args)`"""
         args = self.argument_list()
+        self.emit("CALL")
         return ast.Call(callee, args, self.previous.line)
 
     def argument_list(self) -> list[ast.Expr]:
@@ -472,26 +629,33 @@ class Parser:
         """`obj.name`, `obj.name = value` or the invocation `obj.name(args)`."""
         self.consume(TokenType.IDENTIFIER, "Expect property name after '.'.")
         name, line = self.previous.lexeme, self.previous.line
+        self.make_constant()
         if can_assign and self.match(TokenType.EQUAL):
             value = self.expression()
+            self.emit("SET_PROPERTY")
             return ast.Set(obj, name, value, self.previous.line)
         if self.match(TokenType.LEFT_PAREN):
             args = self.argument_list()
+            self.emit("INVOKE")
             return ast.Call(ast.Get(obj, name, line), args, self.previous.line)
+        self.emit("GET_PROPERTY")
         return ast.Get(obj, name, line)
 
     def number(self, can_assign: bool) -> ast.Literal:
         """A number literal (always a float, as in clox)."""
+        self.emit_constant()
         return ast.Literal(float(self.previous.lexeme), self.previous.line)
 
     def string(self, can_assign: bool) -> ast.Literal:
         """A string literal without its quotes."""
+        self.emit_constant()
         return ast.Literal(self.previous.lexeme[1:-1], self.previous.line)
 
     def literal(self, can_assign: bool) -> ast.Literal:
         """`true`, `false` or `nil`."""
-        value = {TokenType.TRUE: True, TokenType.FALSE: False, TokenType.NIL: None}
-        return ast.Literal(value[self.previous.type], self.previous.line)
+        value, instruction = LITERALS[self.previous.type]
+        self.emit(instruction)
+        return ast.Literal(value, self.previous.line)
 
     def variable(self, can_assign: bool) -> ast.Variable | ast.Assign:
         """A variable reference or assignment named by the token just consumed."""
@@ -499,10 +663,12 @@ class Parser:
 
     def named_variable(self, name: str, can_assign: bool) -> ast.Variable | ast.Assign:
         """Resolve `name`, then read it or, if assignable and followed by '=', assign it."""
-        binding = self.function.resolve(name)
+        binding = self.resolve(name)
         if can_assign and self.match(TokenType.EQUAL):
             value = self.expression()
+            self.emit(SET_INSTRUCTIONS[type(binding)])
             return ast.Assign(name, value, binding, self.previous.line)
+        self.emit(GET_INSTRUCTIONS[type(binding)])
         return ast.Variable(name, binding, self.previous.line)
 
     def this_(self, can_assign: bool) -> ast.This:
@@ -510,7 +676,9 @@ class Parser:
         if self.klass is None:
             self.error("Can't use 'this' outside of a class.")
             return ast.This(GlobalBinding("this"), self.previous.line)
-        return ast.This(self.function.resolve("this"), self.previous.line)
+        binding = self.resolve("this")
+        self.emit(GET_INSTRUCTIONS[type(binding)])
+        return ast.This(binding, self.previous.line)
 
     def super_(self, can_assign: bool) -> ast.Super | ast.Call:
         """`super.name` or `super.name(args)`, only in a class with a superclass."""
@@ -521,12 +689,23 @@ class Parser:
         self.consume(TokenType.DOT, "Expect '.' after 'super'.")
         self.consume(TokenType.IDENTIFIER, "Expect superclass method name.")
         name, line = self.previous.lexeme, self.previous.line
-        binding_this = self.function.resolve("this")
+        self.make_constant()
+        binding_this = self.resolve("this")
+        self.emit(GET_INSTRUCTIONS[type(binding_this)])
         if self.match(TokenType.LEFT_PAREN):
             args = self.argument_list()
-            method = ast.Super(name, self.function.resolve("super"), binding_this, line)
+            method = ast.Super(name, self.resolve_super(), binding_this, line)
+            self.emit("SUPER_INVOKE")
             return ast.Call(method, args, self.previous.line)
-        return ast.Super(name, self.function.resolve("super"), binding_this, line)
+        method = ast.Super(name, self.resolve_super(), binding_this, line)
+        self.emit("GET_SUPER")
+        return method
+
+    def resolve_super(self) -> Binding:
+        """The class's `super` local (or what clox finds in its place after an error), read."""
+        binding = self.resolve("super")
+        self.emit(GET_INSTRUCTIONS[type(binding)])
+        return binding
 
 
 PrefixRule = Callable[[Parser, bool], ast.Expr]

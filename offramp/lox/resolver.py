@@ -9,10 +9,11 @@ error is reported through the parser's `report` callback.
 A `FunctionScope` mirrors one clox `Compiler`: the stack of locals currently in scope
 (`live`, with the block depth each was declared at, -1 until its initializer is done), the
 current block depth, and the `FunctionNode` whose `locals` and `upvalues` it fills in.
-Where clox searches those arrays linearly (bounded by its 256-entry limits, which offramp
-does not have), tables keyed by name find the same answers in constant time, so a block of
-100,000 locals resolves in linear time: `named` (each name's live locals, innermost last),
-`declared` (the names declared in each open block) and `upvalue_index`.
+Where clox searches those arrays linearly, tables keyed by name find the same answers in
+constant time: `named` (each name's live locals, innermost last), `declared` (the names
+declared in each open block) and `upvalue_index`.  clox's one-byte limits apply (bytecode.py):
+past 256 locals or upvalues the error is reported and, as in clox, the local or upvalue is
+not added.  `chunk` follows the size of the function's bytecode (see bytecode.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ from offramp.lox.ast import (
     LocalBinding,
     UpvalueBinding,
     UpvalueRef,
+)
+from offramp.lox.bytecode import (
+    MAX_LOCALS,
+    MAX_UPVALUES,
+    TOO_MANY_LOCALS,
+    TOO_MANY_UPVALUES,
+    Chunk,
 )
 
 UNINITIALIZED = -1
@@ -53,6 +61,7 @@ class FunctionScope:
     named: dict[str, list[LiveLocal]] = field(default_factory=dict)
     declared: list[set[str]] = field(default_factory=list)
     upvalue_index: dict[tuple[bool, int], int] = field(default_factory=dict)
+    chunk: Chunk = field(default_factory=Chunk)
 
     def begin_scope(self) -> None:
         """Enter a block."""
@@ -71,8 +80,12 @@ class FunctionScope:
         return ended[::-1]
 
     def add_local(self, name: str) -> Local:
-        """Push a new, not yet initialized local named `name`."""
+        """Push a new, not yet initialized local named `name`; past MAX_LOCALS report it, and
+        return a local that is not in scope (clox goes on without it)."""
         local = Local(name, self.node, index=len(self.node.locals), slot=len(self.live))
+        if len(self.live) == MAX_LOCALS:
+            self.report(TOO_MANY_LOCALS)
+            return local
         self.node.locals.append(local)
         live = LiveLocal(local, UNINITIALIZED)
         self.live.append(live)
@@ -88,14 +101,23 @@ class FunctionScope:
             return None
         if name in self.declared[-1]:
             self.report("Already a variable with this name in this scope.")
-        self.declared[-1].add(name)
+        if len(self.live) < MAX_LOCALS:
+            self.declared[-1].add(name)
         return self.add_local(name)
 
     def mark_initialized(self) -> None:
-        """Make the newest local readable: its initializer (or function name binding) is done."""
+        """Make the newest local readable: its initializer (or function name binding) is done.
+
+        After a local could not be added (MAX_LOCALS), the newest local is an older one, maybe
+        of an enclosing block: clox moves it into this block, so it ends with it."""
         if self.depth == 0:
             return
-        self.live[-1].depth = self.depth
+        newest = self.live[-1]
+        if newest.depth not in (UNINITIALIZED, self.depth):
+            if newest.depth > 0:
+                self.declared[newest.depth - 1].discard(newest.local.name)
+            self.declared[-1].add(newest.local.name)
+        newest.depth = self.depth
 
     def resolve(self, name: str) -> Binding:
         """Bind a reference to `name`: innermost local, else upvalue, else global."""
@@ -131,8 +153,12 @@ class FunctionScope:
         return None
 
     def add_upvalue(self, is_local: bool, index: int, local: Local) -> int:
-        """Index of the upvalue (is_local, index), added unless this function already has it."""
+        """Index of the upvalue (is_local, index), added unless this function already has it;
+        past MAX_UPVALUES report it and use upvalue 0 (as clox does)."""
         position = self.upvalue_index.get((is_local, index))
+        if position is None and len(self.node.upvalues) == MAX_UPVALUES:
+            self.report(TOO_MANY_UPVALUES)
+            return 0
         if position is None:
             position = self.upvalue_index[(is_local, index)] = len(self.node.upvalues)
             self.node.upvalues.append(UpvalueRef(is_local, index, local))

@@ -15,6 +15,7 @@ from ..ir.tagref import FALSE, NIL, QNAN, TRUE, from_fp, to_fp
 from ..heap import MAX_ARRAY_LENGTH, ObjKind
 from ..runtime.vm import VM
 from ..trace import Tracer
+from .bytecode import MAX_UPVALUES
 from .codegen import RETURN_THIS
 from .natives import NATIVES
 
@@ -198,7 +199,8 @@ class LoxRuntime:
         }
         for arity in range(256):
             h[f"lox.callee_code.{arity}"] = self._callee_code(arity)
-            h[f"lox.closure_new.{arity}"] = self._closure_new(arity)
+        for count in range(MAX_UPVALUES + 1):
+            h[f"lox.closure_new.{count}"] = self._closure_new(count)
         return h
 
     def add(self, a, b):

@@ -156,7 +156,8 @@ def test_shadowing_in_nested_blocks_resolves_innermost() -> None:
 def test_local_slots_are_reused_but_indices_are_not() -> None:
     """Sibling blocks reuse clox stack slots; `Local.index` stays unique per function."""
     script = parse_ok("{ var a; } { var b; }")
-    assert [(l.name, l.index, l.slot) for l in script.locals] == [("", 0, 0), ("a", 1, 1), ("b", 2, 1)]
+    assert [(l.name, l.index, l.slot) for l in script.locals] == [("this", 0, 0), ("a", 1, 1),
+                                                                   ("b", 2, 1)]
 
 
 def test_captured_flag_only_on_captured_locals() -> None:

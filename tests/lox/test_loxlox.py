@@ -4,8 +4,11 @@ from standard input with getc(), in every mode.
 It is a long polymorphic program (a scanner, a recursive-descent parser and a tree-walking
 evaluator with a dozen node classes sharing method names), the kind of code the native
 tier must survive.  Each program's expected output is clox's for the same program run
-directly.  The interpreter tier and one jit run are the default sample; the other modes
-run with `--run-slow` (each compiles the whole interpreter: tens of seconds).
+directly, which the tests check when the reference clox is at /tmp/clox/clox; they also
+run loxlox itself in clox, with the four natives clox lacks written in Lox (the program on
+standard input becomes a list of bytes built by the Lox code given to clox).  The
+interpreter tier and one jit run are the default sample; the other modes run with
+`--run-slow` (each compiles the whole interpreter: tens of seconds).
 """
 import os
 import subprocess
@@ -16,6 +19,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOXLOX = REPO_ROOT / "tests" / "lox" / "programs" / "loxlox.lox"
+CLOX = Path("/tmp/clox/clox")
+needs_clox = pytest.mark.skipif(not CLOX.exists(), reason="no reference clox at /tmp/clox/clox")
 
 PROGRAMS = {
     "fib": ("""
@@ -130,6 +135,45 @@ def test_loxlox_under_gc_stress():
     source, expected = PROGRAMS["tiny"]
     result = run_loxlox(["--tier=jit", "--gc-stress"], source)
     assert (result.returncode, result.stdout, result.stderr) == (0, expected, "")
+
+
+def clox(source: str, tmp_path) -> subprocess.CompletedProcess:
+    """Run `source` with the reference clox."""
+    path = tmp_path / "clox.lox"
+    path.write_text(source, encoding="utf-8")
+    return subprocess.run([str(CLOX), str(path)], capture_output=True, text=True, timeout=60)
+
+
+BYTES_PER_FUNCTION = 50    # 4 constants a byte: under clox's 256 per function
+
+
+def lox_natives_for_clox(stdin: str) -> str:
+    """Lox definitions of getc() (reading `stdin`, given here) and chr() for clox, which
+    lacks them; loxlox calls exit() and print_error() only on errors."""
+    data = stdin.encode("ascii")[::-1]
+    chunks = [data[i:i + BYTES_PER_FUNCTION] for i in range(0, len(data), BYTES_PER_FUNCTION)]
+    pushes = "".join(
+        f"fun push{n}() {{\n" + "".join(f" input = Byte({b}, input);\n" for b in chunk)
+        + f"}}\npush{n}();\n" for n, chunk in enumerate(chunks))
+    printable = [c for c in range(32, 127) if chr(c) != '"'] + [10]
+    chrs = "".join(f' if (n == {c}) return "{chr(c)}";\n' for c in printable)
+    return ("class Byte { init(c, next) { this.c = c; this.next = next; } }\n"
+            "var input = nil;\n"
+            f"fun load() {{\n{pushes}}}\nload();\n"
+            "fun getc() {\n if (input == nil) return -1;\n var c = input.c;\n"
+            " input = input.next;\n return c;\n}\n"
+            f"fun chr(n) {{\n{chrs}}}\n")
+
+
+@needs_clox
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_expected_outputs_are_clox_s(name, tmp_path):
+    """Each expected output is clox's for the program, and clox running loxlox on it."""
+    source, expected = PROGRAMS[name]
+    direct = clox(source, tmp_path)
+    assert (direct.returncode, direct.stdout, direct.stderr) == (0, expected, "")
+    loxlox = clox(lox_natives_for_clox(source) + LOXLOX.read_text(), tmp_path)
+    assert (loxlox.returncode, loxlox.stdout, loxlox.stderr) == (0, expected, "")
 
 
 ERRORS = {

@@ -23,17 +23,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SUITE = REPO_ROOT / "tests" / "lox" / "suite"
 
-# Early-chapter tests (token dumps, bare expressions) and benchmarks are not conformance tests;
-# the five limit tests encode clox's bytecode-format limits, which offramp does not have.
+# Early-chapter tests (token dumps, bare expressions) and benchmarks are not conformance tests.
 OUT_OF_SCOPE_DIRS = ("scanning", "expressions", "benchmark")
-OUT_OF_SCOPE_FILES = frozenset({
-    "limit/loop_too_large.lox",
-    "limit/no_reuse_constants.lox",
-    "limit/too_many_constants.lox",
-    "limit/too_many_locals.lox",
-    "limit/too_many_upvalues.lox",
-})
-IN_SCOPE_COUNT = 241
+OUT_OF_SCOPE_FILES: frozenset[str] = frozenset()
+IN_SCOPE_COUNT = 246
 
 MODES = {
     "interp": ["--tier=interp"],
@@ -209,7 +202,7 @@ def assert_conforms(relative: str, options: list, run_offramp, timeout: float) -
                     pytrace=False)
 
 
-def test_scope_is_the_241_conformance_files():
+def test_scope_is_the_246_conformance_files_clox_runs():
     assert len(suite_files()) == IN_SCOPE_COUNT
 
 
