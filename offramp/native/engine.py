@@ -310,30 +310,25 @@ class NativeEngine:
                                                   tuple(locations[:nstate]), gc, result))
         return builder.build()
 
-    def site_at(self, return_address: int):
-        """The decoded site whose return address this is, or None (not a native call site)."""
-        i = bisect.bisect_right(self.code_ranges, (return_address, float("inf"))) - 1
+    def code_at(self, address: int):
+        """The compiled code holding this address (a return address into it), or None."""
+        i = bisect.bisect_right(self.code_ranges, (address, float("inf"))) - 1
         if i < 0:
             return None
         start, end, index = self.code_ranges[i]
-        if not start <= return_address <= end:
-            return None
-        return self.codes[index].lookup(return_address)
+        return self.codes[index] if start <= address <= end else None
+
+    def site_at(self, return_address: int):
+        """The decoded site whose return address this is, or None (not a native call site)."""
+        code = self.code_at(return_address)
+        return None if code is None else code.lookup(return_address)
 
     def calling_code(self):
         """The native code whose runtime call is being served now, or None (the runtime
         was called from the interpreter)."""
         if not self.transitions or self.transitions[-1][0] != "exit":
             return None
-        return_address = anchor_of(self.transitions[-1][1])[0]
-        i = bisect.bisect_right(self.code_ranges, (return_address, float("inf"))) - 1
-        if i < 0 or not self.code_ranges[i][0] <= return_address <= self.code_ranges[i][1]:
-            return None
-        return self.codes[self.code_ranges[i][2]]
-
-    def _code_index(self, address: int) -> int:
-        i = bisect.bisect_right(self.code_ranges, (address, float("inf"))) - 1
-        return self.code_ranges[i][2]
+        return self.code_at(anchor_of(self.transitions[-1][1])[0])
 
     def install(self, code: NativeCode) -> None:
         """Make calls of the code's function enter it (its entry cell)."""
@@ -363,7 +358,7 @@ class NativeEngine:
         self.lazy_frames_walked += len(running)
         self.lazy_pending = sum(
             1 for site, bp in running
-            if self.codes[self._code_index(site.address)].invalid.value or bp == target)
+            if self.code_at(site.address).invalid.value or bp == target)
         self._set_lazy_status()
 
     def _left_lazily(self, frame_address: int) -> None:
@@ -526,7 +521,7 @@ class NativeEngine:
         self.deopts[site.reason] = self.deopts.get(site.reason, 0) + 1
         if site.kind == "stress":
             self.reset_stress()
-        code = self.codes[self._code_index(ra)]
+        code = self.code_at(ra)
         self.vm.tracer.emit("deopt", f"{site.kind} '{site.reason}' in @{code.version.func}"
                                      f" %{code.version.name} -> {len(site.frames)} frame(s)")
         if site.kind in TRAP_SITES:

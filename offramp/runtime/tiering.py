@@ -205,12 +205,7 @@ class TierPolicy:
         self.recompiles[base] = self.recompiles.get(base, 0) + 1
         self.vm.tracer.emit("tier", f"invalidated @{code.version.func} VERSION "
                                     f"%{code.version.name} after {n} deopts ('{reason}')")
-        if self.native.get(code.version.func) is code:
-            del self.native[code.version.func]
-        self.engine.invalidate(code)
-        for key, entry in list(self.osr_codes.items()):
-            if entry is not None and entry[0] is code:
-                del self.osr_codes[key]
+        self.retire(code, refund=False)
 
     def reoptimize(self, code, why: str) -> bool:
         """Invalidate `code`, compiled before it had a profile and now with one, so that its
@@ -221,14 +216,20 @@ class TierPolicy:
             return False
         self.reoptimized += 1
         self.vm.tracer.emit("tier", f"compiling @{code.version.func} again: {why}")
+        self.retire(code, refund=True)
+        return True
+
+    def retire(self, code, refund: bool) -> None:
+        """Invalidate `code` and forget it: its function's calls and its loop's entries
+        compile anew.  With `refund`, the entry clone it was does not count towards the
+        loop's Config.max_recompiles + 1."""
         if self.native.get(code.version.func) is code:
             del self.native[code.version.func]
         for key, entry in list(self.osr_codes.items()):
             if entry is not None and entry[0] is code:
                 del self.osr_codes[key]
-                self.osr_compiles[key] -= 1
+                self.osr_compiles[key] -= refund
         self.engine.invalidate(code)
-        return True
 
     def rearm_loops(self, code, kind: str, frames) -> None:
         """Let each loop a deopt of `code` left interpreted (in any of its rebuilt `frames`,

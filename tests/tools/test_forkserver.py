@@ -63,7 +63,7 @@ def test_a_run_killed_by_a_signal_reports_it_and_the_server_goes_on(server, tmp_
     assert server.run(["run", str(prints)], 10, 30)[:3] == ("one\n3\n", "", 0)
 
 
-def test_the_campaign_uses_fork_servers_by_default(tmp_path):
+def test_campaigns_fork_by_default_and_a_seed_runs_through_fork_servers(tmp_path):
     args = fuzz.build_parser().parse_args(["--seeds", "3:4", "--out", str(tmp_path)])
     assert not args.no_fork_server
     campaign = fuzz.Campaign(fuzz.KINDS["lox"], ["jit"], tmp_path,
