@@ -132,6 +132,7 @@ class Heap(LoxObjects):
         self._plan = trace_plan()
         self._mark_loop = None
         self._stress = config.gc_stress
+        self.stop_the_world = None     # fn(operation): runs it with every other thread stopped
         self.poison = config.gc_stress if poison is None else poison
         # Two words of static memory that native allocation reads and writes too:
         # [SINCE] bytes allocated since the last collection, [LIMIT] the byte count that
@@ -329,6 +330,14 @@ class Heap(LoxObjects):
         self._collect(reason, ())
 
     def _collect(self, reason: str, protect) -> None:
+        """Collect with the world stopped: `stop_the_world(operation)`, when the VM has
+        set it, runs the operation once every other thread is in a safe state."""
+        if self.stop_the_world is None:
+            self._collect_stopped(reason, protect)
+        else:
+            self.stop_the_world(lambda: self._collect_stopped(reason, protect))
+
+    def _collect_stopped(self, reason: str, protect) -> None:
         """Mark from every root, prune the weak tables, sweep; update threshold and stats."""
         if self._collecting:
             raise HeapError("allocation during a collection (a root provider allocated?)")

@@ -49,6 +49,8 @@ class ObjKind(IntEnum):
     ARRAY = 9
     TABLE = 10
     VALUES = 11
+    THREAD = 12
+    LOCK = 13
 
 
 class Tail(Enum):
@@ -146,6 +148,11 @@ LAYOUT_TABLE = (
     _layout(ObjKind.VALUES, "an instance's field storage: slot i holds the field the shape "
             "maps to i; capacity is the header size minus one",
             tail=Tail.TRACED, tail_name="slots"),
+    _layout(ObjKind.THREAD, "a thread spawn() started: its index in the VM's thread table",
+            ("thread_index", RAW)),
+    _layout(ObjKind.LOCK, "a Lox Lock(): its holder (thread index + 1, 0 when free) and how "
+            "many acquires of the holder it has seen",
+            ("holder", RAW), ("acquires", RAW)),
 )
 
 LAYOUTS = {layout.kind: layout for layout in LAYOUT_TABLE}
@@ -226,6 +233,11 @@ TABLE_COUNT = _off(ObjKind.TABLE, "count")
 TABLE_ENTRIES = _off(ObjKind.TABLE, "entries")
 
 VALUES_SLOTS = _off(ObjKind.VALUES, "slots")
+
+THREAD_THREAD_INDEX = _off(ObjKind.THREAD, "thread_index")
+
+LOCK_HOLDER = _off(ObjKind.LOCK, "holder")
+LOCK_ACQUIRES = _off(ObjKind.LOCK, "acquires")
 
 
 def offset_constant_name(kind: ObjKind, field: str) -> str:

@@ -21,7 +21,7 @@ from .layout import (
     CLOSURE_UPVALUES, FUNCTION_ARITY, FUNCTION_CODE_ID, FUNCTION_NAME, FUNCTION_UPVALUE_COUNT,
     HEADER_KIND_MASK, HEADER_LOW_MASK, HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK, HEADER_SIZE_SHIFT,
     INSTANCE_FIELDS, INSTANCE_KLASS, MAX_OBJECT_WORDS, NATIVE_ARITY, NATIVE_NAME,
-    NATIVE_NATIVE_ID, STRING_BYTES, STRING_HASH, STRING_LENGTH, TABLE_COUNT, TABLE_ENTRIES,
+    LOCK_ACQUIRES, LOCK_HOLDER, NATIVE_NATIVE_ID, STRING_BYTES, THREAD_THREAD_INDEX, STRING_HASH, STRING_LENGTH, TABLE_COUNT, TABLE_ENTRIES,
     VALUES_SLOTS, ObjKind, make_header,
 )
 from .shapes import Shape
@@ -32,6 +32,7 @@ STRING, FUNCTION, CLOSURE, BOX = (int(ObjKind.STRING), int(ObjKind.FUNCTION),
 CLASS, INSTANCE, BOUND_METHOD = int(ObjKind.CLASS), int(ObjKind.INSTANCE), int(ObjKind.BOUND_METHOD)
 NATIVE, ARRAY, TABLE, VALUES = (int(ObjKind.NATIVE), int(ObjKind.ARRAY), int(ObjKind.TABLE),
                                 int(ObjKind.VALUES))
+THREAD, LOCK = int(ObjKind.THREAD), int(ObjKind.LOCK)
 
 # Word indices (byte offset / 8) of the fields.
 _STR_HASH, _STR_LEN, _STR_BYTES = STRING_HASH >> 3, STRING_LENGTH >> 3, STRING_BYTES >> 3
@@ -48,6 +49,8 @@ _ARR_LEN, _ARR_ELEMS = ARRAY_LENGTH >> 3, ARRAY_ELEMENTS >> 3
 MAX_ARRAY_LENGTH = MAX_OBJECT_WORDS - _ARR_ELEMS    # the most elements an ARRAY can hold
 _TBL_COUNT, _TBL_ENTRIES = TABLE_COUNT >> 3, TABLE_ENTRIES >> 3
 _VAL_SLOTS = VALUES_SLOTS >> 3
+_THR_INDEX = THREAD_THREAD_INDEX >> 3
+_LOCK_HOLDER, _LOCK_ACQUIRES = LOCK_HOLDER >> 3, LOCK_ACQUIRES >> 3
 
 # Headers of the fixed-size kinds (instances add their shape id).
 _H_FUNCTION = make_header(FUNCTION, _FN_UPVALS + 1)
@@ -56,6 +59,8 @@ _H_CLASS = make_header(CLASS, _CLS_ROOT + 1)
 _H_INSTANCE = make_header(INSTANCE, _INST_FIELDS + 1)
 _H_BOUND = make_header(BOUND_METHOD, _BM_METHOD + 1)
 _H_NATIVE = make_header(NATIVE, _NAT_ID + 1)
+_H_THREAD = make_header(THREAD, _THR_INDEX + 1)
+_H_LOCK = make_header(LOCK, _LOCK_ACQUIRES + 1)
 
 _MIN_TABLE = 8                  # entries in a new method table
 _MIN_FIELDS = 4                 # slots in an instance's first field storage
@@ -509,3 +514,35 @@ class LoxObjects:
         if not 0 <= k < m[i + _ARR_LEN]:
             raise HeapIndexError(f"index {k} outside an array of {m[i + _ARR_LEN]}")
         m[i + _ARR_ELEMS + k] = value
+
+    # -- threads and locks -------------------------------------------------------------
+
+    def new_thread(self, index: int) -> int:
+        """A THREAD standing for the VM thread at `index` of the VM's table."""
+        _check_raw(index, "thread index")
+        i = self._alloc(_THR_INDEX + 1, _H_THREAD)
+        self.mem64[i + _THR_INDEX] = index
+        return self._rb + (i << 3)
+
+    def thread_index(self, thread: int) -> int:
+        """The VM thread index of a THREAD."""
+        return self.mem64[self._index(thread, THREAD) + _THR_INDEX]
+
+    def new_lock(self) -> int:
+        """A free LOCK."""
+        i = self._alloc(_LOCK_ACQUIRES + 1, _H_LOCK)
+        self.mem64[i + _LOCK_HOLDER] = 0
+        self.mem64[i + _LOCK_ACQUIRES] = 0
+        return self._rb + (i << 3)
+
+    def lock_holder(self, lock: int) -> int:
+        """A LOCK's holder: its thread index + 1, or 0 when free."""
+        return self.mem64[self._index(lock, LOCK) + _LOCK_HOLDER]
+
+    def set_lock_holder(self, lock: int, holder: int) -> None:
+        """Make thread index `holder` - 1 the LOCK's holder (0: free); counts acquires."""
+        _check_raw(holder, "lock holder")
+        i = self._index(lock, LOCK)
+        self.mem64[i + _LOCK_HOLDER] = holder
+        if holder:
+            self.mem64[i + _LOCK_ACQUIRES] += 1

@@ -8,12 +8,15 @@ client: a bug to report, never something a guest program can cause on purpose.
 
 
 class GuestError(Exception):
-    """A guest-level runtime error; `stack` is [(FunctionVersion, Instr)], innermost last."""
+    """A guest-level runtime error; `stack` is [(FunctionVersion, Instr)], innermost last.
+    `cause_stack`: the stack of the thread the error happened in, when joining that thread
+    raised it again in another (reported innermost part, before `stack`)."""
 
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
         self.stack = None
+        self.cause_stack = None
 
 
 class VMError(Exception):

@@ -77,6 +77,9 @@ class InterpThread:
 
     frames: list = field(default_factory=list)
     name: str = "main"
+    # Guest frames under this thread's frames that the interpreter does not hold (the
+    # native frames of the runtime entry it runs for): they count towards max_frames.
+    depth_base: int = 0
 
     def top(self) -> Frame:
         return self.frames[-1]

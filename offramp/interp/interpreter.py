@@ -89,9 +89,6 @@ class Interpreter:
         self.safepoint_handler = safepoint_handler
         self.classify = classify or default_classify
         self.poll = [False]
-        # Guest frames under this thread's frames that the interpreter does not hold (the
-        # native frames of the runtime entry it runs for): they count towards max_frames.
-        self.depth_base = 0
         self.loop_threshold = 0      # loop-header entries that report a hot loop (0: never)
         self.call_hook = None        # fn(thread, Function, args) -> (True, result) | None
         self.loop_hook = None        # fn(thread, frame) -> (True, result) | None (OSR),
@@ -216,12 +213,13 @@ class Interpreter:
         return self.run(thread, base)
 
     def _push(self, thread, frame):
-        """Push a frame, if the guest depth allows; a function entry is also a poll."""
-        if len(thread.frames) + self.depth_base >= self.config.max_frames:
+        """Push a frame, if the guest depth allows; a function entry is also a poll (with
+        the frame pushed: its arguments are roots while the thread is stopped there)."""
+        if len(thread.frames) + thread.depth_base >= self.config.max_frames:
             raise GuestError("Stack overflow.")
+        thread.frames.append(frame)
         if self.poll[0] and self.safepoint_handler is not None:
             self.safepoint_handler(thread, frame)
-        thread.frames.append(frame)
 
     def run(self, thread: InterpThread, base: int):
         """Run the thread's top frames until the stack shrinks back to `base` frames."""

@@ -31,20 +31,48 @@ def run_lox(source: str, path: str, config, stdout, stderr, stdin=None) -> int:
     try:
         runtime = LoxRuntime(program, config, stdout, stderr, stdin)
         with runtime.vm.sigint_interrupts():
-            runtime.run()
-        status = EXIT_OK
+            status = run_threads(runtime, program, stdout, stderr)
     except GuestExit as stop:
         stdout.flush()
         status = stop.status
     except GuestError as error:   # Out of memory. while loading the program included
-        stdout.flush()
-        print(error.message, file=stderr)
-        for line in stack_trace(program, error.stack or []):
-            print(line, file=stderr)
+        report_error(program, error, stdout, stderr)
         status = EXIT_RUNTIME_ERROR
     if config.stats and runtime is not None:
         print_stats({**runtime.vm.stats(), **runtime.stats}, stderr)
     return status
+
+
+def run_threads(runtime, program, stdout, stderr) -> int:
+    """Run the script, then wait for every thread it spawned: the program ends when all
+    have.  A runtime error of the script, and of each thread nobody joined, is reported
+    (the script's at once, the threads' at the end) and makes the status 70."""
+    status = EXIT_OK
+    try:
+        runtime.run()
+    except GuestExit:
+        raise
+    except GuestError as error:
+        report_error(program, error, stdout, stderr)
+        status = EXIT_RUNTIME_ERROR
+    threads = runtime.vm.threads
+    threads.wait_for_all()
+    for thread in threads.all:
+        if thread.error is not None and not thread.joined:
+            if not isinstance(thread.error, GuestError):
+                raise thread.error
+            report_error(program, thread.error, stdout, stderr)
+            status = EXIT_RUNTIME_ERROR
+    return status
+
+
+def report_error(program, error: GuestError, stdout, stderr) -> None:
+    """clox's report of a runtime error: the message, then the trace, innermost first
+    (the lines of the thread it happened in first, when a join raised it again)."""
+    stdout.flush()
+    print(error.message, file=stderr)
+    for line in stack_trace(program, (error.stack or []) + (error.cause_stack or [])):
+        print(line, file=stderr)
 
 
 def stack_trace(program, stack) -> list:

@@ -45,9 +45,18 @@ NATIVES = (
               "Flush the output and end the program with exit status n (0 to 255)."),
     NativeDef("print_error", 1, "lox.print_error", None,
               "Print a value as `print` does, on standard error."),
+    # Threads (README): real OS threads; guest code runs while its thread holds the VM lock.
+    NativeDef("spawn", 1, "lox.spawn", None,
+              "Start a thread running fn() (a function, closure or bound method of no "
+              "parameters); returns the thread."),
+    NativeDef("join", 1, "lox.join", None,
+              "Wait for a thread to end and return what its function returned (its runtime "
+              "error is raised in the joiner)."),
+    NativeDef("Lock", 0, "lox.lock_new", None, "A new lock, free."),
+    NativeDef("acquire", 0, "lox.lock_acquire", "Lock",
+              "Take the lock, waiting while another thread holds it."),
+    NativeDef("release", 0, "lox.lock_release", "Lock", "Give the lock up."),
     NativeDef("get", 1, "lox.array_get", "Array", "Element i of the array."),
     NativeDef("set", 2, "lox.array_set", "Array", "Store v at index i; returns v."),
     NativeDef("length", 0, "lox.array_length", "Array", "The number of elements."),
 )
-
-RESERVED_FOR_THREADS = ("spawn", "join", "Lock")

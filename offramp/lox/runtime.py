@@ -5,6 +5,7 @@ API; a guest mistake raises GuestError with clox's message.  Helpers allocate on
 their inputs are safe: inputs sit in the calling frame's registers, which are GC roots.
 """
 import math
+import os
 import sys
 import time
 
@@ -20,6 +21,8 @@ from .codegen import RETURN_THIS
 from .natives import NATIVES
 
 _QNAN = QNAN
+BUILTIN_RECEIVERS = {"Array": ObjKind.ARRAY, "Lock": ObjKind.LOCK}
+"""The built-in kinds with native methods (natives.py's `receiver`)."""
 REPROFILE_SAMPLES = 30
 """Samples a site compiled without a profile records before its code is compiled again."""
 
@@ -75,7 +78,8 @@ class LoxRuntime:
         self.heap = self.vm.heap
         self.functions = {}      # code_id -> FUNCTION word
         self.natives_words = []  # NATIVE words by native id
-        self.array_methods = {}  # method name -> NATIVE word
+        self.builtin_methods = {kind: {} for kind in BUILTIN_RECEIVERS.values()}
+        # ObjKind -> method name -> NATIVE word (the native methods of Array and Lock)
         self.init_name = self.heap.intern("init")
         # Speculation (speculate.py, optimizer.py): heap words embedded in compiled code
         # (rooted for good), closures and classes profiled since the last collection (so
@@ -100,7 +104,8 @@ class LoxRuntime:
         yield self.init_name
         yield from self.functions.values()
         yield from self.natives_words
-        yield from self.array_methods.values()
+        for methods in self.builtin_methods.values():
+            yield from methods.values()
 
     def _load(self):
         """Fill the string-literal globals and define the native globals."""
@@ -114,8 +119,8 @@ class LoxRuntime:
             word = self.heap.new_native(name, native.arity, native_id)
             self.natives_words.append(word)
             self.native_functions.append(module.functions[native.ir_name])
-            if native.receiver == "Array":
-                self.array_methods[native.name] = word
+            if native.receiver is not None:
+                self.builtin_methods[BUILTIN_RECEIVERS[native.receiver]][native.name] = word
             elif native.name in self.program.globals:
                 self.vm.write_global(self.program.globals[native.name], word)
         self.return_this = module.functions[RETURN_THIS]
@@ -196,6 +201,8 @@ class LoxRuntime:
             "lox.deopt_here": self.deopt_here,
             "lox.getc": self.getc, "lox.chr": self.chr, "lox.exit": self.exit,
             "lox.print_error": self.print_error,
+            "lox.spawn": self.spawn, "lox.join": self.join, "lox.lock_new": self.lock_new,
+            "lox.lock_acquire": self.lock_acquire, "lox.lock_release": self.lock_release,
         }
         for arity in range(256):
             h[f"lox.callee_code.{arity}"] = self._callee_code(arity)
@@ -302,6 +309,10 @@ class LoxRuntime:
             return heap.string_text(heap.class_name(heap.instance_class(w))) + " instance"
         if kind is ObjKind.ARRAY:
             return f"<array {heap.array_length(w)}>"
+        if kind is ObjKind.THREAD:
+            return f"<thread {heap.thread_index(w)}>"
+        if kind is ObjKind.LOCK:
+            return "<lock>"
         return tagref.describe(w)
 
     def _function_text(self, fn) -> str:
@@ -369,8 +380,8 @@ class LoxRuntime:
             method = heap.class_find_method(heap.instance_class(obj), name)
             if method is not None:
                 return heap.new_bound_method(obj, method)
-        elif kind is ObjKind.ARRAY:
-            native = self.array_methods.get(heap.string_text(name))
+        elif kind in self.builtin_methods:
+            native = self.builtin_methods[kind].get(heap.string_text(name))
             if native is not None:
                 return heap.new_bound_method(obj, native)
         else:
@@ -484,6 +495,78 @@ class LoxRuntime:
             return heap.bound_receiver(callee)
         if kind is ObjKind.CLASS:
             return heap.new_instance(callee)
+        return NIL
+
+    # --- threads and locks -------------------------------------------------------------
+
+    def spawn(self, fn):
+        """`spawn(fn)`: a new thread running fn() (a function, closure or bound method of
+        no parameters); the thread object."""
+        heap = self.heap
+        kind = heap.kind_of(fn)
+        closure, this = fn, NIL
+        if kind is ObjKind.BOUND_METHOD:
+            closure, this = heap.bound_method(fn), heap.bound_receiver(fn)
+        if heap.kind_of(closure) is not ObjKind.CLOSURE:
+            raise GuestError("Can only spawn functions and methods.")
+        function = heap.closure_function(closure)
+        self._check_arity(heap.function_arity(function), 0)
+        code = self.code_functions[heap.function_code_id(function)]
+        vm = self.vm
+        thread = vm.threads.spawn(f"thread {len(vm.threads.all)}",
+                                  lambda: self._thread_body(code, closure, this),
+                                  roots=(closure, this))
+        return heap.new_thread(thread.index)
+
+    def _thread_body(self, code, closure, this):
+        """What a spawned thread runs.  `exit(n)` in it ends the whole program at once,
+        its output flushed."""
+        try:
+            return self.vm.invoke(code, [closure, this])
+        except GuestExit as stop:
+            self.stdout.flush()
+            self.stderr.flush()
+            os._exit(stop.status)
+
+    def join(self, thread_word):
+        """`join(t)`: wait for thread t to end; what its function returned, or its runtime
+        error raised again here (its trace lines before the joiner's)."""
+        if self.heap.kind_of(thread_word) is not ObjKind.THREAD:
+            raise GuestError("Can only join threads.")
+        threads = self.vm.threads
+        thread = threads.all[self.heap.thread_index(thread_word)]
+        threads.block(f"join of thread {thread.index}", lambda: thread.done)
+        thread.joined = True
+        error = thread.error
+        if isinstance(error, GuestError):
+            again = GuestError(error.message)
+            again.cause_stack = (error.cause_stack or []) + (error.stack or [])
+            raise again
+        if error is not None:
+            raise error
+        return thread.result
+
+    def lock_new(self):
+        return self.heap.new_lock()
+
+    def lock_acquire(self, lock):
+        """`lock.acquire()`: take the lock, blocking (a safe state) while another thread
+        holds it; acquiring a lock this thread holds is an error (no re-entry)."""
+        heap = self.heap
+        me = self.vm.threads.current().index + 1
+        if heap.lock_holder(lock) == me:
+            raise GuestError("Lock is already held by this thread.")
+        while heap.lock_holder(lock):
+            self.vm.threads.block("a lock", lambda: heap.lock_holder(lock) == 0)
+        heap.set_lock_holder(lock, me)
+        return NIL
+
+    def lock_release(self, lock):
+        """`lock.release()`: give the lock up and wake the threads waiting for it."""
+        heap = self.heap
+        if heap.lock_holder(lock) != self.vm.threads.current().index + 1:
+            raise GuestError("Lock is not held by this thread.")
+        self.vm.threads.changed(lambda: heap.set_lock_holder(lock, 0))
         return NIL
 
     # --- Array -----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import bisect
 import contextlib
 import ctypes
 import itertools
+import threading
 
 from ..interp.errors import GuestError, VMError
 from ..ir import tagref
@@ -123,6 +124,57 @@ class NativeCode:
         return f"<NativeCode @{self.version.func} %{self.version.name} at 0x{self.address:x}>"
 
 
+class NativeThread:
+    """The native side of one VM thread: its thread block (the words its native code
+    reads: poll, status, stack limit, ...) and the tier transitions on its stack.
+
+    `transitions` lists them in order: ("enter", interpreter depth, thread, replaces top
+    frame) when Python calls native code (an OSR entry replaces the interpreter frame that
+    entered it), ("exit", save area, frames left) when native code enters the runtime: its
+    innermost `frames left` native frames are leaving for the interpreter (0; 1 for a
+    deopt; all of them for a trap).  While the status word says unwinding,
+    `pending_error` is the exception to raise where Python entered native code (a guest
+    error, or the NativeReturn of a trap)."""
+
+    def __init__(self, engine, owner, stack_limit: int):
+        self.owner = owner
+        self.block = (WORD * SIZE_WORDS)()
+        self.address = ctypes.addressof(self.block)
+        self.stack_limit = stack_limit
+        self.transitions = []
+        self.pending_error = None
+        self.lazy_pending = 0    # running native frames that must still leave lazily
+        self.rebuilt = None      # (frames, pending) an OSR entry's deopt left for its caller
+        self.deopt_stress = engine.vm.config.deopt_stress
+        block = self.block
+        block[OFFSET["runtime_entry"] // 8] = ctypes.cast(engine._callback,
+                                                          ctypes.c_void_p).value
+        block[OFFSET["cells"] // 8] = ctypes.addressof(engine.cells)
+        block[STACK_LIMIT_WORD] = stack_limit
+        self.reset_stress()
+
+    def request_poll(self) -> None:
+        """Make this thread's native code enter the runtime at its next poll: a loop
+        back-edge (the poll word) or a function entry (the stack limit, set out of reach:
+        the prologue's check is the entry poll).  Safe from any thread while native code
+        runs: aligned word stores, which native code reads as they come."""
+        self.block[STACK_LIMIT_WORD] = MASK64
+        self.block[POLL_WORD] = 1
+
+    def polled(self) -> None:
+        """A poll reached the runtime: the entry poll's stack limit is the real one again,
+        and the poll word stays set only while a frame must leave lazily."""
+        self.block[STACK_LIMIT_WORD] = self.stack_limit
+        self.block[POLL_WORD] = int(self.lazy_pending > 0)
+
+    def reset_stress(self) -> None:
+        n = self.deopt_stress
+        self.block[OFFSET["stress_countdown"] // 8] = n if n > 0 else 1 << 62
+
+    def __repr__(self):
+        return f"<NativeThread of {self.owner!r} block 0x{self.address:x}>"
+
+
 class NativeEngine:
     """Compiles versions to machine code and serves native code's runtime entries."""
 
@@ -130,36 +182,21 @@ class NativeEngine:
         ensure_llvm()
         self.vm = vm
         self.module = vm.module
-        self.thread_block = (WORD * SIZE_WORDS)()
         self.cells = (WORD * CELL_CAPACITY)()
         self.functions, self.function_ids = [], {}
         self.helper_names, self.helper_ids, self.helper_servers = [], {}, []
         self.watch_flags = {}
         self.code_ranges = []    # sorted (start, end, index into codes)
         self.codes = []
-        # Tier transitions in order: ("enter", interpreter depth, thread, replaces top frame)
-        # when Python calls native code (an OSR entry replaces the interpreter frame that
-        # entered it), ("exit", save area, frames left) when native code enters the
-        # runtime: its innermost `frames left` native frames are leaving for the
-        # interpreter (0; 1 for a deopt; all of them for a trap).
-        self.transitions = []
-        # While the status word says unwinding: the exception to raise where Python
-        # entered native code (a guest error, or the NativeReturn of a trap).
-        self.pending_error = None
-        self.lazy_pending = 0    # running native frames that must still leave lazily
-        self.lazy_frames_walked = 0   # native frames those counts walked (tests bound it)
-        self.rebuilt = None      # (frames, pending) an OSR entry's deopt left for its caller
+        self.native_threads = []
+        self._local = threading.local()
+        self.lazy_frames_walked = 0   # native frames lazy-deopt counts walked (tests bound it)
         self.deopts = {}
         self.stats_compiled = 0
         self._callback = ENTRY_CALLBACK(self._runtime_entry)
         self._install_stub()
         vm.heap.set_mark_loop(NativeMarkLoop(vm.heap))
         vm.heap.set_page_loops(NativePageLoops())
-        tb = self.thread_block
-        tb[OFFSET["runtime_entry"] // 8] = ctypes.cast(self._callback, ctypes.c_void_p).value
-        tb[OFFSET["cells"] // 8] = ctypes.addressof(self.cells)
-        tb[OFFSET["stack_limit"] // 8] = self._stack_limit(vm.config.native_stack_bytes)
-        self.reset_stress()
 
     # --- set-up ----------------------------------------------------------------------
 
@@ -177,21 +214,44 @@ class NativeEngine:
         self._stack_pointer = ctypes.CFUNCTYPE(ctypes.c_uint64)(
             self._stub.function_address("offramp_stack_pointer"))
 
-    def _stack_limit(self, budget: int) -> int:
-        """The lowest address native prologues may reach: `budget` below the current stack."""
-        return self._stack_pointer() - budget
+    def attach(self, owner=None) -> "NativeThread":
+        """Give the calling OS thread its native state (a thread block whose stack limit
+        is measured on this thread's own stack); `owner` is the VM thread it runs."""
+        nt = NativeThread(self, owner, self._stack_pointer() - self.vm.config.native_stack_bytes)
+        self.native_threads.append(nt)
+        self._local.nt = nt
+        return nt
+
+    def detach(self) -> None:
+        """The calling OS thread's VM thread has ended: forget its native state."""
+        nt = getattr(self._local, "nt", None)
+        if nt is not None:
+            self.native_threads.remove(nt)
+            self._local.nt = None
+
+    @property
+    def current(self) -> "NativeThread":
+        """The native state of the calling OS thread (made on its first use)."""
+        nt = getattr(self._local, "nt", None)
+        return nt if nt is not None else self.attach()
+
+    # The calling thread's state, under the names the single-threaded engine used.
+    thread_block = property(lambda self: self.current.block)
+    transitions = property(lambda self: self.current.transitions)
+    pending_error = property(lambda self: self.current.pending_error,
+                             lambda self, v: setattr(self.current, "pending_error", v))
+    lazy_pending = property(lambda self: self.current.lazy_pending,
+                            lambda self, v: setattr(self.current, "lazy_pending", v))
+    rebuilt = property(lambda self: self.current.rebuilt,
+                       lambda self, v: setattr(self.current, "rebuilt", v))
 
     def request_interrupt(self) -> None:
-        """Make native code enter the runtime at its next poll: a loop back-edge (the poll
-        word) or a function entry (the stack limit, set out of reach: the prologue's check
-        is the entry poll).  Safe from any thread while native code runs: aligned word
-        stores, which native code reads as they come."""
-        self.thread_block[STACK_LIMIT_WORD] = MASK64
-        self.thread_block[POLL_WORD] = 1
+        """Make native code of every thread enter the runtime at its next poll."""
+        for nt in list(self.native_threads):
+            nt.request_poll()
 
     def reset_stress(self):
-        n = self.vm.config.deopt_stress
-        self.thread_block[OFFSET["stress_countdown"] // 8] = n if n > 0 else 1 << 62
+        self.current.reset_stress()
 
     # --- numbering shared with lowered code ------------------------------------------
 
@@ -347,40 +407,49 @@ class NativeEngine:
         self.refresh_lazy_status()
 
     def refresh_lazy_status(self) -> None:
-        """Count the running native frames that must leave lazily (one walk of the stack,
-        at an invalidation or a deoptHere) and keep the status word (and the poll word)
-        set while any remains; each lazy deopt then counts one down (`_left_lazily`)."""
-        tb = self.thread_block
+        """Count, in every thread, the running native frames that must leave lazily (one
+        walk of each stack, at an invalidation or a deoptHere) and keep each thread's
+        status word (and poll word) set while any remains; each lazy deopt then counts one
+        down (`_left_lazily`).  The other threads are stopped: only the thread holding
+        the VM lock runs (runtime/threads.py)."""
+        for nt in list(self.native_threads):
+            self._refresh_lazy(nt)
+
+    def _refresh_lazy(self, nt: NativeThread) -> None:
+        tb = nt.block
         if tb[OFFSET["status"] // 8] == STATUS_ERROR:
             return
         target = tb[OFFSET["deopt_target"] // 8]
-        running = list(self._running_native_frames())
+        running = list(self._running_native_frames(nt))
         self.lazy_frames_walked += len(running)
-        self.lazy_pending = sum(
+        nt.lazy_pending = sum(
             1 for site, bp in running
             if self.code_at(site.address).invalid.value or bp == target)
-        self._set_lazy_status()
+        self._set_lazy_status(nt)
 
     def _left_lazily(self, frame_address: int) -> None:
         """A frame that had to leave lazily has left: no stack walk (deep recursion that
         unwinds through invalid code deoptimizes once per frame)."""
-        tb = self.thread_block
+        nt = self.current
+        tb = nt.block
         if tb[OFFSET["deopt_target"] // 8] == frame_address:
             tb[OFFSET["deopt_target"] // 8] = 0   # a later frame may get the same address
-        self.lazy_pending = max(0, self.lazy_pending - 1)
-        self._set_lazy_status()
+        nt.lazy_pending = max(0, nt.lazy_pending - 1)
+        self._set_lazy_status(nt)
 
-    def _set_lazy_status(self) -> None:
-        tb = self.thread_block
-        pending = self.lazy_pending > 0
+    def _set_lazy_status(self, nt: NativeThread) -> None:
+        tb = nt.block
+        pending = nt.lazy_pending > 0
         tb[OFFSET["status"] // 8] = STATUS_LAZY_DEOPT if pending else STATUS_OK
-        tb[POLL_WORD] = 1 if pending or self.vm.interrupted else 0
+        if pending:
+            tb[POLL_WORD] = 1
         if not pending:
             tb[OFFSET["deopt_target"] // 8] = 0
 
-    def _running_native_frames(self):
-        """(site, frame address) of every native frame still running (not deoptimizing)."""
-        for item in self.transitions:
+    def _running_native_frames(self, nt: NativeThread):
+        """(site, frame address) of every native frame of a thread still running (not
+        deoptimizing)."""
+        for item in nt.transitions:
             if item[0] == "exit":
                 native = list(self.native_frames(item[1]))
                 for site, _, bp in native[item[2]:]:
@@ -395,7 +464,7 @@ class NativeEngine:
         # An OSR entry continues the top interpreter frame: that frame is not a caller.
         # The guest frames under the callee: every interpreter frame and the native frames
         # under those (an OSR entry's own frame is the one it replaces).
-        depth = self.vm.interp.depth_base + len(thread.frames) - (1 if replaces_frame else 0)
+        depth = thread.depth_base + len(thread.frames) - (1 if replaces_frame else 0)
         self.transitions.append(("enter", len(thread.frames), thread, replaces_frame))
         try:
             converted = [encode_arg(a, t, self) for a, t in zip(args, code.sig.params)]
@@ -494,20 +563,32 @@ class NativeEngine:
         `depth` guest frames under it (which native code passed: the depth word at a call,
         the buffer argument at a deopt) as frames under its own, so every tier overflows at
         Config.max_frames."""
-        interp = self.vm.interp
-        outer = interp.depth_base
-        interp.depth_base = depth - len(self.vm.current_thread().frames)
+        thread = self.vm.current_thread()
+        outer = thread.depth_base
+        thread.depth_base = depth - len(thread.frames)
         try:
             yield
         finally:
-            interp.depth_base = outer
+            thread.depth_base = outer
 
     def _serve_safepoint(self, payload, buffer, save_ptr):
+        self.current.polled()
         self.vm.safepoint_poll()
         return 0
 
+    def _serve_entry_poll(self, payload, buffer, save_ptr):
+        """A function's entry found the stack limit crossed: a poll when a safepoint
+        request set the limit out of reach (the function then starts), else too deep."""
+        nt = self.current
+        _, _, frame_address, _ = anchor_of(save_ptr)
+        nt.polled()
+        self.vm.safepoint_poll()
+        if frame_address < nt.stack_limit:
+            raise GuestError("Stack overflow.")
+        return 0
+
     def _serve_stack_overflow(self, payload, buffer, save_ptr):
-        self.vm.safepoint_poll()     # an interrupt set the limit out of reach
+        self.vm.safepoint_poll()
         raise GuestError("Stack overflow.")
 
     def _serve_unreachable(self, payload, buffer, save_ptr):
@@ -697,8 +778,10 @@ class NativeEngine:
                 for kind, f, _ in self.virtual_frames()]
 
     def roots(self):
-        """Every traced value held by native frames (for the GC), as tagref64 words."""
-        for item in self.transitions:
+        """Every traced value held by native frames of every thread (for the GC), as
+        tagref64 words."""
+        exits = [item for nt in self.native_threads for item in nt.transitions]
+        for item in exits:
             if item[0] != "exit":
                 continue
             for site, read, _ in self.native_frames(item[1]):

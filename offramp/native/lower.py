@@ -521,12 +521,10 @@ class Lowering:
         lim, low = self.tmp(), self.tmp()
         self.emit(f"{lim} = load i64, ptr {p}")
         self.emit(f"{low} = icmp ult i64 {fai}, {lim}")
-        over, ok = self.label("overflow"), self.label("start")
-        self.emit(f"br i1 {low}, label %{over}, label %{ok}")
-        self.start_block(over)
-        site = self.new_site(SiteDesc("entry", "stack overflow", ()))
-        self.statepoint_stub(REQUEST["stack_overflow"], [], site_id=site)
-        self.emit(self.zero())
+        poll, ok = self.label("entry_poll"), self.label("start")
+        self.emit(f"br i1 {low}, label %{poll}, label %{ok}, !prof !0")
+        self.start_block(poll)
+        self.entry_poll(entry, ok)
         self.start_block(ok)
         inlined = inline_depth(self.version)
         self.emit(f"{DEPTH_HERE} = add i64 {DEPTH}, 1")
@@ -535,18 +533,46 @@ class Lowering:
             top = self.tmp()
             self.emit(f"{top} = add i64 {DEPTH}, {1 + inlined}")
         self.emit(f"{deep} = icmp ugt i64 {top}, {self.link.max_frames}")
-        fits = self.label("fits")
-        too_deep = self.label("too_deep") if inlined else over
+        fits, too_deep = self.label("fits"), self.label("too_deep")
         self.emit(f"br i1 {deep}, label %{too_deep}, label %{fits}")
+        self.start_block(too_deep)
         if inlined:
-            self.start_block(too_deep)
             self.entry_deopt(entry)
+        else:
+            site = self.new_site(SiteDesc("entry", "stack overflow", ()))
+            self.statepoint_stub(REQUEST["stack_overflow"], [], site_id=site)
+            self.emit(self.zero())
         self.start_block(fits)
         self.edges.setdefault(entry.label, []).append(
             (fits, [f"%arg.{n}" for n, _ in entry.params]))
         self.emit(f"br label %b.{entry.label}")
         lines, self.body = self.body, saved
         return lines
+
+    def entry_poll(self, entry, start: str) -> None:
+        """The function-entry poll (the stack limit crossed): the runtime serves a
+        safepoint request, or raises `Stack overflow.` when the stack is really that deep.
+        The traced arguments are the site's GC values: a collection while this thread is
+        stopped here must see them."""
+        args = [(f"%arg.{name}", ty) for name, ty in entry.params if is_traced(ty)]
+        values = []
+        for value, ty in args:
+            if isinstance(ty, RefType):
+                tagged = self.tmp()
+                self.emit(f"{tagged} = or i64 {value}, {llvm_literal(tagref.REF_TAG, None)}")
+                values.append((tagged, TAGREF64))
+            else:
+                values.append((value, ty))
+        site = self.new_site(SiteDesc("entry", "entry poll", (), gc_count=len(values)))
+        self.statepoint_stub(REQUEST["entry_poll"], self.recorded(values), site_id=site)
+        p = self.thread_word("status")
+        s, c = self.tmp(), self.tmp()
+        self.emit(f"{s} = load i64, ptr {p}")
+        self.emit(f"{c} = icmp eq i64 {s}, {STATUS_ERROR}")
+        unwind = self.label("unwind")
+        self.emit(f"br i1 {c}, label %{unwind}, label %{start}")
+        self.start_block(unwind)
+        self.emit(self.zero())
 
     def entry_deopt(self, entry) -> None:
         """Deoptimize at the entry, into the version this one's frame states resume in

@@ -21,7 +21,8 @@ FIELDS = (
     Field("status", 8, "0 normally; non-zero while a guest error or VM error unwinds "
                        "native frames (checked after every call)"),
     Field("stack_limit", 16, "lowest stack address native prologues may use (set out of "
-                             "reach by an interrupt: the prologue's check is the entry poll)"),
+                             "reach by a safepoint request: the prologue's check is the "
+                             "entry poll)"),
     Field("stress_countdown", 24, "deopt-stress: deopt when this reaches zero"),
     Field("runtime_entry", 32, "address of the runtime's callback the entry stub calls"),
     Field("cells", 40, "address of the function entry-cell table"),
@@ -52,8 +53,10 @@ REQUESTS = (
                         "run them to completion, return their result (an OSR entry's only "
                         "frame returns at once: the interpreter that entered it runs them)"),
     Request("safepoint", 4, "a poll found work: run pending safepoint operations"),
-    Request("stack_overflow", 5, "the prologue found the stack limit crossed"),
+    Request("stack_overflow", 5, "the prologue found the guest depth too deep"),
     Request("unreachable", 6, "an UNREACHABLE was executed"),
+    Request("entry_poll", 7, "the prologue found the stack limit crossed: a safepoint "
+                             "request (then the function starts) or a stack overflow"),
 )
 REQUEST = {r.name: r.code for r in REQUESTS}
 REQUEST_BY_CODE = {r.code: r for r in REQUESTS}

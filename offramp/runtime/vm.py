@@ -18,6 +18,7 @@ from ..interp.interpreter import Interpreter
 from ..ir import tagref
 from ..ir.types import RefType, TagRef64Type
 from ..trace import Tracer
+from .threads import Threads
 from .traps import TrapContext
 
 
@@ -64,13 +65,17 @@ class VM:
                                   safepoint_handler=lambda thread, frame: self.safepoint_poll(),
                                   classify=classify)
         self.heap.add_root_provider(self._frame_roots)
-        self.main_thread = self.interp.new_thread("main")
         self.interrupted = False
+        self.threads = Threads(self)
+        self.heap.add_root_provider(self.threads.roots)
+        self.heap.stop_the_world = lambda collect: self.threads.stop_the_world(collect, "gc")
+        self.main_thread = self.threads.main.interp
         self.optimizer = None
         self.tiers = None
         if self.config.tier != "interp":
             from .tiering import TierPolicy
             self.tiers = TierPolicy(self)
+            self.threads.main.native = self.tiers.engine.attach(self.threads.main)
 
     def _link_globals(self) -> dict:
         """Give every global a zeroed word of static memory; trace those that hold refs."""
@@ -138,8 +143,8 @@ class VM:
         return self.interp.call(thread, func, args)
 
     def current_thread(self):
-        """The VM thread running now (one thread until threads are built)."""
-        return self.main_thread
+        """The interpreter stack of the VM thread running now."""
+        return self.threads.current().interp
 
     def set_optimizer(self, optimizer) -> None:
         """Register `optimizer(vm, function) -> FunctionVersion`: what tier-up compiles."""
@@ -178,11 +183,12 @@ class VM:
             self.tiers.engine.calling_code(), why)
 
     def safepoint_poll(self) -> None:
-        """Run the operations pending at a safepoint: an interrupt raises
-        KeyboardInterrupt there, in whichever tier polled."""
-        self.interp.poll[0] = False
+        """A poll found work (in whichever tier polled): an interrupt raises
+        KeyboardInterrupt there; else the thread runs the operations pending for it and
+        parks while another thread waits for the VM lock."""
         if self.interrupted:
             raise KeyboardInterrupt
+        self.threads.poll()
 
     def interrupt(self) -> None:
         """Stop the program at its next poll in any tier (entries and loop back-edges).

@@ -1,0 +1,350 @@
+"""VM threads, the VM lock, safepoints and handshakes.
+
+A VM thread is an OS thread with its own interpreter stack and native thread block.  The
+interpreter and the runtime are Python and share one heap whose objects Python code
+builds in several steps, so guest code runs only while its thread holds the *VM lock*.
+A thread gives the lock up only in a safe state, where everything it holds is in its
+frames (interpreter registers, stack maps of native frames), so the holder of the lock
+may collect, scan stacks, patch and rearrange frames of every other thread:
+
+- at a poll (function entries and loop back-edges in both tiers), when another thread
+  waits for the lock or an operation is pending for it: it *parks*;
+- while it is blocked (`join`, a Lox lock, the end of the program).
+
+The lock is fair (first come, first served): a waiting thread asks the holder to poll
+(the interpreter's poll flag, the holder's native poll word and entry limit), and the
+holder hands the lock over at its next poll.  Native code keeps the lock while it runs
+(one thread runs guest code at a time; Python's own lock is released by ctypes calls, not
+by this design).
+
+A handshake runs an operation for one thread: on the requester's side when the target is
+in a safe state (every thread but the holder is, whenever the requester holds the lock),
+else at the target's next poll, on the target.  `stop_the_world` runs an operation with
+every other thread in a safe state.  `--trace=safepoint` prints one line per handshake.
+"""
+import collections
+import threading
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+from ..interp.errors import GuestError, VMError
+
+
+@dataclass(frozen=True, slots=True)
+class StateInfo:
+    """A thread state: whether a handshake with a thread in it runs on the requester's
+    side at once, and what it means."""
+
+    safe: bool
+    doc: str
+
+
+class ThreadState(Enum):
+    """The states of a VM thread (one table)."""
+
+    NEW = StateInfo(True, "created; its OS thread has not taken the VM lock yet")
+    RUNNING = StateInfo(False, "holds the VM lock: interpreter, runtime or native code")
+    PARKED = StateInfo(True, "stopped at a poll, waiting for the VM lock")
+    BLOCKED = StateInfo(True, "waiting in join, for a Lox lock or for the program's end")
+    DONE = StateInfo(True, "its function returned or raised; the thread has ended")
+
+    @property
+    def safe(self) -> bool:
+        return self.value.safe
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeKind:
+    """A kind of operation one thread asks of another (the clients of safepoints)."""
+
+    name: str
+    doc: str
+
+
+HANDSHAKE_KINDS = {k.name: k for k in (
+    HandshakeKind("gc", "stop the world for a collection: every stack is scanned for roots"),
+    HandshakeKind("deopt", "leave invalidated code: mark frames of invalid code to leave "
+                           "lazily"),
+    HandshakeKind("revoke", "revoke a lock's bias from its owner"),
+    HandshakeKind("debug", "stop for a debugger"),
+    HandshakeKind("profile", "report the stack to a sampling profiler"),
+    HandshakeKind("stress", "an empty operation (--handshake-stress)"),
+)}
+
+
+class VMThread:
+    """One guest thread: its interpreter stack, native state, and how it ended."""
+
+    def __init__(self, vm, index: int, name: str):
+        self.index = index
+        self.name = name
+        self.interp = vm.interp.new_thread(name)
+        self.native = None           # its NativeThread, when the VM has a native tier
+        self.state = ThreadState.NEW
+        self.pending = []            # (operation, kind) it runs itself at its next poll
+        self.blocked_on = None       # what it waits for while BLOCKED
+        self.ready = None            # fn() -> bool: whether what it waits for has come
+        self.wake_error = None       # an error it raises when it wakes (a deadlock)
+        self.block_order = 0
+        self.roots = []              # words the thread keeps alive: its function, result
+        self.result = None
+        self.error = None
+        self.joined = False
+        self.os_thread = None
+
+    @property
+    def done(self) -> bool:
+        return self.state is ThreadState.DONE
+
+    def __repr__(self):
+        return f"<VMThread {self.index} {self.name} {self.state.name}>"
+
+
+class _Visitor:
+    """A thread outside the VM (a tool's) holding the VM lock for a handshake."""
+
+    name = "visitor"
+    native = None
+    state = ThreadState.NEW
+
+
+class Threads:
+    """The VM's threads, its lock, and the handshake machinery."""
+
+    STACK_BYTES = 64 << 20    # an OS stack for each spawned thread (its native frames and
+                              # the Python frames of nested tier transitions)
+
+    def __init__(self, vm):
+        self.vm = vm
+        self.cond = threading.Condition()
+        self.owner = None
+        self.queue = collections.deque()
+        self.all = []
+        self._local = threading.local()
+        self._block_counter = 0
+        self.handshakes = 0
+        self.main = self._new("main")
+        self._local.thread = self.main
+        self.main.state = ThreadState.RUNNING
+        self.owner = self.main
+
+    def _new(self, name: str) -> VMThread:
+        thread = VMThread(self.vm, len(self.all), name)
+        self.all.append(thread)
+        return thread
+
+    def current(self) -> VMThread:
+        """The VM thread of the calling OS thread (the main one for a thread the VM did
+        not start)."""
+        return getattr(self._local, "thread", None) or self.main
+
+    def roots(self):
+        """Words the threads keep alive (functions not yet started, results not joined)."""
+        for thread in self.all:
+            yield from thread.roots
+
+    # --- starting and ending -------------------------------------------------------
+
+    def spawn(self, name: str, body, roots=()) -> VMThread:
+        """Start an OS thread running `body()` as a new VM thread (it waits for the VM
+        lock first); `roots`: words it needs alive until it runs."""
+        thread = self._new(name)
+        thread.roots = list(roots)
+        os_thread = threading.Thread(target=self._thread_main, args=(thread, body),
+                                     name=f"offramp-{name}", daemon=True)
+        thread.os_thread = os_thread
+        previous = threading.stack_size(self.STACK_BYTES)
+        try:
+            os_thread.start()
+        finally:
+            threading.stack_size(previous)
+        return thread
+
+    def _thread_main(self, thread: VMThread, body) -> None:
+        self._local.thread = thread
+        self.acquire(thread)
+        engine = self.vm.tiers.engine if self.vm.tiers is not None else None
+        if engine is not None:
+            thread.native = engine.attach(thread)
+        try:
+            thread.result = body()
+        except BaseException as error:  # noqa: BLE001 - reported to its joiner or at the end
+            thread.error = error
+        finally:
+            if engine is not None:
+                engine.detach()
+            thread.roots = [thread.result] if thread.result is not None else []
+            with self.cond:
+                self._hand_over(thread, ThreadState.DONE)
+
+    # --- the VM lock -----------------------------------------------------------------
+
+    def acquire(self, thread: VMThread) -> None:
+        """Take the VM lock for `thread` (in turn: first come, first served)."""
+        with self.cond:
+            self._acquire_locked(thread)
+
+    def _acquire_locked(self, thread: VMThread) -> None:
+        if self.owner is None and not self.queue:
+            self.owner = thread
+        else:
+            self.queue.append(thread)
+            self._ask_owner_to_poll()
+            while self.owner is not thread:
+                self.cond.wait()
+        thread.state = ThreadState.RUNNING
+
+    def _hand_over(self, thread: VMThread, state: ThreadState) -> None:
+        """Give the VM lock up (`cond` held), leaving `thread` in `state`."""
+        thread.state = state
+        self.owner = self.queue.popleft() if self.queue else None
+        if self.owner is not None:
+            self._ask_owner_to_poll()
+        self._find_deadlock()
+        self.cond.notify_all()
+
+    def _ask_owner_to_poll(self) -> None:
+        """Make the lock's holder reach its next poll soon (interpreter flag, native poll
+        word and entry limit)."""
+        self.vm.interp.poll[0] = True
+        owner = self.owner
+        if owner is not None and owner.native is not None:
+            owner.native.request_poll()
+
+    def poll(self) -> None:
+        """A safepoint of the calling thread (which holds the VM lock): run operations
+        pending for it, and park while another thread waits for the lock."""
+        thread = self.current()
+        if thread.pending:
+            self._run_pending(thread)
+        with self.cond:
+            if self.queue:
+                self._hand_over(thread, ThreadState.PARKED)
+                self._acquire_locked(thread)
+            self.vm.interp.poll[0] = bool(self.queue) or self.vm.interrupted
+        if thread.pending:
+            self._run_pending(thread)
+
+    def post(self, target: VMThread, operation, kind: str) -> None:
+        """Queue `operation(target)` for the target to run itself, at its next poll (or
+        when it next takes the VM lock)."""
+        if kind not in HANDSHAKE_KINDS:
+            raise VMError(f"unknown handshake kind {kind!r}")
+        with self.cond:
+            target.pending.append((operation, kind))
+            if target is self.owner:
+                self._ask_owner_to_poll()
+
+    def _run_pending(self, thread: VMThread) -> None:
+        pending, thread.pending = thread.pending, []
+        for operation, kind in pending:
+            operation(thread)
+
+    # --- blocking ----------------------------------------------------------------------
+
+    def block(self, what: str, ready, exit_wait: bool = False) -> None:
+        """Wait, without the VM lock (a safe state), until `ready()`; `ready` is read with
+        `cond` held, so whatever makes it true must be changed under `cond`
+        (`changed`).  Raises GuestError('Deadlock.') when every live thread waits for
+        another (`exit_wait`: the main thread at the program's end, never the one that
+        gets the error)."""
+        thread = self.current()
+        with self.cond:
+            if ready():
+                return
+            self._block_counter += 1
+            thread.block_order = -1 if exit_wait else self._block_counter
+            thread.blocked_on, thread.ready = what, ready
+            self._hand_over(thread, ThreadState.BLOCKED)
+            while not ready() and thread.wake_error is None:
+                self.cond.wait()
+            thread.blocked_on = thread.ready = None
+            error, thread.wake_error = thread.wake_error, None
+            self._acquire_locked(thread)
+        if error is not None:
+            raise error
+        if thread.pending:
+            self._run_pending(thread)
+
+    def changed(self, change) -> None:
+        """Run `change()` (making some blocked thread's wait ready) under `cond`, and wake
+        the waiters."""
+        with self.cond:
+            change()
+            self.cond.notify_all()
+
+    def _find_deadlock(self) -> None:
+        """When no thread can run (every live one waits, for something that has not
+        come), wake the one that blocked last with `Deadlock.` (`cond` held)."""
+        live = [t for t in self.all if t.state is not ThreadState.DONE]
+        if not live or self.owner is not None or self.queue:
+            return
+        if any(t.state is not ThreadState.BLOCKED or t.wake_error is not None or t.ready()
+               for t in live):
+            return
+        victim = max(live, key=lambda t: t.block_order)
+        if victim.block_order < 0:
+            return                  # only the program's end waits: not a deadlock
+        victim.wake_error = GuestError("Deadlock.")
+
+    def wait_for_all(self) -> None:
+        """The main thread at the program's end: wait until every other thread ends."""
+        self.block("the end of the program",
+                   lambda: all(t.done for t in self.all if t is not self.main),
+                   exit_wait=True)
+
+    # --- handshakes ----------------------------------------------------------------------
+
+    def handshake(self, target: VMThread, operation, kind: str) -> str:
+        """Run `operation(target)` for one thread and return how it ran: at once when
+        `target` is the calling thread; on the requester's side when the target is in a
+        safe state (every thread but the lock's holder is); from a thread outside the VM
+        (a tool), once the holder has reached its next poll and parked, the requester
+        then holding the lock."""
+        if kind not in HANDSHAKE_KINDS:
+            raise VMError(f"unknown handshake kind {kind!r}")
+        start = time.perf_counter()
+        self.handshakes += 1
+        requester = getattr(self._local, "thread", None)
+        if requester is not None and requester is self.owner:
+            how = ("by the thread itself" if target is requester else
+                   f"by the requester (target {target.state.name.lower()})")
+            operation(target)
+        else:
+            visitor = _Visitor()
+            with self.cond:
+                was = target.state
+                self._acquire_locked(visitor)
+            try:
+                how = (f"by the requester once the target parked at a poll"
+                       if was is ThreadState.RUNNING else
+                       f"by the requester (target {target.state.name.lower()})")
+                operation(target)
+            finally:
+                with self.cond:
+                    self._hand_over(visitor, ThreadState.DONE)
+        self._trace(kind, target, how, time.perf_counter() - start)
+        return how
+
+    def stop_the_world(self, operation, kind: str) -> None:
+        """Run `operation()` once every thread but the caller is in a safe state; the
+        caller holds the VM lock, so each is (parked at a poll, blocked, new or done)."""
+        requester = self.current()
+        if self.owner is not requester:
+            raise VMError("stop_the_world from a thread that does not hold the VM lock")
+        start = time.perf_counter()
+        for thread in self.all:
+            if thread is not requester and not thread.state.safe:
+                raise VMError(f"{thread!r} is running while {requester!r} holds the VM lock")
+        operation()
+        others = sum(1 for t in self.all if t is not requester and not t.done)
+        self._trace(kind, None, f"world stopped ({others} other thread(s))",
+                    time.perf_counter() - start)
+
+    def _trace(self, kind: str, target, how: str, seconds: float) -> None:
+        tracer = self.vm.tracer
+        if tracer.on("safepoint"):
+            who = "every thread" if target is None else f"thread {target.index} ({target.name})"
+            tracer.emit("safepoint", f"handshake {kind} -> {who}: ran {how}, "
+                                     f"{seconds * 1e6:.0f} us")
