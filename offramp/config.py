@@ -17,6 +17,8 @@ class Config:
     tier: str = "jit"                 # interp | jit | eager
     gc_stress: bool = False           # collect at every allocation
     deopt_stress: int = 0             # every Nth deopt-capable native site deopts (0: off)
+    handshake_stress: int = 0         # every Nth poll (every tier) runs an empty handshake
+                                      # and every Nth allocation a stop-the-world GC (0: off)
     max_frames: int | None = None     # guest call depth before "Stack overflow.", in every
                                       # tier (interpreted, native and inlined frames count);
                                       # None: the client's (Lox: clox's 64), else VM_MAX_FRAMES

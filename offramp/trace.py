@@ -21,8 +21,8 @@ TRACE_EVENTS = {c.name: c for c in (
     TraceCategory("deopt", "a native frame left for the interpreter, with the reason"),
     TraceCategory("osr", "an interpreted loop entered in native code mid-iteration, or "
                          "re-entered after a deopt; entry clones made"),
-    TraceCategory("safepoint", "a thread reached a safepoint or ran a handshake (planned with "
-                               "threads: no event yet)"),
+    TraceCategory("safepoint", "a handshake or a stop-the-world: operation, target, how it "
+                               "ran, time to safepoint"),
     TraceCategory("ic", "an inline cache site patched (planned with code patching: no event "
                         "yet)"),
     TraceCategory("trap", "a TRAP or WATCHPOINT reached the client's handler"),

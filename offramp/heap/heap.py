@@ -132,6 +132,8 @@ class Heap(LoxObjects):
         self._plan = trace_plan()
         self._mark_loop = None
         self._stress = config.gc_stress
+        self._stress_every = config.handshake_stress   # collect at every Nth allocation
+        self._stress_count = 0
         self.stop_the_world = None     # fn(operation): runs it with every other thread stopped
         self.poison = config.gc_stress if poison is None else poison
         # Two words of static memory that native allocation reads and writes too:
@@ -213,8 +215,7 @@ class Heap(LoxObjects):
             c = self._class_of_words[nwords]
             words = self._gc_words
             since = words[SINCE] + self._block_bytes[c]
-            if since > words[LIMIT]:
-                self._collect("stress" if self._stress else "threshold", protect)
+            if since > words[LIMIT] and self._collect_due(protect):
                 since = self._block_bytes[c]
             words[SINCE] = since
             free = self._free_head
@@ -235,7 +236,7 @@ class Heap(LoxObjects):
                                   f"largest the heap can hold ({MAX_OBJECT_WORDS} words)")
             nbytes = self._allocator.large_bytes(nwords)
             if self._since + nbytes > self._gc_words[LIMIT]:
-                self._collect("stress" if self._stress else "threshold", protect)
+                self._collect_due(protect)
             self._since += nbytes
             addr = self._allocator.alloc_large(nwords)
             if not addr:
@@ -264,7 +265,8 @@ class Heap(LoxObjects):
     @_threshold.setter
     def _threshold(self, nbytes: int) -> None:
         self._threshold_bytes = nbytes
-        self._gc_words[LIMIT] = 0 if self._stress or nbytes < 0 else nbytes
+        self._gc_words[LIMIT] = 0 if self._stress or self._stress_every or nbytes < 0 \
+            else nbytes
 
     def native_allocation(self) -> dict:
         """What native code needs to allocate small objects without calling Python: the
@@ -328,6 +330,17 @@ class Heap(LoxObjects):
     def collect(self, reason: str = "explicit") -> None:
         """Run a full collection now."""
         self._collect(reason, ())
+
+    def _collect_due(self, protect) -> bool:
+        """An allocation passed the limit: collect (and say so), unless handshake-stress
+        keeps the limit at 0 only to collect at every Nth allocation and this is not one."""
+        if self._stress_every:
+            self._stress_count += 1
+            if self._stress_count % self._stress_every and not self._stress:
+                return False
+        self._collect("stress" if self._stress or self._stress_every else "threshold",
+                      protect)
+        return True
 
     def _collect(self, reason: str, protect) -> None:
         """Collect with the world stopped: `stop_the_world(operation)`, when the VM has

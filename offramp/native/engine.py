@@ -146,12 +146,15 @@ class NativeThread:
         self.lazy_pending = 0    # running native frames that must still leave lazily
         self.rebuilt = None      # (frames, pending) an OSR entry's deopt left for its caller
         self.deopt_stress = engine.vm.config.deopt_stress
+        self.poll_stress = bool(engine.vm.config.handshake_stress)   # every poll enters
         block = self.block
         block[OFFSET["runtime_entry"] // 8] = ctypes.cast(engine._callback,
                                                           ctypes.c_void_p).value
         block[OFFSET["cells"] // 8] = ctypes.addressof(engine.cells)
         block[STACK_LIMIT_WORD] = stack_limit
         self.reset_stress()
+        if self.poll_stress:
+            self.request_poll()
 
     def request_poll(self) -> None:
         """Make this thread's native code enter the runtime at its next poll: a loop
@@ -163,7 +166,10 @@ class NativeThread:
 
     def polled(self) -> None:
         """A poll reached the runtime: the entry poll's stack limit is the real one again,
-        and the poll word stays set only while a frame must leave lazily."""
+        and the poll word stays set only while a frame must leave lazily (under
+        handshake-stress both stay set: every poll enters the runtime)."""
+        if self.poll_stress:
+            return
         self.block[STACK_LIMIT_WORD] = self.stack_limit
         self.block[POLL_WORD] = int(self.lazy_pending > 0)
 

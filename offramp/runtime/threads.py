@@ -124,6 +124,9 @@ class Threads:
         self._local = threading.local()
         self._block_counter = 0
         self.handshakes = 0
+        self.stress_every = vm.config.handshake_stress
+        self._stress_polls = 0
+        vm.interp.poll[0] = bool(self.stress_every)
         self.main = self._new("main")
         self._local.thread = self.main
         self.main.state = ThreadState.RUNNING
@@ -133,6 +136,11 @@ class Threads:
         thread = VMThread(self.vm, len(self.all), name)
         self.all.append(thread)
         return thread
+
+    def bind(self, thread: VMThread | None) -> None:
+        """Make the calling OS thread run VM thread `thread` from now on (None: it is a
+        thread outside the VM, a tool's, whose handshakes wait for the lock's holder)."""
+        self._local.thread = thread
 
     def current(self) -> VMThread:
         """The VM thread of the calling OS thread (the main one for a thread the VM did
@@ -175,8 +183,14 @@ class Threads:
             if engine is not None:
                 engine.detach()
             thread.roots = [thread.result] if thread.result is not None else []
-            with self.cond:
-                self._hand_over(thread, ThreadState.DONE)
+            self.finish(thread)
+
+    def finish(self, thread: VMThread) -> None:
+        """`thread` (the calling one, holding the VM lock) has ended: give the lock up for
+        good.  Spawned threads do this themselves; a client that runs the main thread on
+        an OS thread of its own calls it when that is done."""
+        with self.cond:
+            self._hand_over(thread, ThreadState.DONE)
 
     # --- the VM lock -----------------------------------------------------------------
 
@@ -218,13 +232,26 @@ class Threads:
         thread = self.current()
         if thread.pending:
             self._run_pending(thread)
+        if self.stress_every:
+            self._stress_poll(thread)
         with self.cond:
             if self.queue:
                 self._hand_over(thread, ThreadState.PARKED)
                 self._acquire_locked(thread)
-            self.vm.interp.poll[0] = bool(self.queue) or self.vm.interrupted
+            self.vm.interp.poll[0] = bool(self.queue) or self.vm.interrupted or \
+                bool(self.stress_every)
         if thread.pending:
             self._run_pending(thread)
+
+    def _stress_poll(self, thread: VMThread) -> None:
+        """--handshake-stress=N: every Nth poll, an empty handshake with the next live
+        thread in turn (this one when it is alone)."""
+        self._stress_polls += 1
+        if self._stress_polls % self.stress_every:
+            return
+        live = [t for t in self.all if not t.done]
+        target = live[self._stress_polls // self.stress_every % len(live)]
+        self.handshake(target, lambda t: None, "stress")
 
     def post(self, target: VMThread, operation, kind: str) -> None:
         """Queue `operation(target)` for the target to run itself, at its next poll (or
@@ -330,8 +357,8 @@ class Threads:
     def stop_the_world(self, operation, kind: str) -> None:
         """Run `operation()` once every thread but the caller is in a safe state; the
         caller holds the VM lock, so each is (parked at a poll, blocked, new or done)."""
-        requester = self.current()
-        if self.owner is not requester:
+        requester = getattr(self._local, "thread", None)
+        if requester is None or self.owner is not requester:
             raise VMError("stop_the_world from a thread that does not hold the VM lock")
         start = time.perf_counter()
         for thread in self.all:

@@ -1,0 +1,115 @@
+"""Handshakes and stop-the-world (runtime/threads.py), from VM threads and from a tool's
+thread outside the VM, with the target interpreted or in native code."""
+import io
+import threading
+
+import pytest
+
+from offramp.config import Config
+from offramp.interp.errors import VMError
+from offramp.lox.codegen import compile_program
+from offramp.lox.parser import parse_program
+from offramp.lox.runtime import LoxRuntime
+from offramp.runtime.threads import HANDSHAKE_KINDS, ThreadState
+
+LONG_LOOP = """
+fun spin(n) { var x = 0; for (var i = 0; i < n; i = i + 1) x = x + 1; return x; }
+print spin(ROUNDS);
+"""
+
+
+def runtime_for(source: str, **config):
+    script, errors = parse_program(source)
+    assert not errors
+    config = Config(max_frames=64, **config)
+    program = compile_program(script, profile=config.tier != "interp")
+    out = io.StringIO()
+    return LoxRuntime(program, config, out, io.StringIO()), out
+
+
+@pytest.mark.parametrize("tier", ["interp", "eager"])
+def test_a_tool_thread_handshakes_with_a_running_thread_at_its_poll(tier):
+    rounds = 3000000 if tier == "eager" else 200000
+    runtime, out = runtime_for(LONG_LOOP.replace("ROUNDS", str(rounds)), tier=tier)
+    threads = runtime.vm.threads
+    seen, errors = [], []
+
+    def look(target):
+        seen.append((target.state, len(target.interp.frames)))
+
+    def main():
+        threads.bind(threads.main)
+        try:
+            runtime.run()
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+        finally:
+            threads.finish(threads.main)
+    threads.bind(None)                  # the test's thread is a tool's from now on
+    worker = threading.Thread(target=main)
+    worker.start()
+    hows = [threads.handshake(threads.main, look, "profile") for _ in range(3)]
+    worker.join(120)
+    assert not errors
+    assert out.getvalue() == "%g\n" % rounds
+    assert len(seen) == 3
+    assert any(how == "by the requester once the target parked at a poll" for how in hows)
+    assert all(state in (ThreadState.PARKED, ThreadState.RUNNING) for state, _ in seen)
+
+
+def test_handshakes_from_the_lock_holder_run_on_its_side_and_are_traced():
+    source = """
+fun wait() { var x = 0; for (var i = 0; i < 100; i = i + 1) x = x + 1; return x; }
+var t = spawn(wait);
+print join(t);
+"""
+    trace = io.StringIO()
+    script, _ = parse_program(source)
+    program = compile_program(script, profile=False)
+    out = io.StringIO()
+    config = Config(tier="interp", max_frames=64, trace=frozenset({"safepoint"}),
+                    handshake_stress=2)
+    runtime = LoxRuntime(program, config, out, trace)
+    runtime.run()
+    runtime.vm.threads.wait_for_all()
+    assert out.getvalue() == "100\n"
+    lines = [line for line in trace.getvalue().splitlines() if "handshake stress" in line]
+    assert lines
+    assert all(line.startswith("[safepoint] handshake stress -> thread ") for line in lines)
+    assert any("by the requester (target" in line for line in lines)
+    assert all(line.endswith(" us") for line in lines)
+
+
+def test_misuse_of_handshakes_is_a_vm_error():
+    runtime, _ = runtime_for("print 1;", tier="interp")
+    threads = runtime.vm.threads
+    with pytest.raises(VMError, match="unknown handshake kind"):
+        threads.handshake(threads.main, lambda t: None, "nap")
+    outside = []
+
+    def stop():
+        try:
+            threads.stop_the_world(lambda: None, "gc")
+        except VMError as error:
+            outside.append(error)
+    tool = threading.Thread(target=stop)
+    tool.start()
+    tool.join()
+    assert outside and "does not hold the VM lock" in str(outside[0])
+
+
+def test_every_collection_stops_the_world():
+    runtime, out = runtime_for(
+        "class A {} var n = 0; for (var i = 0; i < 50; i = i + 1) { var a = A(); n = n + 1; }"
+        " print n;", tier="interp", gc_stress=True, trace=frozenset({"safepoint"}))
+    trace = io.StringIO()
+    runtime.vm.tracer.stream = trace
+    runtime.run()
+    assert out.getvalue() == "50\n"
+    stops = [line for line in trace.getvalue().splitlines() if "handshake gc" in line]
+    assert len(stops) >= 50
+    assert "world stopped (0 other thread(s))" in stops[0]
+
+
+def test_the_kinds_table_names_every_client():
+    assert set(HANDSHAKE_KINDS) == {"gc", "deopt", "revoke", "debug", "profile", "stress"}
