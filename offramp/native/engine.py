@@ -10,6 +10,11 @@
 - A deopt (below) of the only native frame of an OSR entry is a real tail call: the frame
   returns at once and the interpreter loop that entered it continues with the rebuilt
   frames (`take_rebuilt`), so a loop going back and forth between tiers does not nest.
+- Each VM thread has its own native state (`NativeThread`: thread block, tier
+  transitions, pending error), found through the OS thread that runs it; the engine's
+  `thread_block`, `transitions`, ... are the calling thread's.  GC roots and lazy-deopt
+  counts cover the native frames of every thread (the others are stopped: only the holder
+  of the VM lock runs, runtime/threads.py).
 - A frame walk starts from the anchor a stub's save area gives (return address, stack
   pointer and frame pointer of the innermost native frame) and follows saved frame pointers while the
   return address is a known call site.  Each frame's site says which virtual frames —
