@@ -113,3 +113,49 @@ def test_every_collection_stops_the_world():
 
 def test_the_kinds_table_names_every_client():
     assert set(HANDSHAKE_KINDS) == {"gc", "deopt", "revoke", "debug", "profile", "stress"}
+
+
+def test_code_invalidated_by_another_thread_is_left_lazily_by_the_thread_running_it():
+    """A tool thread's handshake invalidates the native code a spawned thread is looping
+    in (the main thread waits in join): that thread leaves it at its next poll and ends
+    with the same result in the interpreter."""
+    source = """
+fun hot(n) { var s = 0; for (var i = 0; i < n; i = i + 1) s = s + 1; return s; }
+fun work() { return hot(4000000); }
+var t = spawn(work);
+print join(t);
+"""
+    runtime, out = runtime_for(source, tier="eager", trace=frozenset({"deopt"}))
+    trace = io.StringIO()
+    runtime.vm.tracer.stream = trace
+    threads, engine = runtime.vm.threads, runtime.vm.tiers.engine
+    errors, invalidated = [], []
+
+    def main():
+        threads.bind(threads.main)
+        try:
+            runtime.run()
+            threads.wait_for_all()
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+        finally:
+            threads.finish(threads.main)
+
+    def invalidate_hot(target):
+        for code in engine.codes:
+            if "hot" in code.version.func and not code.invalid.value:
+                engine.invalidate(code)
+                invalidated.append(code)
+
+    threads.bind(None)
+    worker = threading.Thread(target=main)
+    worker.start()
+    while not (len(threads.all) > 1 and any("hot" in c.version.func for c in engine.codes)):
+        assert worker.is_alive(), errors
+    spawned = threads.all[1]
+    threads.handshake(spawned, invalidate_hot, "deopt")
+    worker.join(120)
+    assert not errors
+    assert out.getvalue() == "4e+06\n"
+    assert invalidated
+    assert "lazy" in trace.getvalue()
