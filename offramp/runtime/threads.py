@@ -339,7 +339,7 @@ class Threads:
                    f"by the requester (target {target.state.name.lower()})")
             operation(target)
         else:
-            visitor = _Visitor()
+            visitor = self._local.visitor = _Visitor()
             with self.cond:
                 was = target.state
                 self._acquire_locked(visitor)
@@ -349,6 +349,7 @@ class Threads:
                        f"by the requester (target {target.state.name.lower()})")
                 operation(target)
             finally:
+                self._local.visitor = None
                 with self.cond:
                     self._hand_over(visitor, ThreadState.DONE)
         self._trace(kind, target, how, time.perf_counter() - start)
@@ -357,7 +358,8 @@ class Threads:
     def stop_the_world(self, operation, kind: str) -> None:
         """Run `operation()` once every thread but the caller is in a safe state; the
         caller holds the VM lock, so each is (parked at a poll, blocked, new or done)."""
-        requester = getattr(self._local, "thread", None)
+        requester = getattr(self._local, "visitor", None) or getattr(self._local, "thread",
+                                                                    None)
         if requester is None or self.owner is not requester:
             raise VMError("stop_the_world from a thread that does not hold the VM lock")
         start = time.perf_counter()

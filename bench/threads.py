@@ -1,0 +1,138 @@
+"""Threads and safepoints, measured: time to safepoint, GC pause, lock cost, 2-thread speedup.
+
+    python bench/threads.py [--samples N]
+
+- time to safepoint: a tool thread (outside the VM) asks for a handshake with a VM thread
+  that runs a native loop (eager), an interpreted loop, or waits in `join`; the time from
+  the request until the operation runs, p50 and p99 over N requests;
+- GC pause: a stop-the-world collection requested by a tool thread while two VM threads
+  run (one allocating, one looping in native code), p50/p99 of the whole handshake;
+- lock: an uncontended `acquire(); release();` pair against an empty loop, per pair;
+- speedup: two threads each running the same native-bound loop against one thread
+  running it twice (guest code runs under the VM lock: expect about 1x).
+"""
+import argparse
+import io
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from offramp.config import Config  # noqa: E402
+from offramp.lox.codegen import compile_program  # noqa: E402
+from offramp.lox.parser import parse_program  # noqa: E402
+from offramp.lox.runtime import LoxRuntime  # noqa: E402
+
+SPIN = """
+fun spin() { var x = 0; while (x >= 0) x = x + 1; }
+fun wait() { join(spawn(spin)); }
+"""
+
+
+def runtime_for(source: str, tier: str):
+    script, errors = parse_program(source)
+    assert not errors, errors
+    config = Config(tier=tier, max_frames=64)
+    program = compile_program(script, profile=tier != "interp")
+    return LoxRuntime(program, config, io.StringIO(), io.StringIO())
+
+
+def background(runtime):
+    """Run the script on an OS thread of its own (daemon: the spinning loops never end)."""
+    threads = runtime.vm.threads
+
+    def main():
+        threads.bind(threads.main)
+        runtime.run()
+        threads.wait_for_all()
+    threads.bind(None)
+    worker = threading.Thread(target=main, daemon=True)
+    worker.start()
+    return worker
+
+
+def percentiles(samples) -> str:
+    samples = sorted(samples)
+    p50 = statistics.median(samples)
+    p99 = samples[min(len(samples) - 1, int(0.99 * len(samples)))]
+    return f"p50 {p50 * 1e6:8.1f} us   p99 {p99 * 1e6:8.1f} us"
+
+
+def time_to_safepoint(tier: str, script: str, target_index: int, n: int) -> str:
+    runtime = runtime_for(SPIN + script, tier)
+    background(runtime)
+    threads = runtime.vm.threads
+    while len(threads.all) <= target_index:
+        time.sleep(0.001)
+    time.sleep(0.2)          # let it get hot (eager: compiled at once)
+    target, samples = threads.all[target_index], []
+    for _ in range(n):
+        start = time.perf_counter()
+        threads.handshake(target, lambda t: samples.append(time.perf_counter() - start),
+                          "profile")
+        time.sleep(0.0005)
+    return percentiles(samples)
+
+
+def gc_pause(n: int) -> str:
+    source = SPIN + """
+class Node { init(next) { this.next = next; } }
+fun churn() { while (true) { var l = nil; for (var i = 0; i < 100; i = i + 1) l = Node(l); } }
+spawn(spin); spawn(churn);
+"""
+    runtime = runtime_for(source, "eager")
+    background(runtime)
+    threads, samples = runtime.vm.threads, []
+    time.sleep(0.3)
+    for _ in range(n):
+        start = time.perf_counter()
+        threads.handshake(threads.all[1], lambda t: runtime.heap.collect("bench"), "gc")
+        samples.append(time.perf_counter() - start)
+    return percentiles(samples)
+
+
+def run_clock(source: str, tier: str = "eager") -> float:
+    """Seconds the program's own clock() measures (the last line it prints)."""
+    runtime = runtime_for(source, tier)
+    runtime.run()
+    runtime.vm.threads.wait_for_all()
+    return float(runtime.stdout.getvalue().split()[-1])
+
+
+def lock_cost(tier: str) -> str:
+    body = "for (var i = 0; i < 200000; i = i + 1) { BODY }"
+    template = "var l = Lock(); var t0 = clock(); " + body + " print clock() - t0;"
+    locked = run_clock(template.replace("BODY", "l.acquire(); l.release();"), tier)
+    empty = run_clock(template.replace("BODY", ""), tier)
+    return f"{(locked - empty) / 200000 * 1e6:.2f} us a pair ({tier})"
+
+
+def speedup() -> str:
+    work = "fun work() { var x = 0; for (var i = 0; i < 20000000; i = i + 1) x = x + 1; return x; }"
+    one = run_clock(work + " var t0 = clock(); work(); work(); print clock() - t0;")
+    two = run_clock(work + " var t0 = clock(); var a = spawn(work); var b = spawn(work);"
+                           " join(a); join(b); print clock() - t0;")
+    return f"{one / two:.2f}x (one thread twice: {one:.2f} s, two threads: {two:.2f} s)"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args(argv)
+    n = args.samples
+    print(f"time to safepoint, native loop:       "
+          f"{time_to_safepoint('eager', 'spawn(spin);', 1, n)}")
+    print(f"time to safepoint, interpreted loop:  "
+          f"{time_to_safepoint('interp', 'spawn(spin);', 1, n)}")
+    print(f"time to safepoint, blocked in join:   "
+          f"{time_to_safepoint('eager', 'spawn(wait);', 1, n)}")
+    print(f"GC pause, 2 threads (eager):          {gc_pause(max(10, n // 10))}")
+    print(f"uncontended Lock acquire+release:     {lock_cost('eager')}; {lock_cost('interp')}")
+    print(f"2 threads over 1, native loops:       {speedup()}")
+
+
+if __name__ == "__main__":
+    main()
