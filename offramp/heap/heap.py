@@ -32,13 +32,14 @@ across that call -- hold it in a handle.  The heap protects the arguments of the
 itself, nothing else.  Run tests with gc_stress to find violations: a collection at every
 allocation frees any unprotected object, and poisoning makes its next use fail.
 """
+import ctypes
 import time
 from array import array
 
 from ..config import Config
 from ..ir.tagref import ADDR_MASK, NIL, REF_TAG, describe as describe_word
 from ..trace import Tracer
-from .allocator import MAX_SMALL_WORDS, Allocator
+from .allocator import MAX_SMALL_WORDS, SIZE_CLASS_WORDS, Allocator
 from .errors import HeapError, HeapIndexError, OutOfMemory
 from .layout import (
     FREE_KIND, HEADER_KIND_MASK, HEADER_MARK, HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK,
@@ -50,7 +51,11 @@ from .shapes import ShapeTable
 
 __all__ = ["Heap", "HandleScope", "HeapError", "HeapIndexError", "OutOfMemory"]
 
-SINCE, LIMIT = 0, 1       # indexes of the heap's static GC words (see Heap.native_allocation)
+SINCE, LIMIT = 0, 1       # indexes of the heap's static GC words
+# A thread's allocation buffer (Heap.add_allocation_buffer), word indexes: the bytes it
+# allocated since the heap last counted them, its byte limit, a free-list head per class.
+BUFFER_SINCE, BUFFER_LIMIT, BUFFER_HEADS = 0, 1, 2
+BUFFER_WORDS = BUFFER_HEADS + len(SIZE_CLASS_WORDS)
 
 _KIND_OF_ID = [None] * (HEADER_KIND_MASK + 1)     # kind id -> ObjKind (None: not a kind)
 for _k in ObjKind:
@@ -135,6 +140,7 @@ class Heap(LoxObjects):
         self._stress_every = config.handshake_stress   # collect at every Nth allocation
         self._stress_count = 0
         self.stop_the_world = None     # fn(operation): runs it with every other thread stopped
+        self._buffers = {}             # address of a thread's allocation buffer -> its words
         self.poison = config.gc_stress if poison is None else poison
         # Two words of static memory that native allocation reads and writes too:
         # [SINCE] bytes allocated since the last collection, [LIMIT] the byte count that
@@ -269,15 +275,78 @@ class Heap(LoxObjects):
             else nbytes
 
     def native_allocation(self) -> dict:
-        """What native code needs to allocate small objects without calling Python: the
-        static addresses of the free-list heads (one word per size class) and of the
-        SINCE/LIMIT words, and the size classes.  A native allocation of a class-c block
-        pops free_heads[c] (taking the slow path when it is 0), adds block_bytes[c] to
-        SINCE (taking the slow path when that would pass LIMIT) and writes the header."""
-        return {"free_heads": self._allocator.free_head_address,
-                "since": self.gc_words_address + 8 * SINCE,
-                "limit": self.gc_words_address + 8 * LIMIT,
+        """What native code needs to allocate small objects without calling Python or
+        taking a lock: the layout of a thread's allocation buffer (byte offsets of its
+        since, limit and free-list heads; see `add_allocation_buffer`) and the size
+        classes.  A native allocation of a class-c block checks since + block_bytes[c] <=
+        limit and heads[c] != 0 (else it takes the slow path, which calls
+        `refill_buffer`), pops heads[c], adds the bytes to since and writes the header."""
+        return {"since": 8 * BUFFER_SINCE, "limit": 8 * BUFFER_LIMIT,
+                "heads": 8 * BUFFER_HEADS,
                 "class_of_words": self._class_of_words, "block_bytes": self._block_bytes}
+
+    # -- the allocation buffers of threads -------------------------------------------------
+
+    def add_allocation_buffer(self, address: int) -> None:
+        """Register a thread's allocation buffer: BUFFER_WORDS words at `address` (outside
+        the heap: in the thread's native thread block) that its native code allocates
+        from, lock-free.  Its lists are empty until the first refill."""
+        words = (ctypes.c_uint64 * BUFFER_WORDS).from_address(address)
+        ctypes.memset(address, 0, 8 * BUFFER_WORDS)
+        self._buffers[address] = words
+
+    def remove_allocation_buffer(self, address: int) -> None:
+        """A thread has ended: count what it allocated; the blocks left on its lists are
+        free blocks the next sweep links again."""
+        words = self._buffers.pop(address, None)
+        if words is not None:
+            self._count_buffer(words)
+
+    def refill_buffer(self, address: int, classes) -> None:
+        """The slow path of native allocation (the VM lock held): count what the thread
+        allocated (collecting if that passes the threshold), give it the heap's whole free
+        list of each size class in `classes` that it has run out of (a fresh page when the
+        heap's is empty too), and a new byte limit.  Under GC or handshake stress the limit
+        stays 0: every allocation takes the slow path, which collects as the stress says."""
+        words = self._buffers[address]
+        self._count_buffer(words)
+        if self._since > self._gc_words[LIMIT] and not (self._stress or self._stress_every):
+            self._collect("threshold", ())
+        for c in classes:
+            if not words[BUFFER_HEADS + c]:
+                if not self._free_head[c] and not self._allocator._new_page(c):
+                    continue
+                words[BUFFER_HEADS + c] = self._free_head[c]
+                self._free_head[c] = 0
+        self._set_buffer_limit(words)
+
+    def buffer_words(self, addr: int):
+        """A one-word ctypes view of the allocation-buffer word at `addr` (the interpreter
+        runs inline allocation too); ValueError for any other address outside the heap."""
+        for start in self._buffers:
+            if start <= addr < start + 8 * BUFFER_WORDS and not addr & 7:
+                return (ctypes.c_uint64 * 1).from_address(addr)
+        raise ValueError(f"address 0x{addr:x} is neither in the heap nor in a thread's "
+                         f"allocation buffer")
+
+    def _count_buffer(self, words) -> None:
+        self._since += words[BUFFER_SINCE]
+        words[BUFFER_SINCE] = 0
+
+    def _set_buffer_limit(self, words) -> None:
+        """A share of what may still be allocated before the next collection."""
+        left = self._threshold_bytes - self._since
+        words[BUFFER_LIMIT] = 0 if self._stress or self._stress_every or left <= 0 else \
+            left // len(self._buffers)
+
+    def _flush_buffers(self) -> None:
+        """Before a collection (every thread stopped): count each buffer's bytes and empty
+        its lists (their blocks are free; the sweep links them into the heap's again)."""
+        for words in self._buffers.values():
+            self._count_buffer(words)
+            words[BUFFER_LIMIT] = 0
+            ctypes.memset(ctypes.addressof(words) + 8 * BUFFER_HEADS, 0,
+                          8 * (BUFFER_WORDS - BUFFER_HEADS))
 
     def _fill_nil(self, start: int, n: int) -> None:
         """Set n words from mem64 index `start` to NIL."""
@@ -357,6 +426,7 @@ class Heap(LoxObjects):
         self._collecting = True
         threshold, self._threshold = self._threshold, -1    # any allocation now lands in here
         start = time.perf_counter()
+        self._flush_buffers()
         try:
             before = self._live + self._since
             stack = []
@@ -384,6 +454,8 @@ class Heap(LoxObjects):
         self._since = 0
         self._live = live
         self._threshold = max(self._initial_threshold, self._growth * live)
+        for words in self._buffers.values():
+            self._set_buffer_limit(words)
         self._objects_freed += freed
         self._gc_seconds += time.perf_counter() - start
         if self.tracer.on("gc"):

@@ -391,6 +391,18 @@ def _store(code, instr, pc):
     return step
 
 
+def _thread_local(code, instr, pc):
+    offset = instr.arg("offset")
+    r = code.result_slot(instr)
+    interp = code.interp
+
+    def step(regs):
+        if interp.thread_block_address is None:
+            raise VMError("THREAD_LOCAL needs the native tier's thread blocks")
+        regs[r] = interp.thread_block_address() + offset
+    return step
+
+
 def _bad_access(instr, address) -> GuestError:
     """The error of a LOAD/STORE outside the heap (only an UNSAFE version can make one)."""
     return GuestError(f"Bad memory access: {instr.op} of {byte_width(instr.arg('type'))} "
@@ -600,6 +612,7 @@ HANDLERS.update({
     "SELECT": _select,
     "LOAD": _load,
     "STORE": _store,
+    "THREAD_LOCAL": _thread_local,
     "BRANCH": _branch,
     "BRANCH2": _branch2,
     "SWITCH": _switch,

@@ -95,6 +95,8 @@ class Interpreter:
                                      # or (False, (frames, pending)): the native code it
                                      # entered deoptimized; continue with those frames
         self.stack_snapshot = None   # fn(thread) -> [(version, instr)], for guest errors
+        self.thread_block_address = None   # fn() -> the running thread's native thread
+                                           # block (THREAD_LOCAL), when there is a native tier
         self.enabled_watchpoints = set()
         self.codes = {}
         self.threads = []
@@ -212,13 +214,13 @@ class Interpreter:
         self._push(thread, self.new_frame(func.current, list(args)))
         return self.run(thread, base)
 
-    def _push(self, thread, frame):
+    def _push(self, thread, frame, poll=True):
         """Push a frame, if the guest depth allows; a function entry is also a poll (with
         the frame pushed: its arguments are roots while the thread is stopped there)."""
         if len(thread.frames) + thread.depth_base >= self.config.max_frames:
             raise GuestError("Stack overflow.")
         thread.frames.append(frame)
-        if self.poll[0] and self.safepoint_handler is not None:
+        if poll and self.poll[0] and self.safepoint_handler is not None:
             self.safepoint_handler(thread, frame)
 
     def run(self, thread: InterpThread, base: int):
@@ -287,11 +289,16 @@ class Interpreter:
 
     def _push_rebuilt(self, thread, frames, pending) -> None:
         """Push frames rebuilt by a deoptimization (outermost first) and hand the innermost
-        `pending` if it waits for a call's result."""
+        `pending` if it waits for a call's result; then poll once, every value they hold
+        in a frame (held only by this call, they would be no roots while the thread is
+        stopped at a poll between two pushes)."""
         for frame in frames:
-            self._push(thread, frame)
-        if thread.frames[-1].waiting:
-            self._deliver(thread.frames[-1], tuple(pending or ()))
+            self._push(thread, frame, poll=False)
+        top = thread.frames[-1]
+        if top.waiting:
+            self._deliver(top, tuple(pending or ()))
+        if self.poll[0] and self.safepoint_handler is not None:
+            self.safepoint_handler(thread, top)
 
     def _deliver(self, frame: Frame, values: tuple) -> None:
         """Resume a waiting frame by binding `values` to its current instruction."""

@@ -62,7 +62,7 @@ inside it goes unnoticed).
 import enum
 from dataclasses import dataclass, field
 
-from .types import (DOUBLE, I1, I64, REF, TAGREF64, DoubleType, FuncRefType, IntType,
+from .types import (DOUBLE, I1, I64, PTR, REF, TAGREF64, DoubleType, FuncRefType, IntType,
                     PtrType, RefType, TagRef64Type, VoidType)
 
 
@@ -299,6 +299,10 @@ _ROWS = [
     _tr64("TR64_FROM_FP", DOUBLE, TAGREF64, "Box a double (NaNs canonicalized)."),
     _tr64("TR64_FROM_REF", REF, TAGREF64, "Box a heap reference."),
     _tr64("TR64_FROM_INT", I64, TAGREF64, "Box a small integer (low 50 bits)."),
+    OpDef("THREAD_LOCAL", (S("offset", Kind.INT),), result(PTR), Flag.UNSAFE,
+          "The address of the word at `offset` in the running thread's native thread block "
+          "(per-thread state: allocation buffers); raw thread state, so UNSAFE.  Not PURE: "
+          "its value is the running thread's, never a constant to fold."),
     OpDef("LOAD", (S("type", Kind.TYPE), S("base", V, base_type), S("offset", Kind.INT)),
           same_as_type, Flag.READS_MEMORY | Flag.MEMORY,
           "Load a value of the given type from `base + offset` (base: ref or ptr; "

@@ -1,16 +1,18 @@
 """Allocation of Lox instances without calling Python: an IR function per class.
 
 `Class(args)` in speculated code used to call the `lox.instantiate` helper, which crosses
-from native code into Python for every object (binary_trees makes millions).  The heap
-keeps its free-list heads and its GC byte counter in static memory
-(`Heap.native_allocation`), so allocation can be IR: `instance_allocator(runtime, cls)`
-returns `@lox.rt.new.<class>.<capacity>`, a function of no arguments returning a new
-instance of `cls`, built once per class and field capacity:
+from native code into Python for every object (binary_trees makes millions).  Each thread
+has an allocation buffer in its thread block (free-list heads per size class, a byte
+counter and a limit: `Heap.native_allocation`), which only that thread's native code pops,
+so allocation can be IR, without a lock: `instance_allocator(runtime, cls)` returns
+`@lox.rt.new.<class>.<capacity>`, a function of no arguments returning a new instance of
+`cls`, built once per class and field capacity (THREAD_LOCAL gives the buffer's address):
 
     entry:  since + bytes <= limit, and the INSTANCE class's free list is not empty?
     second: and the VALUES class's free list (for the field storage) is not empty?
     fast:   pop both blocks, count the bytes, write both headers, the class, NIL fields
-    slow:   CCALL @lox.instantiate (cls)   (collects, takes a page, or gc-stress)
+    slow:   CCALL @lox.instantiate (cls)   (allocates in Python and refills the buffer:
+            collects, takes a page, or gc-stress)
 
 It is the helper's work exactly (`LoxObjects.new_instance`): the same headers, the root
 shape of the class, storage for the most fields its instances have had.  Nothing in the
@@ -24,9 +26,10 @@ from ..heap.layout import (HEADER_SHAPE_SHIFT, INSTANCE_FIELDS, INSTANCE_KLASS, 
                            make_header)
 from ..heap import ObjKind
 from ..ir.builder import ModuleBuilder, dest
-from ..ir.nodes import FrameState, Imm, Sym
+from ..ir.nodes import FrameState, Imm
 from ..ir.tagref import ADDR_MASK, NIL
-from ..ir.types import I1, I64, PTR, REF, TAGREF64
+from ..ir.types import I1, I64, REF, TAGREF64
+from ..native.threadblock import OFFSET
 
 PREFIX = "lox.rt.new."
 INSTANCE_WORDS = INSTANCE_FIELDS // 8 + 1
@@ -48,11 +51,12 @@ def instance_allocator(runtime, cls: int) -> str | None:
     return name
 
 
-def _cell(mb: ModuleBuilder, name: str, address: int) -> Sym:
-    """A `.const <@ptr>` naming a static word of the heap (a LOAD/STORE base)."""
-    if name not in mb.module.consts:
-        mb.const(name, PTR, address)
-    return Sym(name)
+def buffer_classes(heap, cls: int) -> tuple:
+    """The size classes an instance of `cls` takes from an allocation buffer: its own and
+    its field storage's (None when it has no field slots)."""
+    words = heap.native_allocation()["class_of_words"]
+    capacity = heap.class_root_shape(cls).max_fields
+    return words[INSTANCE_WORDS], (words[VALUES_SLOTS // 8 + capacity] if capacity else None)
 
 
 def _build(mb, words: dict, name: str, cls: int, root_id: int, capacity: int) -> None:
@@ -64,16 +68,17 @@ def _build(mb, words: dict, name: str, cls: int, root_id: int, capacity: int) ->
     classes, block_bytes = words["class_of_words"], words["block_bytes"]
     ci = classes[INSTANCE_WORDS]
     cv = classes[VALUES_SLOTS // 8 + capacity] if capacity else None
-    since = _cell(mb, "lox.heap.since", words["since"])
-    limit = _cell(mb, "lox.heap.limit", words["limit"])
-    head_i = _cell(mb, f"lox.heap.free.{ci}", words["free_heads"] + 8 * ci)
-    head_v = None if cv is None else _cell(mb, f"lox.heap.free.{cv}",
-                                           words["free_heads"] + 8 * cv)
-    nbytes = block_bytes[ci] + (block_bytes[cv] if cv is not None else 0)
     entry, second, fast, slow = (vb.new_block(label) for label in
                                  ("entry", "second", "fast", "slow"))
 
     vb.position_at_end(entry)
+    buffer = OFFSET["alloc_since"]
+    since = vb.value("THREAD_LOCAL", buffer + words["since"])
+    limit = vb.value("THREAD_LOCAL", buffer + words["limit"])
+    head_i = vb.value("THREAD_LOCAL", buffer + words["heads"] + 8 * ci)
+    head_v = None if cv is None else vb.value("THREAD_LOCAL",
+                                              buffer + words["heads"] + 8 * cv)
+    nbytes = block_bytes[ci] + (block_bytes[cv] if cv is not None else 0)
     count = vb.value("LOAD", I64, since, 0)
     need = vb.value("ADD", I64, count, Imm(nbytes))
     fits = vb.value("ULE", I64, need, vb.value("LOAD", I64, limit, 0))

@@ -16,6 +16,7 @@ from ..ir.tagref import FALSE, NIL, QNAN, TRUE, from_fp, to_fp
 from ..heap import MAX_ARRAY_LENGTH, ObjKind
 from ..runtime.vm import VM
 from ..trace import Tracer
+from .allocation import buffer_classes
 from .bytecode import MAX_UPVALUES
 from .codegen import RETURN_THIS
 from .natives import NATIVES
@@ -193,7 +194,7 @@ class LoxRuntime:
             "lox.get_method": self.get_method,
             "lox.set_property": self.set_property, "lox.get_super": self.get_super,
             "lox.callee_closure": self.callee_closure, "lox.callee_this": self.callee_this,
-            "lox.instantiate": lambda cls: self.heap.new_instance(cls),
+            "lox.instantiate": self.instantiate,
             "lox.profile": self.profile,
             "lox.clock": lambda: from_fp(time.perf_counter() - self.start),
             "lox.array_new": self.array_new, "lox.array_get": self.array_get,
@@ -496,6 +497,17 @@ class LoxRuntime:
         if kind is ObjKind.CLASS:
             return heap.new_instance(callee)
         return NIL
+
+    def instantiate(self, cls):
+        """The slow path of an inline allocation (allocation.py): the instance, allocated
+        here, and the calling thread's allocation buffer refilled for the next ones."""
+        instance = self.heap.new_instance(cls)
+        native = self.vm.threads.current().native
+        if native is not None:
+            classes = [c for c in buffer_classes(self.heap, cls) if c is not None]
+            with self.heap.handles(instance):
+                self.heap.refill_buffer(native.buffer_address, classes)
+        return instance
 
     # --- threads and locks -------------------------------------------------------------
 

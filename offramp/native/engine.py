@@ -145,6 +145,7 @@ class NativeThread:
         self.owner = owner
         self.block = (WORD * SIZE_WORDS)()
         self.address = ctypes.addressof(self.block)
+        self.buffer_address = self.address + OFFSET["alloc_since"]   # its allocation buffer
         self.stack_limit = stack_limit
         self.transitions = []
         self.pending_error = None
@@ -229,6 +230,7 @@ class NativeEngine:
         """Give the calling OS thread its native state (a thread block whose stack limit
         is measured on this thread's own stack); `owner` is the VM thread it runs."""
         nt = NativeThread(self, owner, self._stack_pointer() - self.vm.config.native_stack_bytes)
+        self.vm.heap.add_allocation_buffer(nt.buffer_address)
         self.native_threads.append(nt)
         self._local.nt = nt
         return nt
@@ -237,7 +239,15 @@ class NativeEngine:
         """The calling OS thread's VM thread has ended: forget its native state."""
         nt = getattr(self._local, "nt", None)
         if nt is not None:
+            self.forget(nt)
+
+    def forget(self, nt: "NativeThread") -> None:
+        """Drop a thread's native state (its VM thread ended, or runs on another OS thread
+        from now on, with a state of its own there)."""
+        if nt in self.native_threads:
+            self.vm.heap.remove_allocation_buffer(nt.buffer_address)
             self.native_threads.remove(nt)
+        if getattr(self._local, "nt", None) is nt:
             self._local.nt = None
 
     @property
@@ -421,10 +431,15 @@ class NativeEngine:
         """Count, in every thread, the running native frames that must leave lazily (one
         walk of each stack, at an invalidation or a deoptHere) and keep each thread's
         status word (and poll word) set while any remains; each lazy deopt then counts one
-        down (`_left_lazily`).  The other threads are stopped: only the thread holding
-        the VM lock runs (runtime/threads.py)."""
+        down (`_left_lazily`).  Another thread's stack is walked by a handshake: it may
+        run native code in parallel, until it is stopped at a poll."""
+        current = getattr(self._local, "nt", None)
         for nt in list(self.native_threads):
-            self._refresh_lazy(nt)
+            if nt is current or nt.owner is None:
+                self._refresh_lazy(nt)
+            else:
+                self.vm.threads.handshake(nt.owner, lambda _, nt=nt: self._refresh_lazy(nt),
+                                          "deopt")
 
     def _refresh_lazy(self, nt: NativeThread) -> None:
         tb = nt.block
@@ -476,23 +491,38 @@ class NativeEngine:
         # The guest frames under the callee: every interpreter frame and the native frames
         # under those (an OSR entry's own frame is the one it replaces).
         depth = thread.depth_base + len(thread.frames) - (1 if replaces_frame else 0)
-        self.transitions.append(("enter", len(thread.frames), thread, replaces_frame))
+        nt = self.current
+        nt.transitions.append(("enter", len(thread.frames), thread, replaces_frame))
+        threads = self.vm.threads
+        result = None
         try:
             converted = [encode_arg(a, t, self) for a, t in zip(args, code.sig.params)]
-            result = code.cfunc(ctypes.addressof(self.thread_block), depth, *converted)
+            threads.leave_for_native()
+            try:
+                result = code.cfunc(nt.address, depth, *converted)
+            finally:
+                threads.back_from_native(self._result_roots(result, code.sig.results))
         finally:
-            self.transitions.pop()
+            nt.transitions.pop()
         tb = self.thread_block
         if tb[OFFSET["status"] // 8] == STATUS_ERROR:
             tb[OFFSET["status"] // 8] = STATUS_OK
             error, self.pending_error = self.pending_error, None
             if isinstance(error, NativeReturn) and not self.transitions:
-                self.refresh_lazy_status()
+                self._refresh_lazy(self.current)
                 return error.value
             raise error
         if not code.sig.results or self.rebuilt is not None:
             return None
         return decode_result(result, code.sig.results[0], self)
+
+    @staticmethod
+    def _result_roots(result, results) -> tuple:
+        """A native call's result as the words a collection must keep while the thread
+        waits for the VM lock with it in hand (a raw `ref` tagged, so it counts)."""
+        if result is None or not results or not is_traced(results[0]):
+            return ()
+        return (tagref.from_ref(result) if isinstance(results[0], RefType) else result,)
 
     def take_rebuilt(self):
         """(frames, pending) of the deopt that ended the OSR entry just returned, or None:
@@ -511,7 +541,10 @@ class NativeEngine:
         """
         request = WORD.from_address(save_ptr + SAVE_RSI).value
         kind = request & 0xFF
-        self.transitions.append(("exit", save_ptr, int(kind == DEOPT_REQUEST)))
+        nt = self._local.nt
+        nt.transitions.append(("exit", save_ptr, int(kind == DEOPT_REQUEST)))
+        threads = self.vm.threads
+        threads.back_from_native()
         try:
             buffer = WORD.from_address(save_ptr + SAVE_RDX).value
             if kind == HELPER_REQUEST:
@@ -525,11 +558,12 @@ class NativeEngine:
                 wrapped = VMError(f"internal error in the runtime entry: {error!r}")
                 wrapped.__cause__ = error
                 error = wrapped
-            self.pending_error = error
-            self.thread_block[OFFSET["status"] // 8] = STATUS_ERROR
+            nt.pending_error = error
+            nt.block[OFFSET["status"] // 8] = STATUS_ERROR
             return 0
         finally:
-            self.transitions.pop()
+            nt.transitions.pop()
+            threads.leave_for_native()
 
     def _args(self, buffer, types):
         words = (WORD * max(1, len(types))).from_address(buffer)
@@ -757,7 +791,7 @@ class NativeEngine:
         if kind != "native":
             return False
         self.thread_block[OFFSET["deopt_target"] // 8] = bp
-        self.refresh_lazy_status()
+        self._refresh_lazy(self.current)
         return True
 
     def virtual_frames(self):

@@ -205,6 +205,14 @@ def _load(lw, block, index, instr):
         lw.define(instr, f"load {llvm_type(ty)}, ptr {ptr}")
 
 
+def _thread_local(lw, block, index, instr):
+    """The running thread's block is the hidden first argument: its address plus the
+    offset."""
+    base = lw.tmp()
+    lw.emit(f"{base} = ptrtoint ptr %thread to i64")
+    lw.define(instr, f"add i64 {base}, {instr.arg('offset')}")
+
+
 def _store(lw, block, index, instr):
     ty = instr.arg("type")
     ptr = _address(lw, instr)
@@ -453,7 +461,7 @@ LOWER = {
     "TR64_FROM_FP": _tr64_from_fp,
     "TR64_FROM_REF": _masking(tagref.REF_TAG, "or"),
     "TR64_FROM_INT": _tr64_from_int,
-    "LOAD": _load, "STORE": _store,
+    "LOAD": _load, "STORE": _store, "THREAD_LOCAL": _thread_local,
     "BRANCH": _branch, "BRANCH2": _branch2, "SWITCH": _switch, "RET": _ret,
     "CALL": _call, "PATCHPOINT": _call, "CCALL": _ccall,
     "TRAP": _trap, "WATCHPOINT": _watchpoint, "SAFEPOINT": _safepoint,

@@ -5,14 +5,17 @@ one 64-bit word at a fixed offset; this table is the only place the offsets are 
 """
 from dataclasses import dataclass
 
+from ..heap.allocator import SIZE_CLASS_WORDS
+
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """A word of the thread block: its name, byte offset and meaning."""
+    """Words of the thread block: name, byte offset, meaning, and how many words."""
 
     name: str
     offset: int
     doc: str
+    words: int = 1
 
 
 FIELDS = (
@@ -30,9 +33,17 @@ FIELDS = (
                               "when its call returns (status LAZY_DEOPT)"),
     Field("depth", 56, "guest frames (of every tier) under the callee of a call request "
                        "(native callees get it as their hidden depth argument)"),
+    Field("alloc_since", 64, "bytes this thread's native code allocated since the heap last "
+                             "counted them (at a refill or a collection)"),
+    Field("alloc_limit", 72, "bytes it may allocate before taking the slow path (0 under "
+                             "GC and handshake stress: every allocation is slow)"),
+    Field("alloc_heads", 80, "the thread's own free lists, one head per heap size class "
+                             "(0: empty), popped by native allocation without a lock; the "
+                             "slow path refills them from the heap's",
+          len(SIZE_CLASS_WORDS)),
 )
 OFFSET = {f.name: f.offset for f in FIELDS}
-SIZE_WORDS = len(FIELDS)
+SIZE_WORDS = sum(f.words for f in FIELDS)
 
 STATUS_OK, STATUS_ERROR, STATUS_LAZY_DEOPT = 0, 1, 2
 

@@ -23,12 +23,14 @@ else at the target's next poll, on the target.  `stop_the_world` runs an operati
 every other thread in a safe state.  `--trace=safepoint` prints one line per handshake.
 """
 import collections
+import ctypes
 import threading
 import time
 from dataclasses import dataclass
 from enum import Enum
 
 from ..interp.errors import GuestError, VMError
+from ..native.threadblock import OFFSET, SIZE_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,9 @@ class ThreadState(Enum):
     """The states of a VM thread (one table)."""
 
     NEW = StateInfo(True, "created; its OS thread has not taken the VM lock yet")
-    RUNNING = StateInfo(False, "holds the VM lock: interpreter, runtime or native code")
+    RUNNING = StateInfo(False, "holds the VM lock: interpreter or runtime")
+    NATIVE = StateInfo(False, "runs native code, without the VM lock, in parallel with the "
+                              "others: it stops only at a poll")
     PARKED = StateInfo(True, "stopped at a poll, waiting for the VM lock")
     BLOCKED = StateInfo(True, "waiting in join, for a Lox lock or for the program's end")
     DONE = StateInfo(True, "its function returned or raised; the thread has ended")
@@ -81,6 +85,7 @@ class VMThread:
         self.name = name
         self.interp = vm.interp.new_thread(name)
         self.native = None           # its NativeThread, when the VM has a native tier
+        self.zero_block = None       # its thread block when there is none
         self.state = ThreadState.NEW
         self.pending = []            # (operation, kind) it runs itself at its next poll
         self.blocked_on = None       # what it waits for while BLOCKED
@@ -117,7 +122,7 @@ class Threads:
 
     def __init__(self, vm):
         self.vm = vm
-        self.cond = threading.Condition()
+        self.cond = threading.Condition(threading.Lock())
         self.owner = None
         self.queue = collections.deque()
         self.all = []
@@ -139,8 +144,32 @@ class Threads:
 
     def bind(self, thread: VMThread | None) -> None:
         """Make the calling OS thread run VM thread `thread` from now on (None: it is a
-        thread outside the VM, a tool's, whose handshakes wait for the lock's holder)."""
+        thread outside the VM, a tool's, whose handshakes wait for the lock's holder).
+        The thread's native state moves to this OS thread (its stack limit is this
+        stack's)."""
         self._local.thread = thread
+        engine = self.vm.tiers.engine if self.vm.tiers is not None else None
+        if engine is None:
+            return
+        if thread is None:
+            engine._local.nt = None
+            return
+        if thread.native is not None:
+            engine.forget(thread.native)
+        thread.native = engine.attach(thread)
+
+    def block_address(self) -> int:
+        """The running thread's native thread block (THREAD_LOCAL): its native state's, or,
+        in a VM without a native tier, a block of zeros of its own (its allocation buffer
+        empty with a zero limit: inline allocation always takes the slow path)."""
+        thread = self.current()
+        if thread.native is not None:
+            return thread.native.address
+        if thread.zero_block is None:
+            thread.zero_block = (ctypes.c_uint64 * SIZE_WORDS)()
+            self.vm.heap.add_allocation_buffer(ctypes.addressof(thread.zero_block) +
+                                               OFFSET["alloc_since"])
+        return ctypes.addressof(thread.zero_block)
 
     def current(self) -> VMThread:
         """The VM thread of the calling OS thread (the main one for a thread the VM did
@@ -203,11 +232,55 @@ class Threads:
         if self.owner is None and not self.queue:
             self.owner = thread
         else:
+            if thread.state is ThreadState.NATIVE:
+                thread.state = ThreadState.PARKED     # safe while it waits: a handshake
+                self.cond.notify_all()                # waiting for it may go on
             self.queue.append(thread)
             self._ask_owner_to_poll()
+            interrupted = None
             while self.owner is not thread:
-                self.cond.wait()
+                try:
+                    self.cond.wait()
+                except BaseException as error:  # noqa: BLE001 - raised once it holds the lock
+                    interrupted = error
+            if interrupted is not None:
+                thread.state = ThreadState.RUNNING
+                raise interrupted
         thread.state = ThreadState.RUNNING
+
+    # --- native code runs without the VM lock ----------------------------------------
+
+    def leave_for_native(self) -> None:
+        """The calling thread is about to run native code (a call into it, or the return
+        of a runtime entry): it gives the VM lock up and runs in parallel with the others
+        until its next runtime entry (`back_from_native`)."""
+        thread = self.current()
+        with self.cond:
+            if self.owner is thread:
+                self._hand_over(thread, ThreadState.NATIVE)
+
+    def back_from_native(self, keep=()) -> None:
+        """The calling thread left native code (a runtime entry, or the return of a call
+        into it): it takes the VM lock again, parked (safe: its native frames are at a
+        call site with a stack map) while it waits; `keep`: words it holds only in Python
+        meanwhile (a native call's result), kept alive by a collection that runs then."""
+        thread = self.current()
+        with self.cond:
+            if self.owner is thread:
+                return
+            thread.roots.extend(keep)
+            self._acquire_locked(thread)
+            if keep:
+                del thread.roots[-len(keep):]
+
+    def _wait_until_safe(self, targets) -> None:
+        """Bring each target running native code to its next poll (`cond` held by a
+        requester that holds the VM lock): they park there, since the lock is taken."""
+        for target in targets:
+            if target.state is ThreadState.NATIVE and target.native is not None:
+                target.native.request_poll()
+        while any(t.state is ThreadState.NATIVE for t in targets):
+            self.cond.wait()
 
     def _hand_over(self, thread: VMThread, state: ThreadState) -> None:
         """Give the VM lock up (`cond` held), leaving `thread` in `state`."""
@@ -333,10 +406,10 @@ class Threads:
             raise VMError(f"unknown handshake kind {kind!r}")
         start = time.perf_counter()
         self.handshakes += 1
-        requester = getattr(self._local, "thread", None)
+        requester = getattr(self._local, "visitor", None) or getattr(self._local, "thread",
+                                                                    None)
         if requester is not None and requester is self.owner:
-            how = ("by the thread itself" if target is requester else
-                   f"by the requester (target {target.state.name.lower()})")
+            how = "by the thread itself" if target is requester else self._stop(target)
             operation(target)
         else:
             visitor = self._local.visitor = _Visitor()
@@ -344,9 +417,9 @@ class Threads:
                 was = target.state
                 self._acquire_locked(visitor)
             try:
-                how = (f"by the requester once the target parked at a poll"
-                       if was is ThreadState.RUNNING else
-                       f"by the requester (target {target.state.name.lower()})")
+                how = self._stop(target)
+                if was is ThreadState.RUNNING:
+                    how = "by the requester once the target parked at a poll"
                 operation(target)
             finally:
                 self._local.visitor = None
@@ -354,6 +427,15 @@ class Threads:
                     self._hand_over(visitor, ThreadState.DONE)
         self._trace(kind, target, how, time.perf_counter() - start)
         return how
+
+    def _stop(self, target: VMThread) -> str:
+        """Make sure `target` is in a safe state (the caller holds the VM lock); how the
+        operation on it then runs."""
+        if target.state is not ThreadState.NATIVE:
+            return f"by the requester (target {target.state.name.lower()})"
+        with self.cond:
+            self._wait_until_safe([target])
+        return "by the requester once the target parked at a poll (it ran native code)"
 
     def stop_the_world(self, operation, kind: str) -> None:
         """Run `operation()` once every thread but the caller is in a safe state; the
@@ -363,6 +445,8 @@ class Threads:
         if requester is None or self.owner is not requester:
             raise VMError("stop_the_world from a thread that does not hold the VM lock")
         start = time.perf_counter()
+        with self.cond:
+            self._wait_until_safe([t for t in self.all if t is not requester])
         for thread in self.all:
             if thread is not requester and not thread.state.safe:
                 raise VMError(f"{thread!r} is running while {requester!r} holds the VM lock")

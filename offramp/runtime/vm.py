@@ -31,11 +31,16 @@ class HeapMemory:
 
     def read_bits(self, addr: int, nbytes: int) -> int:
         if nbytes == 8:
-            return self.memory.load64(addr)
+            if self.memory.contains(addr):
+                return self.memory.load64(addr)
+            return self.heap.buffer_words(addr)[0]     # a thread's allocation buffer
         return int.from_bytes(self.memory.load_bytes(addr, nbytes), "little")
 
     def write_bits(self, addr: int, nbytes: int, value: int) -> None:
         if nbytes == 8:
+            if not self.memory.contains(addr):
+                self.heap.buffer_words(addr)[0] = value & 0xFFFF_FFFF_FFFF_FFFF
+                return
             self.memory.store64(addr, value & 0xFFFF_FFFF_FFFF_FFFF)
         else:
             self.memory.store_bytes(addr, (value & ((1 << (8 * nbytes)) - 1)).to_bytes(
@@ -70,6 +75,7 @@ class VM:
         self.heap.add_root_provider(self.threads.roots)
         self.heap.stop_the_world = lambda collect: self.threads.stop_the_world(collect, "gc")
         self.main_thread = self.threads.main.interp
+        self.interp.thread_block_address = self.threads.block_address
         self.optimizer = None
         self.tiers = None
         if self.config.tier != "interp":

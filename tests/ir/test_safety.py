@@ -116,7 +116,8 @@ def test_int_operands_fit_64_bits():
 
 
 def test_the_table_flags_the_operations_that_forge_or_reach_memory():
-    assert {name for name, op in OPS.items() if op.has(Flag.UNSAFE)} == {"TR64_TO_REF"}
+    assert {name for name, op in OPS.items() if op.has(Flag.UNSAFE)} == {"TR64_TO_REF",
+                                                                      "THREAD_LOCAL"}
     assert {name for name, op in OPS.items() if op.has(Flag.MEMORY)} == {"LOAD", "STORE"}
 
 

@@ -14,6 +14,7 @@ MODES = {
     "eager-deopt1": dict(tier="eager", deopt_stress=1),
     "jit-deopt3": dict(tier="jit", deopt_stress=3),
     "jit-gc": dict(tier="jit", gc_stress=True),
+    "eager-gc": dict(tier="eager", gc_stress=True),
     "interp-handshake1": dict(tier="interp", handshake_stress=1),
     "eager-handshake1": dict(tier="eager", handshake_stress=1),
     "jit-handshake3": dict(tier="jit", handshake_stress=3),
