@@ -57,6 +57,8 @@ MASK64 = (1 << 64) - 1
 ENTRY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p)
 SAVE_RSI, SAVE_RDX = 8 * GPR_DWARF.index("rsi"), 8 * GPR_DWARF.index("rdx")
 HELPER_REQUEST, DEOPT_REQUEST = REQUEST["helper"], REQUEST["deopt"]
+ENTRY_POLL_REQUEST = REQUEST["entry_poll"]
+POLL_REQUESTS = (REQUEST["safepoint"], ENTRY_POLL_REQUEST)
 DEPTH_WORD, POLL_WORD, STACK_LIMIT_WORD = (OFFSET[name] // 8 for name in
                                            ("depth", "poll", "stack_limit"))
 TRAP_SITES = ("trap", "watchpoint")
@@ -542,8 +544,12 @@ class NativeEngine:
         request = WORD.from_address(save_ptr + SAVE_RSI).value
         kind = request & 0xFF
         nt = self._local.nt
-        nt.transitions.append(("exit", save_ptr, int(kind == DEOPT_REQUEST)))
         threads = self.vm.threads
+        if kind in POLL_REQUESTS and nt.owner is not None and nt.owner.wanted and \
+                self._defers(nt, kind, save_ptr):
+            nt.block[POLL_WORD] = 0  # loops run on; entries still poll, and the requester
+            return 0                 # arms the loops' polls again every REARM_SECONDS
+        nt.transitions.append(("exit", save_ptr, int(kind == DEOPT_REQUEST)))
         threads.back_from_native()
         try:
             buffer = WORD.from_address(save_ptr + SAVE_RDX).value
@@ -564,6 +570,19 @@ class NativeEngine:
         finally:
             nt.transitions.pop()
             threads.leave_for_native()
+
+    def _defers(self, nt: NativeThread, kind: int, save_ptr: int) -> bool:
+        """Whether this poll lets the handshakes waiting for its thread pass by (poll
+        classes, runtime/threads.py): the function it polls in admits none of their kinds.
+        An entry poll of a stack really too deep never does."""
+        ra, _, frame_address, _ = anchor_of(save_ptr)
+        if kind == ENTRY_POLL_REQUEST and frame_address < nt.stack_limit:
+            return False
+        site = self.site_at(ra)
+        if site is None:
+            return False
+        function = site.frames[0].desc.func if site.frames else self.code_at(ra).version.func
+        return self.vm.threads.defers(nt.owner, function)
 
     def _args(self, buffer, types):
         words = (WORD * max(1, len(types))).from_address(buffer)

@@ -399,8 +399,11 @@ def _safepoint(lw, block, index, instr):
     lw.emit(f"br i1 {on}, label %{slow}, label %{cont}, !prof !0")
     lw.start_block(slow)
     frames, values = lw.flatten(state, False)
-    site = lw.new_site(SiteDesc("safepoint", "poll", frames))
-    lw.statepoint_stub(REQUEST["safepoint"], lw.recorded(values), site_id=site)
+    # A thread may stop here while another collects: traced values the optimized code
+    # keeps across the poll that no frame state names are roots too.
+    extras = lw.gc_extras(block, index, instr, values)
+    site = lw.new_site(SiteDesc("safepoint", "poll", frames, len(extras)))
+    lw.statepoint_stub(REQUEST["safepoint"], lw.recorded(values + extras), site_id=site)
     lw.check_status(lazy=(state, False, None))
     lw.emit(f"br label %{cont}")
     lw.start_block(cont)

@@ -88,6 +88,7 @@ class VMThread:
         self.zero_block = None       # its thread block when there is none
         self.state = ThreadState.NEW
         self.pending = []            # (operation, kind) it runs itself at its next poll
+        self.wanted = set()          # kinds of handshake waiting for it to reach a poll
         self.blocked_on = None       # what it waits for while BLOCKED
         self.ready = None            # fn() -> bool: whether what it waits for has come
         self.wake_error = None       # an error it raises when it wakes (a deadlock)
@@ -111,12 +112,17 @@ class _Visitor:
 
     name = "visitor"
     native = None
-    state = ThreadState.NEW
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.state = ThreadState.NEW
 
 
 class Threads:
     """The VM's threads, its lock, and the handshake machinery."""
 
+    REARM_SECONDS = 0.001     # a requester arms a target's polls again this often while
+                              # the target's polls defer it (poll classes)
     STACK_BYTES = 64 << 20    # an OS stack for each spawned thread (its native frames and
                               # the Python frames of nested tier transitions)
 
@@ -129,6 +135,8 @@ class Threads:
         self._local = threading.local()
         self._block_counter = 0
         self.handshakes = 0
+        self.poll_classes = {}       # function name -> the handshake kinds its polls admit
+        self.deferred = 0            # polls that let a waiting handshake pass (poll classes)
         self.stress_every = vm.config.handshake_stress
         self._stress_polls = 0
         vm.interp.poll[0] = bool(self.stress_every)
@@ -273,14 +281,48 @@ class Threads:
             if keep:
                 del thread.roots[-len(keep):]
 
-    def _wait_until_safe(self, targets) -> None:
-        """Bring each target running native code to its next poll (`cond` held by a
-        requester that holds the VM lock): they park there, since the lock is taken."""
-        for target in targets:
-            if target.state is ThreadState.NATIVE and target.native is not None:
+    def _wait_until_safe(self, targets, kind: str) -> None:
+        """Bring each target running native code to its next poll that admits `kind`
+        (`cond` held by a requester that holds the VM lock): they park there, since the
+        lock is taken."""
+        running = [t for t in targets if t.state is ThreadState.NATIVE]
+        for target in running:
+            target.wanted.add(kind)
+            if target.native is not None:
                 target.native.request_poll()
-        while any(t.state is ThreadState.NATIVE for t in targets):
-            self.cond.wait()
+        try:
+            while any(t.state is ThreadState.NATIVE for t in running):
+                if not self.cond.wait(self.REARM_SECONDS):
+                    for target in running:       # a poll that deferred disarmed the loops'
+                        if target.state is ThreadState.NATIVE and target.native is not None:
+                            target.native.request_poll()
+        finally:
+            for target in running:
+                target.wanted.discard(kind)
+
+    # --- poll classes ------------------------------------------------------------------
+
+    def set_poll_class(self, function: str, kinds) -> None:
+        """Make the polls of `function` (its entry and loop back-edges, in every tier)
+        admit only handshakes of `kinds` (names of HANDSHAKE_KINDS); others are deferred
+        to a later poll that admits them.  By default a poll admits every kind."""
+        unknown = set(kinds) - HANDSHAKE_KINDS.keys()
+        if unknown:
+            raise VMError(f"unknown handshake kinds {sorted(unknown)}")
+        self.poll_classes[function] = frozenset(kinds)
+
+    def defers(self, thread, function: str | None) -> bool:
+        """Whether a poll in `function` lets every handshake waiting for `thread` pass by
+        (none of their kinds is admitted there): read without the lock, by a thread about
+        to park at that poll."""
+        admits = self.poll_classes.get(function)
+        if admits is None or thread is None:
+            return False
+        wanted = set(thread.wanted)
+        if not wanted or wanted & admits:
+            return False
+        self.deferred += 1
+        return True
 
     def _hand_over(self, thread: VMThread, state: ThreadState) -> None:
         """Give the VM lock up (`cond` held), leaving `thread` in `state`."""
@@ -299,16 +341,21 @@ class Threads:
         if owner is not None and owner.native is not None:
             owner.native.request_poll()
 
-    def poll(self) -> None:
-        """A safepoint of the calling thread (which holds the VM lock): run operations
-        pending for it, and park while another thread waits for the lock."""
+    def poll(self, function: str | None = None) -> None:
+        """A safepoint of the calling thread (which holds the VM lock) in `function`: run
+        operations pending for it, and park while another thread waits for the lock
+        (unless the first to wait is a tool's handshake this poll does not admit)."""
         thread = self.current()
         if thread.pending:
             self._run_pending(thread)
         if self.stress_every:
             self._stress_poll(thread)
         with self.cond:
-            if self.queue:
+            head = self.queue[0] if self.queue else None
+            admits = self.poll_classes.get(function)
+            if isinstance(head, _Visitor) and admits is not None and head.kind not in admits:
+                self.deferred += 1
+            elif self.queue:
                 self._hand_over(thread, ThreadState.PARKED)
                 self._acquire_locked(thread)
             self.vm.interp.poll[0] = bool(self.queue) or self.vm.interrupted or \
@@ -409,15 +456,15 @@ class Threads:
         requester = getattr(self._local, "visitor", None) or getattr(self._local, "thread",
                                                                     None)
         if requester is not None and requester is self.owner:
-            how = "by the thread itself" if target is requester else self._stop(target)
+            how = "by the thread itself" if target is requester else self._stop(target, kind)
             operation(target)
         else:
-            visitor = self._local.visitor = _Visitor()
+            visitor = self._local.visitor = _Visitor(kind)
             with self.cond:
                 was = target.state
                 self._acquire_locked(visitor)
             try:
-                how = self._stop(target)
+                how = self._stop(target, kind)
                 if was is ThreadState.RUNNING:
                     how = "by the requester once the target parked at a poll"
                 operation(target)
@@ -428,13 +475,13 @@ class Threads:
         self._trace(kind, target, how, time.perf_counter() - start)
         return how
 
-    def _stop(self, target: VMThread) -> str:
+    def _stop(self, target: VMThread, kind: str) -> str:
         """Make sure `target` is in a safe state (the caller holds the VM lock); how the
         operation on it then runs."""
         if target.state is not ThreadState.NATIVE:
             return f"by the requester (target {target.state.name.lower()})"
         with self.cond:
-            self._wait_until_safe([target])
+            self._wait_until_safe([target], kind)
         return "by the requester once the target parked at a poll (it ran native code)"
 
     def stop_the_world(self, operation, kind: str) -> None:
@@ -446,7 +493,7 @@ class Threads:
             raise VMError("stop_the_world from a thread that does not hold the VM lock")
         start = time.perf_counter()
         with self.cond:
-            self._wait_until_safe([t for t in self.all if t is not requester])
+            self._wait_until_safe([t for t in self.all if t is not requester], kind)
         for thread in self.all:
             if thread is not requester and not thread.state.safe:
                 raise VMError(f"{thread!r} is running while {requester!r} holds the VM lock")

@@ -67,7 +67,8 @@ class VM:
         self.interp = Interpreter(module, helpers=helpers or {}, memory=HeapMemory(self.heap),
                                   global_addresses=self.global_addresses, config=self.config,
                                   tracer=self.tracer, trap_handler=self._on_trap,
-                                  safepoint_handler=lambda thread, frame: self.safepoint_poll(),
+                                  safepoint_handler=lambda thread, frame: self.safepoint_poll(
+                                      frame.code.version.func),
                                   classify=classify)
         self.heap.add_root_provider(self._frame_roots)
         self.interrupted = False
@@ -188,13 +189,13 @@ class VM:
         return self.tiers is not None and self.tiers.reoptimize(
             self.tiers.engine.calling_code(), why)
 
-    def safepoint_poll(self) -> None:
-        """A poll found work (in whichever tier polled): an interrupt raises
+    def safepoint_poll(self, function: str | None = None) -> None:
+        """A poll in `function` found work (in whichever tier polled): an interrupt raises
         KeyboardInterrupt there; else the thread runs the operations pending for it and
         parks while another thread waits for the VM lock."""
         if self.interrupted:
             raise KeyboardInterrupt
-        self.threads.poll()
+        self.threads.poll(function)
 
     def interrupt(self) -> None:
         """Stop the program at its next poll in any tier (entries and loop back-edges).

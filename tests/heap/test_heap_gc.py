@@ -287,35 +287,47 @@ def test_exhausting_the_reservation(make_heap):
 
 
 def test_an_allocation_made_the_way_native_code_makes_it_is_an_ordinary_object(heap):
-    """Pop the class's free list, count the bytes, write the header — through the static
-    words `native_allocation` names, as compiled code does — and the GC keeps the object."""
+    """Refill a thread's allocation buffer, then pop its list, count the bytes and write
+    the header through the buffer's words, as compiled code does: the GC keeps the object,
+    counts the bytes, and empties the buffer (its other blocks are free blocks again)."""
+    import ctypes
+    from offramp.heap.heap import BUFFER_WORDS
     from offramp.heap.layout import BOX_VALUE, make_header
     from offramp.ir.tagref import REF_TAG
-    heap.new_box(from_fp(0))                    # the class has a page and a free list
+    buffer = (ctypes.c_uint64 * BUFFER_WORDS)()
+    address = ctypes.addressof(buffer)
+    heap.add_allocation_buffer(address)
     words = heap.native_allocation()
     c = words["class_of_words"][2]
-    head = words["free_heads"] + 8 * c
-    block = heap.load64(head)
-    assert block
-    since = heap.load64(words["since"])
-    assert since + words["block_bytes"][c] <= heap.load64(words["limit"])
-    heap.store64(head, heap.load64(block + 8))
-    heap.store64(words["since"], since + words["block_bytes"][c])
+    heap.refill_buffer(address, [c])
+    word = lambda offset: ctypes.c_uint64.from_address(address + offset)  # noqa: E731
+    head, since, limit = word(words["heads"] + 8 * c), word(words["since"]), word(words["limit"])
+    block = head.value
+    assert block and since.value + words["block_bytes"][c] <= limit.value
+    head.value = heap.load64(block + 8)
+    since.value += words["block_bytes"][c]
     heap.store64(block, make_header(ObjKind.BOX, 2))
     heap.store64(block + BOX_VALUE, from_fp(42))
     box = REF_TAG | block
-    assert heap.stats()["live_bytes"] >= since + words["block_bytes"][c]
     with heap.handles(box):
         heap.collect()
         assert heap.box_get(box) == from_fp(42) and box in live(heap)
         heap.verify()
+    assert since.value == 0 and head.value == 0       # counted, and the lists handed back
+    heap.remove_allocation_buffer(address)
 
 
 def test_gc_stress_sends_every_native_allocation_to_the_slow_path():
+    import ctypes
     from offramp.config import Config
     from offramp.heap import Heap
+    from offramp.heap.heap import BUFFER_LIMIT, BUFFER_WORDS
     stressed = Heap(Config(gc_stress=True))
+    buffer = (ctypes.c_uint64 * BUFFER_WORDS)()
     try:
-        assert stressed.load64(stressed.native_allocation()["limit"]) == 0
+        stressed.add_allocation_buffer(ctypes.addressof(buffer))
+        stressed.refill_buffer(ctypes.addressof(buffer), [0])
+        assert buffer[BUFFER_LIMIT] == 0
     finally:
+        stressed.remove_allocation_buffer(ctypes.addressof(buffer))
         stressed.close()

@@ -2,6 +2,7 @@
 thread outside the VM, with the target interpreted or in native code."""
 import io
 import threading
+import time
 
 import pytest
 
@@ -10,6 +11,7 @@ from offramp.interp.errors import VMError
 from offramp.lox.codegen import compile_program
 from offramp.lox.parser import parse_program
 from offramp.lox.runtime import LoxRuntime
+from offramp.native.engine import anchor_of
 from offramp.runtime.threads import HANDSHAKE_KINDS, ThreadState
 
 LONG_LOOP = """
@@ -159,3 +161,53 @@ print join(t);
     assert out.getvalue() == "4e+06\n"
     assert invalidated
     assert "lazy" in trace.getvalue()
+
+
+def test_a_handshake_is_deferred_past_polls_that_do_not_admit_its_kind():
+    """spin's polls admit only GC: a profiler's handshake requested while the thread loops
+    in spin's native code passes every one of them and runs at the first poll of other."""
+    source = """
+fun spin() { var x = 0; for (var i = 0; i < 300000000; i = i + 1) x = x + 1; return x; }
+fun other() { var x = 0; for (var i = 0; i < 2000000; i = i + 1) x = x + 1; return x; }
+fun work() { return spin() + other(); }
+var t = spawn(work);
+print join(t);
+"""
+    runtime, out = runtime_for(source, tier="jit")
+    threads, engine = runtime.vm.threads, runtime.vm.tiers.engine
+    spin = next(name for name in runtime.program.module.functions if name.endswith(".spin"))
+    threads.set_poll_class(spin, {"gc"})
+    errors, seen = [], []
+
+    def main():
+        threads.bind(threads.main)
+        try:
+            runtime.run()
+            threads.wait_for_all()
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+        finally:
+            threads.finish(threads.main)
+
+    def where(target):
+        """The functions of the native frames where the target stopped (none when it
+        stopped leaving native code), innermost first."""
+        stops = [engine.site_at(anchor_of(item[1])[0]) for item in target.native.transitions
+                 if item[0] == "exit"]
+        seen.append([site.frames[0].desc.func if site.frames else None for site in stops])
+
+    threads.bind(None)
+    worker = threading.Thread(target=main)
+    worker.start()
+    while not (len(threads.all) > 1 and threads.all[1].state is ThreadState.NATIVE and
+               any(c.version.func.startswith(spin) for c in engine.codes)):
+        assert worker.is_alive(), errors
+    time.sleep(0.2)       # spin's loop runs its final native code: no runtime calls left
+    threads.handshake(threads.all[1], where, "profile")
+    worker.join(120)
+    assert not errors
+    assert out.getvalue() == "3.02e+08\n"
+    assert len(seen) == 1 and spin not in seen[0], seen   # not at one of spin's polls
+    assert threads.deferred > 0
+    with pytest.raises(VMError, match="unknown handshake kinds"):
+        threads.set_poll_class(spin, {"nap"})
