@@ -9,6 +9,8 @@ pushed by a trap handler).
 """
 from dataclasses import dataclass, field
 
+from ..ir import tagref
+
 
 class Frame:
     """One activation of a function version in the interpreter."""
@@ -61,6 +63,18 @@ class Frame:
     def values(self) -> dict:
         """Every SSA name of the version with its current value (undefined ones are None)."""
         return {name: self.regs[slot] for name, slot in self.code.slots.items()}
+
+    def roots(self):
+        """Every reference the frame holds, as tagref64 words (for the GC)."""
+        regs = self.regs
+        for s in self.code.word_slots:
+            v = regs[s]
+            if v is not None:
+                yield v
+        for s in self.code.ref_slots:
+            v = regs[s]
+            if v:
+                yield tagref.from_ref(v)
 
     def keepalive_values(self) -> tuple:
         """The values of the KEEPALIVE clause of the current instruction, in order."""

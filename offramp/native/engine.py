@@ -153,6 +153,7 @@ class NativeThread:
         self.pending_error = None
         self.lazy_pending = 0    # running native frames that must still leave lazily
         self.rebuilt = None      # (frames, pending) an OSR entry's deopt left for its caller
+        self.reentry = 0         # interpreter->native entries nested on this thread
         self.deopt_stress = engine.vm.config.deopt_stress
         self.poll_stress = bool(engine.vm.config.handshake_stress)   # every poll enters
         block = self.block
@@ -545,10 +546,13 @@ class NativeEngine:
         kind = request & 0xFF
         nt = self._local.nt
         threads = self.vm.threads
-        if kind in POLL_REQUESTS and nt.owner is not None and nt.owner.wanted and \
-                self._defers(nt, kind, save_ptr):
-            nt.block[POLL_WORD] = 0  # loops run on; entries still poll, and the requester
-            return 0                 # arms the loops' polls again every REARM_SECONDS
+        try:
+            if kind in POLL_REQUESTS and nt.owner is not None and nt.owner.wanted and \
+                    self._defers(nt, kind, save_ptr):
+                nt.block[POLL_WORD] = 0  # loops run on; entries still poll, and the
+                return 0                 # requester arms them again every REARM_SECONDS
+        except Exception:  # noqa: BLE001 - a racy read of the wanted kinds: do not defer
+            pass
         nt.transitions.append(("exit", save_ptr, int(kind == DEOPT_REQUEST)))
         threads.back_from_native()
         try:

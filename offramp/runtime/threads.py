@@ -185,9 +185,17 @@ class Threads:
         return getattr(self._local, "thread", None) or self.main
 
     def roots(self):
-        """Words the threads keep alive (functions not yet started, results not joined)."""
+        """Words the threads keep alive: functions not yet started, results not joined,
+        a native call's result and the frames a deopt rebuilt for the interpreter while
+        the thread waits for the VM lock with them in hand."""
         for thread in self.all:
             yield from thread.roots
+            rebuilt = thread.native.rebuilt if thread.native is not None else None
+            if rebuilt is not None:
+                frames, pending = rebuilt
+                for frame in frames:
+                    yield from frame.roots()
+                yield from (w for w in pending or () if isinstance(w, int))
 
     # --- starting and ending -------------------------------------------------------
 

@@ -65,7 +65,6 @@ class TierPolicy:
         self.loop_leaves = {}     # (function, version, loop headers) -> deopts into that
                                   # loop that no recompilation cures (re-arm backoff)
         self.reentering = set()   # (function, version, header) re-armed after a deopt
-        self.reentry = 0
         self.osr_entries = 0
         self.osr_reentries = 0
         self.guard_failures = {}  # id(NativeCode) -> guard failures
@@ -131,13 +130,14 @@ class TierPolicy:
 
     def enter(self, code, args, thread, osr=False):
         """Call native code from the interpreter, unless entries are nested too deep."""
-        if self.reentry >= self.max_reentry:
+        native = self.engine.current          # nesting is counted per thread
+        if native.reentry >= self.max_reentry:
             return None
-        self.reentry += 1
+        native.reentry += 1
         try:
             return (True, self.engine.invoke(code, args, thread, replaces_frame=osr))
         finally:
-            self.reentry -= 1
+            native.reentry -= 1
 
     def compile(self, func):
         """Compile what the client's optimizer makes of `func` and install it for calls;

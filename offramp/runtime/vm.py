@@ -103,15 +103,7 @@ class VM:
         """Every reference held in a slot of an interpreter frame, as tagref64 words."""
         for thread in self.interp.threads:
             for frame in thread.frames:
-                regs = frame.regs
-                for s in frame.code.word_slots:
-                    v = regs[s]
-                    if v is not None:
-                        yield v
-                for s in frame.code.ref_slots:
-                    v = regs[s]
-                    if v:
-                        yield tagref.from_ref(v)
+                yield from frame.roots()
 
     # --- client API --------------------------------------------------------------------
 
