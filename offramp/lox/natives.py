@@ -45,7 +45,8 @@ NATIVES = (
               "Flush the output and end the program with exit status n (0 to 255)."),
     NativeDef("print_error", 1, "lox.print_error", None,
               "Print a value as `print` does, on standard error."),
-    # Threads (README): real OS threads; guest code runs while its thread holds the VM lock.
+    # Threads (README): OS threads; native code runs in parallel, the interpreter under the
+    # VM lock.
     NativeDef("spawn", 1, "lox.spawn", None,
               "Start a thread running fn() (a function, closure or bound method of no "
               "parameters); returns the thread."),

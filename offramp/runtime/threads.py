@@ -1,26 +1,28 @@
-"""VM threads, the VM lock, safepoints and handshakes.
+"""VM threads, the VM lock, safepoints, handshakes and poll classes.
 
 A VM thread is an OS thread with its own interpreter stack and native thread block.  The
 interpreter and the runtime are Python and share one heap whose objects Python code
-builds in several steps, so guest code runs only while its thread holds the *VM lock*.
-A thread gives the lock up only in a safe state, where everything it holds is in its
-frames (interpreter registers, stack maps of native frames), so the holder of the lock
-may collect, scan stacks, patch and rearrange frames of every other thread:
+builds in several steps, so Python-side guest work runs only while its thread holds the
+*VM lock*; native code runs without it, in parallel (ctypes releases Python's lock too),
+allocating from its thread's own buffer.  A thread is in a safe state — everything it
+holds is in its frames (interpreter registers, stack maps of native frames) — when:
 
-- at a poll (function entries and loop back-edges in both tiers), when another thread
-  waits for the lock or an operation is pending for it: it *parks*;
-- while it is blocked (`join`, a Lox lock, the end of the program).
+- it is parked at a poll (function entries and loop back-edges, both tiers) or at any
+  runtime entry of native code, waiting for the VM lock;
+- it is blocked (`join`, a Lox lock, the end of the program), or new, or done.
+
+The holder of the lock may then collect, scan stacks, patch and rearrange frames of every
+other thread.  A thread running native code (NATIVE) is not safe: a handshake or a
+stop-the-world asks it to poll (its poll word and entry limit) and waits until it parks.
 
 The lock is fair (first come, first served): a waiting thread asks the holder to poll
-(the interpreter's poll flag, the holder's native poll word and entry limit), and the
-holder hands the lock over at its next poll.  Native code keeps the lock while it runs
-(one thread runs guest code at a time; Python's own lock is released by ctypes calls, not
-by this design).
+(the interpreter's poll flag), and the holder hands the lock over at its next poll.
 
-A handshake runs an operation for one thread: on the requester's side when the target is
-in a safe state (every thread but the holder is, whenever the requester holds the lock),
-else at the target's next poll, on the target.  `stop_the_world` runs an operation with
-every other thread in a safe state.  `--trace=safepoint` prints one line per handshake.
+A handshake runs an operation for one thread on the requester's side, once the target is
+in a safe state; `stop_the_world` does so for all.  Poll classes: a function's polls may
+admit only some kinds of handshake (`set_poll_class`); a thread then passes them by and
+parks at a later poll that admits the kind.  `--trace=safepoint` prints one line per
+handshake.
 """
 import collections
 import ctypes
