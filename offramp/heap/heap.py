@@ -339,14 +339,33 @@ class Heap(LoxObjects):
         words[BUFFER_LIMIT] = 0 if self._stress or self._stress_every or left <= 0 else \
             left // len(self._buffers)
 
-    def _flush_buffers(self) -> None:
+    def _flush_buffers(self) -> dict:
         """Before a collection (every thread stopped): count each buffer's bytes and empty
-        its lists (their blocks are free; the sweep links them into the heap's again)."""
-        for words in self._buffers.values():
+        its lists (their blocks are free; the sweep links them into the heap's again).
+        Returns the size classes each buffer had lists of (`_restock_buffers`)."""
+        had = {}
+        for address, words in self._buffers.items():
             self._count_buffer(words)
             words[BUFFER_LIMIT] = 0
-            ctypes.memset(ctypes.addressof(words) + 8 * BUFFER_HEADS, 0,
-                          8 * (BUFFER_WORDS - BUFFER_HEADS))
+            had[address] = [c for c in range(BUFFER_WORDS - BUFFER_HEADS)
+                            if words[BUFFER_HEADS + c]]
+            ctypes.memset(address + 8 * BUFFER_HEADS, 0, 8 * (BUFFER_WORDS - BUFFER_HEADS))
+        return had
+
+    def _restock_buffers(self, had: dict) -> None:
+        """After a collection: hand each buffer the heap's new lists of the classes it
+        allocated from (the first to ask gets a class's whole list), and its limit, so
+        that native allocation does not start with a slow path per class."""
+        for address, classes in had.items():
+            words = self._buffers.get(address)
+            if words is None:
+                continue
+            for c in classes:
+                if self._free_head[c]:
+                    words[BUFFER_HEADS + c] = self._free_head[c]
+                    self._free_head[c] = 0
+        for words in self._buffers.values():
+            self._set_buffer_limit(words)
 
     def _fill_nil(self, start: int, n: int) -> None:
         """Set n words from mem64 index `start` to NIL."""
@@ -426,7 +445,7 @@ class Heap(LoxObjects):
         self._collecting = True
         threshold, self._threshold = self._threshold, -1    # any allocation now lands in here
         start = time.perf_counter()
-        self._flush_buffers()
+        had = self._flush_buffers()
         try:
             before = self._live + self._since
             stack = []
@@ -454,8 +473,7 @@ class Heap(LoxObjects):
         self._since = 0
         self._live = live
         self._threshold = max(self._initial_threshold, self._growth * live)
-        for words in self._buffers.values():
-            self._set_buffer_limit(words)
+        self._restock_buffers(had)
         self._objects_freed += freed
         self._gc_seconds += time.perf_counter() - start
         if self.tracer.on("gc"):

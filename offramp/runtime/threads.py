@@ -335,12 +335,16 @@ class Threads:
         return True
 
     def _hand_over(self, thread: VMThread, state: ThreadState) -> None:
-        """Give the VM lock up (`cond` held), leaving `thread` in `state`."""
+        """Give the VM lock up (`cond` held), leaving `thread` in `state`.  Only a thread
+        that blocks or ends can complete a deadlock, or make another's wait ready."""
         thread.state = state
         self.owner = self.queue.popleft() if self.queue else None
         if self.owner is not None:
             self._ask_owner_to_poll()
-        self._find_deadlock()
+        elif state is ThreadState.NATIVE:
+            return          # the common case of a call into native code: nobody to wake
+        if state is ThreadState.BLOCKED or state is ThreadState.DONE:
+            self._find_deadlock()
         self.cond.notify_all()
 
     def _ask_owner_to_poll(self) -> None:
