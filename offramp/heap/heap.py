@@ -320,15 +320,6 @@ class Heap(LoxObjects):
                 self._free_head[c] = 0
         self._set_buffer_limit(words)
 
-    def buffer_words(self, addr: int):
-        """A one-word ctypes view of the allocation-buffer word at `addr` (the interpreter
-        runs inline allocation too); ValueError for any other address outside the heap."""
-        for start in self._buffers:
-            if start <= addr < start + 8 * BUFFER_WORDS and not addr & 7:
-                return (ctypes.c_uint64 * 1).from_address(addr)
-        raise ValueError(f"address 0x{addr:x} is neither in the heap nor in a thread's "
-                         f"allocation buffer")
-
     def _count_buffer(self, words) -> None:
         self._since += words[BUFFER_SINCE]
         words[BUFFER_SINCE] = 0

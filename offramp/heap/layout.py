@@ -150,9 +150,9 @@ LAYOUT_TABLE = (
             tail=Tail.TRACED, tail_name="slots"),
     _layout(ObjKind.THREAD, "a thread spawn() started: its index in the VM's thread table",
             ("thread_index", RAW)),
-    _layout(ObjKind.LOCK, "a Lox Lock(): its holder (thread index + 1, 0 when free) and how "
-            "many acquires of the holder it has seen",
-            ("holder", RAW), ("acquires", RAW)),
+    _layout(ObjKind.LOCK, "a Lox Lock(): its holder (thread id, 0 when free) and the thread "
+            "it is biased to (thread id; 0: none yet; objects.LOCK_REVOKED: a real lock now)",
+            ("holder", RAW), ("bias", RAW)),
 )
 
 LAYOUTS = {layout.kind: layout for layout in LAYOUT_TABLE}
@@ -237,7 +237,7 @@ VALUES_SLOTS = _off(ObjKind.VALUES, "slots")
 THREAD_THREAD_INDEX = _off(ObjKind.THREAD, "thread_index")
 
 LOCK_HOLDER = _off(ObjKind.LOCK, "holder")
-LOCK_ACQUIRES = _off(ObjKind.LOCK, "acquires")
+LOCK_BIAS = _off(ObjKind.LOCK, "bias")
 
 
 def offset_constant_name(kind: ObjKind, field: str) -> str:

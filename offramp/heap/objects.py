@@ -21,7 +21,7 @@ from .layout import (
     CLOSURE_UPVALUES, FUNCTION_ARITY, FUNCTION_CODE_ID, FUNCTION_NAME, FUNCTION_UPVALUE_COUNT,
     HEADER_KIND_MASK, HEADER_LOW_MASK, HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK, HEADER_SIZE_SHIFT,
     INSTANCE_FIELDS, INSTANCE_KLASS, MAX_OBJECT_WORDS, NATIVE_ARITY, NATIVE_NAME,
-    LOCK_ACQUIRES, LOCK_HOLDER, NATIVE_NATIVE_ID, STRING_BYTES, THREAD_THREAD_INDEX, STRING_HASH, STRING_LENGTH, TABLE_COUNT, TABLE_ENTRIES,
+    LOCK_BIAS, LOCK_HOLDER, NATIVE_NATIVE_ID, STRING_BYTES, THREAD_THREAD_INDEX, STRING_HASH, STRING_LENGTH, TABLE_COUNT, TABLE_ENTRIES,
     VALUES_SLOTS, ObjKind, make_header,
 )
 from .shapes import Shape
@@ -50,7 +50,7 @@ MAX_ARRAY_LENGTH = MAX_OBJECT_WORDS - _ARR_ELEMS    # the most elements an ARRAY
 _TBL_COUNT, _TBL_ENTRIES = TABLE_COUNT >> 3, TABLE_ENTRIES >> 3
 _VAL_SLOTS = VALUES_SLOTS >> 3
 _THR_INDEX = THREAD_THREAD_INDEX >> 3
-_LOCK_HOLDER, _LOCK_ACQUIRES = LOCK_HOLDER >> 3, LOCK_ACQUIRES >> 3
+_LOCK_HOLDER, _LOCK_BIAS = LOCK_HOLDER >> 3, LOCK_BIAS >> 3
 
 # Headers of the fixed-size kinds (instances add their shape id).
 _H_FUNCTION = make_header(FUNCTION, _FN_UPVALS + 1)
@@ -60,7 +60,8 @@ _H_INSTANCE = make_header(INSTANCE, _INST_FIELDS + 1)
 _H_BOUND = make_header(BOUND_METHOD, _BM_METHOD + 1)
 _H_NATIVE = make_header(NATIVE, _NAT_ID + 1)
 _H_THREAD = make_header(THREAD, _THR_INDEX + 1)
-_H_LOCK = make_header(LOCK, _LOCK_ACQUIRES + 1)
+_H_LOCK = make_header(LOCK, _LOCK_BIAS + 1)
+LOCK_REVOKED = 1 << 62          # the bias of a lock that is a real lock: no thread id
 
 _MIN_TABLE = 8                  # entries in a new method table
 _MIN_FIELDS = 4                 # slots in an instance's first field storage
@@ -529,20 +530,25 @@ class LoxObjects:
         return self.mem64[self._index(thread, THREAD) + _THR_INDEX]
 
     def new_lock(self) -> int:
-        """A free LOCK."""
-        i = self._alloc(_LOCK_ACQUIRES + 1, _H_LOCK)
+        """A free LOCK, biased to no thread yet."""
+        i = self._alloc(_LOCK_BIAS + 1, _H_LOCK)
         self.mem64[i + _LOCK_HOLDER] = 0
-        self.mem64[i + _LOCK_ACQUIRES] = 0
+        self.mem64[i + _LOCK_BIAS] = 0
         return self._rb + (i << 3)
 
     def lock_holder(self, lock: int) -> int:
-        """A LOCK's holder: its thread index + 1, or 0 when free."""
+        """A LOCK's holder: its thread id (index + 1), or 0 when free."""
         return self.mem64[self._index(lock, LOCK) + _LOCK_HOLDER]
 
     def set_lock_holder(self, lock: int, holder: int) -> None:
-        """Make thread index `holder` - 1 the LOCK's holder (0: free); counts acquires."""
+        """Make thread id `holder` the LOCK's holder (0: free)."""
         _check_raw(holder, "lock holder")
-        i = self._index(lock, LOCK)
-        self.mem64[i + _LOCK_HOLDER] = holder
-        if holder:
-            self.mem64[i + _LOCK_ACQUIRES] += 1
+        self.mem64[self._index(lock, LOCK) + _LOCK_HOLDER] = holder
+
+    def lock_bias(self, lock: int) -> int:
+        """The thread id a LOCK is biased to (0: none yet; LOCK_REVOKED: none any more)."""
+        return self.mem64[self._index(lock, LOCK) + _LOCK_BIAS]
+
+    def set_lock_bias(self, lock: int, bias: int) -> None:
+        _check_raw(bias, "lock bias")
+        self.mem64[self._index(lock, LOCK) + _LOCK_BIAS] = bias

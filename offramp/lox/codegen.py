@@ -31,6 +31,7 @@ from ..ir.nodes import Imm, Sym, Var
 from ..ir.types import I1, I64, PTR, TAGREF64, VOID, FuncRefType
 from . import ast
 from .ast import FunctionKind
+from .locks import FAST_PATHS as LOCK_FAST_PATHS, build_lock_native
 from .natives import NATIVES
 from .nesting import recursion_room
 
@@ -203,10 +204,13 @@ class ModuleCodegen:
         """The IR function calling `native` with `argc` arguments (the extra ones unused)."""
         name = native.ir_name_for(argc)
         self.mb.function(name, self.sig(argc))
-        vb = self.mb.version(name, "v1")
         args = [(f"a{i}", TAGREF64) for i in range(argc)]
-        vb.position_at_end(vb.new_block("entry", [("closure", TAGREF64),
-                                                  ("this", TAGREF64)] + args))
+        params = [("closure", TAGREF64), ("this", TAGREF64)] + args
+        if native.helper in LOCK_FAST_PATHS:
+            build_lock_native(self.mb.version(name, "v1", unsafe=True), native.helper, params)
+            return
+        vb = self.mb.version(name, "v1")
+        vb.position_at_end(vb.new_block("entry", params))
         operands = ([Var("this")] if native.receiver else []) + \
             [Var(n) for n, _ in args[:native.arity]]
         r = vb.emit("CCALL", native.helper, tuple(operands), (), None, results=1)

@@ -14,6 +14,7 @@ from ..interp.errors import GuestError
 from ..ir import tagref
 from ..ir.tagref import FALSE, NIL, QNAN, TRUE, from_fp, to_fp
 from ..heap import MAX_ARRAY_LENGTH, ObjKind
+from ..heap.objects import LOCK_REVOKED
 from ..runtime.vm import VM
 from ..trace import Tracer
 from .allocation import buffer_classes
@@ -562,19 +563,36 @@ class LoxRuntime:
         return self.heap.new_lock()
 
     def lock_acquire(self, lock):
-        """`lock.acquire()`: take the lock, blocking (a safe state) while another thread
-        holds it; acquiring a lock this thread holds is an error (no re-entry)."""
-        heap = self.heap
-        me = self.vm.threads.current().index + 1
+        """`lock.acquire()`'s slow path (locks.py has the biased fast path): take the lock,
+        blocking (a safe state) while another thread holds it; acquiring a lock this
+        thread holds is an error (no re-entry).  A lock biased to another thread loses its
+        bias first; a lock never taken is biased to this thread."""
+        heap, threads = self.heap, self.vm.threads
+        me = threads.current().index + 1
         if heap.lock_holder(lock) == me:
             raise GuestError("Lock is already held by this thread.")
+        self._revoke_bias(lock, me)
         while heap.lock_holder(lock):
-            self.vm.threads.block("a lock", lambda: heap.lock_holder(lock) == 0)
+            threads.block("a lock", lambda: heap.lock_holder(lock) == 0)
         heap.set_lock_holder(lock, me)
+        if heap.lock_bias(lock) == 0 and self.vm.tiers is not None:
+            heap.set_lock_bias(lock, me)
         return NIL
 
+    def _revoke_bias(self, lock, me: int) -> None:
+        """A lock biased to another thread becomes a real lock: a handshake with that
+        thread (stopped at a safepoint, so never inside its fast path) clears the bias."""
+        heap, threads = self.heap, self.vm.threads
+        bias = heap.lock_bias(lock)
+        if bias in (0, me, LOCK_REVOKED):
+            return
+        with heap.handles(lock):
+            threads.handshake(threads.all[bias - 1],
+                              lambda _: heap.set_lock_bias(lock, LOCK_REVOKED), "revoke")
+        self.stats["lock bias revocations"] = self.stats.get("lock bias revocations", 0) + 1
+
     def lock_release(self, lock):
-        """`lock.release()`: give the lock up and wake the threads waiting for it."""
+        """`lock.release()`'s slow path: give the lock up and wake the threads waiting."""
         heap = self.heap
         if heap.lock_holder(lock) != self.vm.threads.current().index + 1:
             raise GuestError("Lock is not held by this thread.")

@@ -161,6 +161,7 @@ class NativeThread:
                                                           ctypes.c_void_p).value
         block[OFFSET["cells"] // 8] = ctypes.addressof(engine.cells)
         block[STACK_LIMIT_WORD] = stack_limit
+        block[OFFSET["thread_id"] // 8] = owner.index + 1 if owner is not None else 0
         self.reset_stress()
         if self.poll_stress:
             self.request_poll()

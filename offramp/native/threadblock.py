@@ -33,11 +33,13 @@ FIELDS = (
                               "when its call returns (status LAZY_DEOPT)"),
     Field("depth", 56, "guest frames (of every tier) under the callee of a call request "
                        "(native callees get it as their hidden depth argument)"),
-    Field("alloc_since", 64, "bytes this thread's native code allocated since the heap last "
+    Field("thread_id", 64, "the VM thread's index + 1 (0: a block of no thread): what a "
+                           "lock biased to it holds (biased acquire and release)"),
+    Field("alloc_since", 72, "bytes this thread's native code allocated since the heap last "
                              "counted them (at a refill or a collection)"),
-    Field("alloc_limit", 72, "bytes it may allocate before taking the slow path (0 under "
+    Field("alloc_limit", 80, "bytes it may allocate before taking the slow path (0 under "
                              "GC and handshake stress: every allocation is slow)"),
-    Field("alloc_heads", 80, "the thread's own free lists, one head per heap size class "
+    Field("alloc_heads", 88, "the thread's own free lists, one head per heap size class "
                              "(0: empty), popped by native allocation without a lock; the "
                              "slow path refills them from the heap's",
           len(SIZE_CLASS_WORDS)),

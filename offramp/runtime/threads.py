@@ -181,6 +181,18 @@ class Threads:
                                                OFFSET["alloc_since"])
         return ctypes.addressof(thread.zero_block)
 
+    def block_word(self, address: int):
+        """A one-word ctypes view of a thread block's word (the interpreter runs
+        THREAD_LOCAL code too); ValueError for an address in no thread block."""
+        for thread in self.all:
+            block = thread.native.block if thread.native is not None else thread.zero_block
+            if block is None:
+                continue
+            start = ctypes.addressof(block)
+            if start <= address < start + 8 * SIZE_WORDS and not address & 7:
+                return (ctypes.c_uint64 * 1).from_address(address)
+        raise ValueError(f"address 0x{address:x} is neither in the heap nor in a thread block")
+
     def current(self) -> VMThread:
         """The VM thread of the calling OS thread (the main one for a thread the VM did
         not start)."""

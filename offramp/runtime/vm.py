@@ -28,18 +28,19 @@ class HeapMemory:
     def __init__(self, heap: Heap):
         self.heap = heap
         self.memory = heap.memory
+        self.thread_word = None    # fn(address) -> a word of a thread block (THREAD_LOCAL)
 
     def read_bits(self, addr: int, nbytes: int) -> int:
         if nbytes == 8:
             if self.memory.contains(addr):
                 return self.memory.load64(addr)
-            return self.heap.buffer_words(addr)[0]     # a thread's allocation buffer
+            return self.thread_word(addr)[0]       # a word of a thread block
         return int.from_bytes(self.memory.load_bytes(addr, nbytes), "little")
 
     def write_bits(self, addr: int, nbytes: int, value: int) -> None:
         if nbytes == 8:
             if not self.memory.contains(addr):
-                self.heap.buffer_words(addr)[0] = value & 0xFFFF_FFFF_FFFF_FFFF
+                self.thread_word(addr)[0] = value & 0xFFFF_FFFF_FFFF_FFFF
                 return
             self.memory.store64(addr, value & 0xFFFF_FFFF_FFFF_FFFF)
         else:
@@ -77,6 +78,7 @@ class VM:
         self.heap.stop_the_world = lambda collect: self.threads.stop_the_world(collect, "gc")
         self.main_thread = self.threads.main.interp
         self.interp.thread_block_address = self.threads.block_address
+        self.interp.memory.thread_word = self.threads.block_word
         self.optimizer = None
         self.tiers = None
         if self.config.tier != "interp":

@@ -259,3 +259,38 @@ print order;
 """
     for mode in ("interp", "jit", "eager-handshake1"):
         assert run(source, **MODES[mode]) == ("ab\n", "", 0)
+
+
+def test_a_lock_is_biased_to_its_first_thread_and_revoked_for_another(monkeypatch):
+    """Biased: after the first acquire, the thread's acquire/release in native code are
+    loads and stores (no helper call); another thread's acquire revokes the bias once, by
+    a handshake, and the lock stays exact."""
+    from offramp.lox.runtime import LoxRuntime
+    calls = {"lox.lock_acquire": 0, "lox.lock_release": 0}
+    for name, method in (("lox.lock_acquire", "lock_acquire"),
+                         ("lox.lock_release", "lock_release")):
+        original = getattr(LoxRuntime, method)
+
+        def counted(self, lock, _original=original, _name=name):
+            calls[_name] += 1
+            return _original(self, lock)
+        monkeypatch.setattr(LoxRuntime, method, counted)
+    source = """
+var l = Lock(); var n = 0;
+fun work(k) { for (var i = 0; i < k; i = i + 1) { l.acquire(); n = n + 1; l.release(); } }
+work(2000);
+print n;
+fun other() { work(300); }
+var t = spawn(other);
+work(300);
+join(t);
+print n;
+"""
+    out, err = io.StringIO(), io.StringIO()
+    status = run_lox(source, "t.lox", Config(tier="eager", stats=True), out, err,
+                     io.BytesIO(b""))
+    assert (out.getvalue(), status) == ("2000\n2600\n", 0)
+    assert "lock bias revocations: 1" in err.getvalue()
+    # Biased, the first 2000 pairs made one helper call (the first acquire, which biased
+    # the lock); the 600 contended pairs after the revocation each call both helpers.
+    assert calls["lox.lock_acquire"] <= 1 + 600 and calls["lox.lock_release"] <= 600
