@@ -29,27 +29,37 @@ def runtime_for(source: str, **config):
     return LoxRuntime(program, config, out, io.StringIO()), out
 
 
-@pytest.mark.parametrize("tier", ["interp", "eager"])
-def test_a_tool_thread_handshakes_with_a_running_thread_at_its_poll(tier):
-    rounds = 3000000 if tier == "eager" else 200000
-    runtime, out = runtime_for(LONG_LOOP.replace("ROUNDS", str(rounds)), tier=tier)
-    threads = runtime.vm.threads
-    seen, errors = [], []
-
-    def look(target):
-        seen.append((target.state, len(target.interp.frames)))
+def start_worker(runtime):
+    """Run the program on an OS thread of its own as the VM's main thread (the test's
+    thread becomes a tool's, outside the VM); that thread and a list that gets its error."""
+    threads, errors = runtime.vm.threads, []
 
     def main():
         threads.bind(threads.main)
         try:
             runtime.run()
+            threads.wait_for_all()
         except BaseException as error:  # noqa: BLE001 - reported by the test
             errors.append(error)
         finally:
             threads.finish(threads.main)
-    threads.bind(None)                  # the test's thread is a tool's from now on
+    threads.bind(None)
     worker = threading.Thread(target=main)
     worker.start()
+    return worker, errors
+
+
+@pytest.mark.parametrize("tier", ["interp", "eager"])
+def test_a_tool_thread_handshakes_with_a_running_thread_at_its_poll(tier):
+    rounds = 3000000 if tier == "eager" else 200000
+    runtime, out = runtime_for(LONG_LOOP.replace("ROUNDS", str(rounds)), tier=tier)
+    threads = runtime.vm.threads
+    seen = []
+
+    def look(target):
+        seen.append((target.state, len(target.interp.frames)))
+
+    worker, errors = start_worker(runtime)
     hows = [threads.handshake(threads.main, look, "profile") for _ in range(3)]
     worker.join(120)
     assert not errors
@@ -131,17 +141,7 @@ print join(t);
     trace = io.StringIO()
     runtime.vm.tracer.stream = trace
     threads, engine = runtime.vm.threads, runtime.vm.tiers.engine
-    errors, invalidated = [], []
-
-    def main():
-        threads.bind(threads.main)
-        try:
-            runtime.run()
-            threads.wait_for_all()
-        except BaseException as error:  # noqa: BLE001 - reported by the test
-            errors.append(error)
-        finally:
-            threads.finish(threads.main)
+    invalidated = []
 
     def invalidate_hot(target):
         for code in engine.codes:
@@ -149,9 +149,7 @@ print join(t);
                 engine.invalidate(code)
                 invalidated.append(code)
 
-    threads.bind(None)
-    worker = threading.Thread(target=main)
-    worker.start()
+    worker, errors = start_worker(runtime)
     while not (len(threads.all) > 1 and any("hot" in c.version.func for c in engine.codes)):
         assert worker.is_alive(), errors
     spawned = threads.all[1]
@@ -177,17 +175,7 @@ print join(t);
     threads, engine = runtime.vm.threads, runtime.vm.tiers.engine
     spin = next(name for name in runtime.program.module.functions if name.endswith(".spin"))
     threads.set_poll_class(spin, {"gc"})
-    errors, seen = [], []
-
-    def main():
-        threads.bind(threads.main)
-        try:
-            runtime.run()
-            threads.wait_for_all()
-        except BaseException as error:  # noqa: BLE001 - reported by the test
-            errors.append(error)
-        finally:
-            threads.finish(threads.main)
+    seen = []
 
     def where(target):
         """The functions of the native frames where the target stopped (none when it
@@ -196,9 +184,7 @@ print join(t);
                  if item[0] == "exit"]
         seen.append([site.frames[0].desc.func if site.frames else None for site in stops])
 
-    threads.bind(None)
-    worker = threading.Thread(target=main)
-    worker.start()
+    worker, errors = start_worker(runtime)
     while not (len(threads.all) > 1 and threads.all[1].state is ThreadState.NATIVE and
                any(c.version.func.startswith(spin) for c in engine.codes)):
         assert worker.is_alive(), errors
