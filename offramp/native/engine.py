@@ -501,11 +501,12 @@ class NativeEngine:
         result = None
         try:
             converted = [encode_arg(a, t, self) for a, t in zip(args, code.sig.params)]
-            threads.leave_for_native()
+            owner = nt.owner
+            threads.leave_for_native(owner)
             try:
                 result = code.cfunc(nt.address, depth, *converted)
             finally:
-                threads.back_from_native(self._result_roots(result, code.sig.results))
+                threads.back_from_native(self._result_roots(result, code.sig.results), owner)
         finally:
             nt.transitions.pop()
         tb = self.thread_block
@@ -555,7 +556,7 @@ class NativeEngine:
         except Exception:  # noqa: BLE001 - a racy read of the wanted kinds: do not defer
             pass
         nt.transitions.append(("exit", save_ptr, int(kind == DEOPT_REQUEST)))
-        threads.back_from_native()
+        threads.back_from_native((), nt.owner)
         try:
             buffer = WORD.from_address(save_ptr + SAVE_RDX).value
             if kind == HELPER_REQUEST:
@@ -574,7 +575,7 @@ class NativeEngine:
             return 0
         finally:
             nt.transitions.pop()
-            threads.leave_for_native()
+            threads.leave_for_native(nt.owner)
 
     def _defers(self, nt: NativeThread, kind: int, save_ptr: int) -> bool:
         """Whether this poll lets the handshakes waiting for its thread pass by (poll

@@ -130,7 +130,8 @@ class Threads:
 
     def __init__(self, vm):
         self.vm = vm
-        self.cond = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()
+        self.cond = threading.Condition(self._mutex)
         self.owner = None
         self.queue = collections.deque()
         self.all = []
@@ -280,21 +281,38 @@ class Threads:
 
     # --- native code runs without the VM lock ----------------------------------------
 
-    def leave_for_native(self) -> None:
-        """The calling thread is about to run native code (a call into it, or the return
-        of a runtime entry): it gives the VM lock up and runs in parallel with the others
-        until its next runtime entry (`back_from_native`)."""
-        thread = self.current()
-        with self.cond:
+    def leave_for_native(self, thread: VMThread | None = None) -> None:
+        """The calling thread (`thread`, when the caller knows it) is about to run native
+        code (a call into it, or the return of a runtime entry): it gives the VM lock up
+        and runs in parallel with the others until its next runtime entry
+        (`back_from_native`).  Uncontended, this is one mutex round trip."""
+        thread = thread or self.current()
+        mutex = self._mutex
+        mutex.acquire()
+        try:
             if self.owner is thread:
-                self._hand_over(thread, ThreadState.NATIVE)
+                if self.queue:
+                    self._hand_over(thread, ThreadState.NATIVE)
+                else:
+                    thread.state = ThreadState.NATIVE
+                    self.owner = None
+        finally:
+            mutex.release()
 
-    def back_from_native(self, keep=()) -> None:
+    def back_from_native(self, keep=(), thread: VMThread | None = None) -> None:
         """The calling thread left native code (a runtime entry, or the return of a call
         into it): it takes the VM lock again, parked (safe: its native frames are at a
         call site with a stack map) while it waits; `keep`: words it holds only in Python
         meanwhile (a native call's result), kept alive by a collection that runs then."""
-        thread = self.current()
+        thread = thread or self.current()
+        mutex = self._mutex
+        mutex.acquire()
+        if self.owner is thread or (self.owner is None and not self.queue):
+            self.owner = thread
+            thread.state = ThreadState.RUNNING
+            mutex.release()
+            return
+        mutex.release()
         with self.cond:
             if self.owner is thread:
                 return
