@@ -13,8 +13,9 @@
 - Each VM thread has its own native state (`NativeThread`: thread block, tier
   transitions, pending error), found through the OS thread that runs it; the engine's
   `thread_block`, `transitions`, ... are the calling thread's.  GC roots and lazy-deopt
-  counts cover the native frames of every thread (the others are stopped: only the holder
-  of the VM lock runs, runtime/threads.py).
+  counts cover the native frames of every thread: a collection stops the world, and
+  another thread's stack is walked by a handshake (runtime/threads.py), since native code
+  runs in parallel, without the VM lock.
 - A frame walk starts from the anchor a stub's save area gives (return address, stack
   pointer and frame pointer of the innermost native frame) and follows saved frame pointers while the
   return address is a known call site.  Each frame's site says which virtual frames —
@@ -265,8 +266,6 @@ class NativeEngine:
     transitions = property(lambda self: self.current.transitions)
     pending_error = property(lambda self: self.current.pending_error,
                              lambda self, v: setattr(self.current, "pending_error", v))
-    lazy_pending = property(lambda self: self.current.lazy_pending,
-                            lambda self, v: setattr(self.current, "lazy_pending", v))
     rebuilt = property(lambda self: self.current.rebuilt,
                        lambda self, v: setattr(self.current, "rebuilt", v))
 
@@ -509,15 +508,15 @@ class NativeEngine:
                 threads.back_from_native(self._result_roots(result, code.sig.results), owner)
         finally:
             nt.transitions.pop()
-        tb = self.thread_block
+        tb = nt.block
         if tb[OFFSET["status"] // 8] == STATUS_ERROR:
             tb[OFFSET["status"] // 8] = STATUS_OK
-            error, self.pending_error = self.pending_error, None
-            if isinstance(error, NativeReturn) and not self.transitions:
-                self._refresh_lazy(self.current)
+            error, nt.pending_error = nt.pending_error, None
+            if isinstance(error, NativeReturn) and not nt.transitions:
+                self._refresh_lazy(nt)
                 return error.value
             raise error
-        if not code.sig.results or self.rebuilt is not None:
+        if not code.sig.results or nt.rebuilt is not None:
             return None
         return decode_result(result, code.sig.results[0], self)
 

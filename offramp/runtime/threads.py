@@ -291,11 +291,7 @@ class Threads:
         mutex.acquire()
         try:
             if self.owner is thread:
-                if self.queue:
-                    self._hand_over(thread, ThreadState.NATIVE)
-                else:
-                    thread.state = ThreadState.NATIVE
-                    self.owner = None
+                self._hand_over(thread, ThreadState.NATIVE)
         finally:
             mutex.release()
 
@@ -378,12 +374,9 @@ class Threads:
         self.cond.notify_all()
 
     def _ask_owner_to_poll(self) -> None:
-        """Make the lock's holder reach its next poll soon (interpreter flag, native poll
-        word and entry limit)."""
+        """Make the lock's holder reach its next poll soon.  It runs the interpreter or the
+        runtime (native code never holds the lock): the interpreter's poll flag is enough."""
         self.vm.interp.poll[0] = True
-        owner = self.owner
-        if owner is not None and owner.native is not None:
-            owner.native.request_poll()
 
     def poll(self, function: str | None = None) -> None:
         """A safepoint of the calling thread (which holds the VM lock) in `function`: run
