@@ -7,9 +7,14 @@
   the request until the operation runs, p50 and p99 over N requests;
 - GC pause: a stop-the-world collection requested by a tool thread while two VM threads
   run (one allocating, one looping in native code), p50/p99 of the whole handshake;
-- lock: an uncontended `acquire(); release();` pair against an empty loop, per pair;
+- poll overhead: the same programs (a counting loop, nested loops, and the loop-heavy
+  benchmarks of tests/lox/suite/benchmark) by their own clock, eager, with the native
+  back-edge polls compiled in and out (`Config.loop_polls`), best of `--repeat` runs;
+- lock: an uncontended `acquire(); release();` pair against an empty loop, per pair, for a
+  lock biased to the running thread (plain loads and stores in native code) and for one
+  whose bias another thread revoked first (the runtime's real lock);
 - speedup: two threads each running the same native-bound loop against one thread
-  running it twice (guest code runs under the VM lock: expect about 1x).
+  running it twice (native code runs without the VM lock: the goal is >= 1.7x on 2 cores).
 """
 import argparse
 import io
@@ -32,10 +37,20 @@ fun wait() { join(spawn(spin)); }
 """
 
 
-def runtime_for(source: str, tier: str):
+BENCHMARKS = Path(__file__).resolve().parents[1] / "tests" / "lox" / "suite" / "benchmark"
+POLL_PROGRAMS = {
+    "counting loop": "var t0 = clock(); var x = 0;"
+                     " for (var i = 0; i < 30000000; i = i + 1) x = x + 1; print clock() - t0;",
+    "nested loops": "var t0 = clock(); var x = 0; for (var i = 0; i < 3000; i = i + 1)"
+                    " for (var j = 0; j < 3000; j = j + 1) x = x + j; print clock() - t0;",
+}
+POLL_BENCHMARKS = ("fib", "zoo", "equality", "properties")
+
+
+def runtime_for(source: str, tier: str, **options):
     script, errors = parse_program(source)
     assert not errors, errors
-    config = Config(tier=tier, max_frames=64)
+    config = Config(tier=tier, max_frames=64, **options)
     program = compile_program(script, profile=tier != "interp")
     return LoxRuntime(program, config, io.StringIO(), io.StringIO())
 
@@ -94,20 +109,46 @@ spawn(spin); spawn(churn);
     return percentiles(samples)
 
 
-def run_clock(source: str, tier: str = "eager") -> float:
-    """Seconds the program's own clock() measures (the last line it prints)."""
-    runtime = runtime_for(source, tier)
+def run_clock(source: str, tier: str = "eager", **options) -> float:
+    """Seconds the program's own clock() measures (the last number it prints)."""
+    runtime = runtime_for(source, tier, **options)
     runtime.run()
     runtime.vm.threads.wait_for_all()
     return float(runtime.stdout.getvalue().split()[-1])
 
 
-def lock_cost(tier: str) -> str:
-    body = "for (var i = 0; i < 200000; i = i + 1) { BODY }"
-    template = "var l = Lock(); var t0 = clock(); " + body + " print clock() - t0;"
-    locked = run_clock(template.replace("BODY", "l.acquire(); l.release();"), tier)
-    empty = run_clock(template.replace("BODY", ""), tier)
-    return f"{(locked - empty) / 200000 * 1e6:.2f} us a pair ({tier})"
+def poll_overhead(repeat: int) -> list:
+    """Per program: (name, seconds with polls, seconds without), best of `repeat`
+    interleaved runs so that a slow moment of the machine hits both alike."""
+    programs = dict(POLL_PROGRAMS)
+    for name in POLL_BENCHMARKS:
+        programs[name] = (BENCHMARKS / f"{name}.lox").read_text()
+    rows = []
+    for name, source in programs.items():
+        best = {True: float("inf"), False: float("inf")}
+        for _ in range(repeat):
+            for polls in (True, False):
+                best[polls] = min(best[polls], run_clock(source, loop_polls=polls))
+        rows.append((name, best[True], best[False]))
+    return rows
+
+
+LOCK_LOOP = "var t0 = clock(); for (var i = 0; i < 200000; i = i + 1) { BODY } print clock() - t0;"
+REVOKE_FIRST = "fun other() { l.acquire(); l.release(); } join(spawn(other)); "
+
+
+def lock_cost(tier: str, revoked: bool) -> float:
+    """Microseconds an uncontended acquire+release pair costs in `tier`, on a lock biased to
+    the running thread or (revoked) on one another thread held first."""
+    prefix = "var l = Lock(); " + (REVOKE_FIRST if revoked else "")
+    locked = run_clock(prefix + LOCK_LOOP.replace("BODY", "l.acquire(); l.release();"), tier)
+    empty = run_clock(prefix + LOCK_LOOP.replace("BODY", ""), tier)
+    return (locked - empty) / 200000 * 1e6
+
+
+def lock_costs(tier: str) -> str:
+    biased, revoked = lock_cost(tier, False), lock_cost(tier, True)
+    return f"biased {biased:.2f} us, revoked {revoked:.2f} us a pair ({tier})"
 
 
 def speedup() -> str:
@@ -121,8 +162,12 @@ def speedup() -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     n = args.samples
+    for name, polls, none in poll_overhead(args.repeat):
+        print(f"poll overhead, {name + ':':24} {polls / none:.3f}x"
+              f" ({polls:.3f} s with polls, {none:.3f} s without)")
     print(f"time to safepoint, native loop:       "
           f"{time_to_safepoint('eager', 'spawn(spin);', 1, n)}")
     print(f"time to safepoint, interpreted loop:  "
@@ -130,7 +175,8 @@ def main(argv=None) -> None:
     print(f"time to safepoint, blocked in join:   "
           f"{time_to_safepoint('eager', 'spawn(wait);', 1, n)}")
     print(f"GC pause, 2 threads (eager):          {gc_pause(max(10, n // 10))}")
-    print(f"uncontended Lock acquire+release:     {lock_cost('eager')}; {lock_cost('interp')}")
+    print(f"uncontended Lock acquire+release:     {lock_costs('eager')}")
+    print(f"                                      {lock_costs('interp')}")
     print(f"2 threads over 1, native loops:       {speedup()}")
 
 

@@ -19,6 +19,10 @@ class Config:
     deopt_stress: int = 0             # every Nth deopt-capable native site deopts (0: off)
     handshake_stress: int = 0         # every Nth poll (every tier) runs an empty handshake
                                       # and every Nth allocation a stop-the-world GC (0: off)
+    # False compiles the native back-edge polls (SAFEPOINT) out, to measure what they cost
+    # (bench/threads.py).  A thread in a native loop then cannot be stopped: a handshake
+    # or a collection requested by another thread waits until it leaves the loop.
+    loop_polls: bool = True
     max_frames: int | None = None     # guest call depth before "Stack overflow.", in every
                                       # tier (interpreted, native and inlined frames count);
                                       # None: the client's (Lox: clox's 64), else VM_MAX_FRAMES

@@ -18,7 +18,8 @@ For a Lox function, or an OSR entry clone of one:
    compilation may be stale: a new shape has come since);
 3. run `opt.pipeline.optimize`: inline the small callee versions made here whose guards
    have not failed (a callee's baseline would bring its PROFILEs and generic helpers;
-   natives are not inlined, so `deoptHere()` keeps its own frame), fold, remove
+   natives are not inlined, so `deoptHere()` keeps its own frame, except a Lock's acquire
+   and release, whose biased fast path is the point), fold, remove
    redundancy and dead code, share frame states;
 4. append the result to the function's versions (frames and calls find it there;
    it becomes current) and count it in `runtime.stats` for `--stats`.
@@ -29,10 +30,13 @@ from ..ir.verify import verify_version
 from ..opt.inline import DEFAULT_MAX_DEPTH, called_function
 from ..opt.pipeline import optimize
 from .allocation import PREFIX as ALLOCATOR_PREFIX
+from .locks import FAST_PATHS
+from .natives import NATIVES
 from .speculate import count_sites, original_function, speculate
 
 INLINE_MAX_INSTRUCTIONS = 80   # a callee larger than this stays a call
 LIBRARY_PREFIXES = ("lox.native.", "lox.rt.")
+LOCK_NATIVES = frozenset(n.ir_name for n in NATIVES if n.helper in FAST_PATHS)
 
 
 def make_optimizer(runtime, verify_passes: bool = False):
@@ -51,9 +55,9 @@ def make_optimizer(runtime, verify_passes: bool = False):
                                failed_reasons=failed_reasons(runtime, base, failed))
         if verify_passes:
             verify_version(module, speculated)
-        for allocator in allocators_called(speculated):
-            callees[allocator] = module.functions[allocator].current
-            produced.add(id(callees[allocator]))
+        for library in library_inlined(speculated):
+            callees[library] = module.functions[library].current
+            produced.add(id(callees[library]))
         if depth < DEFAULT_MAX_DEPTH:
             for callee in callees_to_speculate(runtime, speculated, callees):
                 callees[callee] = None      # a recursive call is never inlined
@@ -77,11 +81,13 @@ def make_optimizer(runtime, verify_passes: bool = False):
     return optimizer
 
 
-def allocators_called(version) -> set:
-    """The instance allocators (allocation.py) `version` calls: inlined as they are."""
+def library_inlined(version) -> set:
+    """The library functions `version` calls that are inlined as they are: the instance
+    allocators (allocation.py) and a Lock's acquire and release (locks.py)."""
     return {i.arg("callee").name for b in version.blocks for i in b.instrs
             if i.op == "CALL" and isinstance(i.arg("callee"), Sym)
-            and i.arg("callee").name.startswith(ALLOCATOR_PREFIX)}
+            and (i.arg("callee").name.startswith(ALLOCATOR_PREFIX)
+                 or i.arg("callee").name in LOCK_NATIVES)}
 
 
 def callees_to_speculate(runtime, version, done: dict) -> list:

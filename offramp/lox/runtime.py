@@ -467,13 +467,21 @@ class LoxRuntime:
                 self._check_arity(heap.function_arity(fn), argc)
                 return self.code_functions[heap.function_code_id(fn)]
             if kind is ObjKind.NATIVE:
-                native = NATIVES[heap.native_id(callee)]
-                if argc > native.arity:      # clox's natives ignore extra arguments
-                    return self.program.module.functions[native.ir_name_for(argc)]
-                self._check_arity(native.arity, argc)
-                return self.native_functions[heap.native_id(callee)]
+                code = self.native_code(callee, argc)
+                if code is None:
+                    self._check_arity(NATIVES[heap.native_id(callee)].arity, argc)
+                return code
             raise GuestError("Can only call functions and classes.")
         return callee_code
+
+    def native_code(self, native_word, argc: int):
+        """The IR function of a native called with `argc` arguments, or None when too few
+        (clox's natives ignore extra arguments: a wider wrapper takes them)."""
+        native_id = self.heap.native_id(native_word)
+        native = NATIVES[native_id]
+        if argc > native.arity:
+            return self.program.module.functions.get(native.ir_name_for(argc))
+        return self.native_functions[native_id] if argc == native.arity else None
 
     @staticmethod
     def _check_arity(arity, argc):

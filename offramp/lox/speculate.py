@@ -48,6 +48,7 @@ site may be, e.g. a guard for the two shapes the site has seen since).
 | get_property get_method        | shapes, field in one slot  | ref, shape ids   | LOAD fields                |
 | set_property                   | shapes, field in one slot  | ref, shape ids   | LOAD fields, STORE         |
 | get_method + call              | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
+| get_method + call              | one built-in kind (Lock..) | ref, kind id     | CALL @native (N, obj, args)|
 | get_super + call               | superclass one class K     | superclass == K  | CALL @M (M, this, args)    |
 | call                           | one closure C              | callee == C      | CALL @C (C, nil, args)     |
 | call                           | one class K                | callee == K      | instantiate, CALL @init    |
@@ -62,7 +63,8 @@ from collections import Counter
 from dataclasses import replace
 
 from ..heap import HeapError, ObjKind
-from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_LOW_MASK, HEADER_OFFSET,
+from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_KIND_MASK, HEADER_LOW_MASK,
+                           HEADER_OFFSET,
                            HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK, HEADER_SIZE_SHIFT,
                            INSTANCE_FIELDS, VALUES_SLOTS)
 from ..ir import tagref
@@ -689,7 +691,27 @@ class Speculator:
                 self.guard_shapes(obj, shapes, fields=False)
                 self.emit_direct_call(call, seq[-1], code, method, obj, args)
                 return seq[-1] - i + 1
-        return 0
+        return self.builtin_method_call(profiled, obj, name, call, seq[-1], args) and seq[-1] - i + 1
+
+    def builtin_method_call(self, profiled, obj, name, call, index, args) -> bool:
+        """`lock.acquire()`, `array.get(i)`: on a receiver always of one built-in kind,
+        call the native's IR function directly (inlinable: a Lock's biased fast path then
+        runs in the caller's code), no bound method made."""
+        kinds = self.runtime.builtin_methods
+        key = self.profile_of(profiled, obj)
+        kind = next((k for k in kinds if k.name.lower() == key), None)
+        native = kinds[kind].get(self.heap.string_text(name)) if kind is not None else None
+        code = None if native is None else self.runtime.native_code(native, len(args))
+        if code is None:
+            return False
+        what = f"not {kind.name.lower()}"
+        self.guard(self.emit("TR64_IS_REF", obj, hint="isref"), what)
+        header = self.emit("LOAD", I64, self.emit("TR64_TO_REF", obj, hint="obj"),
+                           HEADER_OFFSET, hint="header")
+        kind_id = self.emit("AND", I64, header, Imm(HEADER_KIND_MASK), hint="kind")
+        self.guard(self.emit("EQ", I64, kind_id, Imm(kind.value), hint="iskind"), what)
+        self.emit_direct_call(call, index, code, native, obj, args)
+        return 1
 
     def super_call(self, instrs, i, profiled) -> int:
         """`super.m(args)` with one superclass: call its method m directly."""

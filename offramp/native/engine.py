@@ -313,6 +313,7 @@ class NativeEngine:
                         symbol_value=self.vm.interp.symbol_value,
                         invalid_address=ctypes.addressof(invalid_word),
                         deopt_stress=self.vm.config.deopt_stress,
+                        loop_polls=self.vm.config.loop_polls,
                         version_types=self._interpreted_types,
                         max_frames=self.vm.config.max_frames, resumes_in=resumes_in)
 

@@ -136,7 +136,7 @@ class LinkInfo:
 
     def __init__(self, *, global_addresses, function_id, helper_index, cells_base,
                  watchpoint_address, symbol_value, invalid_address, deopt_stress=0,
-                 version_types=None, max_frames=10_000, resumes_in=None):
+                 version_types=None, max_frames=10_000, resumes_in=None, loop_polls=True):
         self.global_addresses = global_addresses
         self.function_id = function_id          # fn(name) -> int
         self.helper_index = helper_index        # fn(extern name) -> int
@@ -145,6 +145,7 @@ class LinkInfo:
         self.symbol_value = symbol_value        # fn(name) -> constant value of a .const
         self.invalid_address = invalid_address  # this code's word: non-zero once invalid
         self.deopt_stress = deopt_stress
+        self.loop_polls = loop_polls            # False: SAFEPOINT polls compiled out
         self.max_frames = max_frames            # guest frames before "Stack overflow."
         self.version_types = version_types      # fn(version) -> SSA types known, or None
         # For the unchanged copy of an OSR entry clone: (the version it was cloned from,

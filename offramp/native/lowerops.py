@@ -391,6 +391,13 @@ def _watchpoint(lw, block, index, instr):
 
 def _safepoint(lw, block, index, instr):
     state = instr.state() or lw.identity_state(block, index + 1)
+    if lw.link.loop_polls:
+        _poll(lw, block, index, instr, state)
+    lw.stress_check(lambda: lw.deopt_exit("stress", "deopt-stress at SAFEPOINT", state))
+
+
+def _poll(lw, block, index, instr, state):
+    """Read the thread's poll word; when set, stop at a safepoint with `state`."""
     p = lw.thread_word("poll")
     v, on = lw.tmp(), lw.tmp()
     lw.emit(f"{v} = load volatile i64, ptr {p}")
@@ -407,7 +414,6 @@ def _safepoint(lw, block, index, instr):
     lw.check_status(lazy=(state, False, None))
     lw.emit(f"br label %{cont}")
     lw.start_block(cont)
-    lw.stress_check(lambda: lw.deopt_exit("stress", "deopt-stress at SAFEPOINT", state))
 
 
 def _guard(lw, block, index, instr):

@@ -240,7 +240,16 @@ for (var i = 0; i < 200; i = i + 1) {
 print total + b.v;
 """
 
-PROGRAMS = {"arithmetic": ARITHMETIC, "strings_later": STRINGS_LATER, "equality": EQUALITY,
+BUILTIN_METHODS = """
+class Getter { get(i) { return 5; } }
+fun locked(l, a) { l.acquire(); var v = a.get(0); a.set(0, v + 1); l.release(); return v; }
+var lock = Lock(); var arr = Array(1); arr.set(0, 0);
+for (var i = 0; i < 30; i = i + 1) locked(lock, arr);
+print arr.get(0);
+print locked(lock, Getter());
+"""
+
+PROGRAMS = {"builtin_methods": BUILTIN_METHODS, "arithmetic": ARITHMETIC, "strings_later": STRINGS_LATER, "equality": EQUALITY,
             "classes": CLASSES, "other_shape": OTHER_SHAPE, "closures": CLOSURES,
             "super": SUPER, "undefined_global": UNDEFINED_GLOBAL}
 
@@ -306,6 +315,16 @@ def test_fields_methods_and_constructors_are_direct():
     empty_text = run.text("empty")
     assert "lox.instantiate" in empty_text and "CALL" not in empty_text.replace("CCALL", "")
     assert not run.deopts
+
+
+def test_methods_of_builtin_receivers_are_direct_and_the_lock_fast_path_inlined():
+    run = check_same(BUILTIN_METHODS)
+    assert run.error.message == "Undefined property 'set'."
+    text = run.text("locked")
+    assert "lox.get_method" not in text and "lox.callee_code" not in text
+    assert '"not lock' in text and '"not array' in text
+    assert "THREAD_LOCAL" in text             # Lock.acquire's biased fast path, inlined
+    assert failed(run, "not array")           # a Getter is not an Array
 
 
 def test_another_class_fails_the_shape_guards():

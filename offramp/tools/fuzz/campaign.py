@@ -54,6 +54,12 @@ KINDS = {
                 ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress"), True),
     "ir": Kind("ir", ".ir", "offramp.tools.fuzz.ir_gen:generate", None,
                ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress"), False),
+    # Threaded Lox programs whose output does not depend on the interleaving (clox has
+    # no threads): every mode, and handshakes at every poll or every 7th.
+    "threads": Kind("threads", ".lox", "offramp.tools.fuzz.thread_gen:generate",
+                    "offramp.tools.fuzz.thread_gen:generate_tree",
+                    ("jit", "eager", "eager-deopt1", "gc-stress", "handshake1", "handshake7"),
+                    False),
 }
 
 
@@ -83,6 +89,8 @@ MODES = {mode.name: mode for mode in (
     Mode("eager-deopt1", lambda seed: ["--tier=eager", "--deopt-stress=1"]),
     Mode("deopt-random", _deopt_random),
     Mode("gc-stress", lambda seed: ["--tier=jit", "--gc-stress"], sample=10),
+    Mode("handshake1", lambda seed: ["--tier=jit", "--handshake-stress=1"]),
+    Mode("handshake7", lambda seed: ["--tier=eager", "--handshake-stress=7"]),
 )}
 
 
