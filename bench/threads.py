@@ -44,7 +44,7 @@ POLL_PROGRAMS = {
     "nested loops": "var t0 = clock(); var x = 0; for (var i = 0; i < 3000; i = i + 1)"
                     " for (var j = 0; j < 3000; j = j + 1) x = x + j; print clock() - t0;",
 }
-POLL_BENCHMARKS = ("fib", "zoo", "equality", "properties")
+POLL_BENCHMARKS = ("fib", "zoo", "method_call", "properties")
 
 
 def runtime_for(source: str, tier: str, **options):

@@ -1,5 +1,6 @@
 """Ctrl-C (SIGINT) stops a running program in every tier: exit 130 within a poll, what was
-printed stays printed, and no traceback — in a hot loop and in recursion with no loop."""
+printed stays printed, and no traceback — in a hot loop, in recursion with no loop, and
+with threads spinning in loops (native code in parallel) or blocked while main joins."""
 import os
 import signal
 import subprocess
@@ -22,6 +23,19 @@ fun f(n) { if (n < 1) return 1; return f(n - 1) + f(n - 1); }
 print f(40);
 """
 
+THREADS = """
+fun spin() { var i = 0; while (true) { i = i + 1; } }
+var l = Lock();
+fun wait() { l.acquire(); }
+fun blocked() { l.acquire(); join(spawn(wait)); }
+var a = spawn(spin);
+var b = spawn(spin);
+spawn(blocked);
+print "start";
+join(a);
+"""
+
+
 def start(tmp_path, source, tier):
     """The command running `source` in `tier`, its output unbuffered so that the test sees
     "start" as soon as the program prints it."""
@@ -42,7 +56,8 @@ def wait_until_running(process):
     return line
 
 
-@pytest.mark.parametrize("source", [HOT_LOOP, RECURSION], ids=["loop", "recursion"])
+@pytest.mark.parametrize("source", [HOT_LOOP, RECURSION, THREADS],
+                         ids=["loop", "recursion", "threads"])
 @pytest.mark.parametrize("tier", ["interp", "jit", "eager"])
 def test_sigint_stops_every_tier_with_status_130(tmp_path, source, tier):
     process = start(tmp_path, source, tier)
