@@ -1,7 +1,7 @@
 """The `offramp` command: parse the command line, build one Config, hand the file to a driver.
 
     offramp run FILE.lox|FILE.ir [--tier=interp|jit|eager] [--deopt-stress=N] [--gc-stress]
-                                 [--handshake-stress=N]
+                                 [--handshake-stress=N] [--ic-stress=N]
                                  [--trace=CATS] [--stats] [--max-frames=N] [--dump-ir]
                                  [--unsafe]
     offramp debug FILE.lox
@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="every Nth poll (function entries and loop back-edges, every "
                           "tier) runs an empty handshake, and every Nth allocation a "
                           "stop-the-world collection (0: off)")
+    run.add_argument("--ic-stress", type=_count(0), default=0, metavar="N",
+                     help="every Nth inline-cache miss in native code resets every inline "
+                          "cache to uninitialized, repatching them all (0: off)")
     run.add_argument("--trace", type=_trace_categories, default=frozenset(), metavar="CATS",
                      help=f"comma-separated event categories to print on stderr: "
                           f"{','.join(TRACE_EVENTS)}")
@@ -136,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> Config:
     """Turn the parsed options of `run` into the one Config the VM is built from."""
     config = Config(tier=args.tier, gc_stress=args.gc_stress, deopt_stress=args.deopt_stress,
-                    handshake_stress=args.handshake_stress,
+                    handshake_stress=args.handshake_stress, ic_stress=args.ic_stress,
                     trace=args.trace, stats=args.stats, dump_ir=args.dump_ir,
                     verify_ir=args.verify_ir, fail_compile_stage=args.fail_compile,
                     unsafe=args.unsafe)

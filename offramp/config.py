@@ -17,6 +17,8 @@ class Config:
     tier: str = "jit"                 # interp | jit | eager
     gc_stress: bool = False           # collect at every allocation
     deopt_stress: int = 0             # every Nth deopt-capable native site deopts (0: off)
+    ic_stress: int = 0                # every Nth inline-cache miss resets every cache to
+                                      # uninitialized (0: off)
     handshake_stress: int = 0         # every Nth poll (every tier) runs an empty handshake
                                       # and every Nth allocation a stop-the-world GC (0: off)
     # False compiles the native back-edge polls (SAFEPOINT) out, to measure what they cost

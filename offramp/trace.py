@@ -23,8 +23,8 @@ TRACE_EVENTS = {c.name: c for c in (
                          "re-entered after a deopt; entry clones made"),
     TraceCategory("safepoint", "a handshake or a stop-the-world: operation, target, how it "
                                "ran, time to safepoint"),
-    TraceCategory("ic", "an inline cache site patched (planned with code patching: no event "
-                        "yet)"),
+    TraceCategory("ic", "an inline cache's patch region rewritten: site, function, old -> "
+                        "new state, shapes"),
     TraceCategory("trap", "a TRAP or WATCHPOINT reached the client's handler"),
 )}
 

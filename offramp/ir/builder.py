@@ -38,8 +38,8 @@ class ModuleBuilder:
         self.module.globals[name] = GlobalDef(name, ty)
         return Sym(name)
 
-    def extern(self, name: str, sig: FuncSig, pure: bool = False) -> str:
-        self.module.externs[name] = ExternDef(name, sig, pure)
+    def extern(self, name: str, sig: FuncSig, pure: bool = False, ic: str = "") -> str:
+        self.module.externs[name] = ExternDef(name, sig, pure, ic)
         return name
 
     def function(self, name: str, sig: FuncSig) -> Function:

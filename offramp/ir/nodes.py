@@ -303,11 +303,13 @@ class GlobalDef:
 
 @dataclass(frozen=True, slots=True)
 class ExternDef:
-    """A runtime helper reachable by CCALL: `.extern @name <@sig>` (PURE: no effects)."""
+    """A runtime helper reachable by CCALL: `.extern @name <@sig>` (PURE: no effects;
+    IC KIND: native code caches it, inline_caches.py)."""
 
     name: str
     sig: FuncSig
     pure: bool = False
+    ic: str = ""
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ line and whitespace (newlines included) only separates tokens:
     .funcsig @NAME = (@T ...) -> ()  |  (@T ...) -> (@T)
     .const @NAME <@T> = LITERAL
     .global @NAME <@T>
-    .extern @NAME <@SIG> [PURE]
+    .extern @NAME <@SIG> [PURE] [IC KIND]
     .funcdecl @NAME <@SIG>
     .funcdef @NAME VERSION %V <@SIG> [UNSAFE] { BLOCK... }
 
@@ -293,7 +293,12 @@ class _Parser:
         pure = self.at("word", "PURE")
         if pure:
             self.advance()
-        self.module.externs[self.define("entity", name_tok)] = ExternDef(name_tok.value, sig, pure)
+        ic = ""
+        if self.at("word", "IC"):
+            self.advance()
+            ic = self.expect("word", what="an inline-cache kind").value
+        self.module.externs[self.define("entity", name_tok)] = ExternDef(name_tok.value, sig,
+                                                                         pure, ic)
 
     def funcdecl(self):
         name_tok = self.expect("gname", what="a function name (@name)")
@@ -539,6 +544,7 @@ def print_module(module: Module) -> str:
          for c in module.consts.values()],
         [f".global {p.gname(g.name)} <{p.type(g.type)}>" for g in module.globals.values()],
         [f".extern {p.gname(e.name)} <{p.type(e.sig)}>" + (" PURE" if e.pure else "")
+         + (f" IC {e.ic}" if e.ic else "")
          for e in module.externs.values()],
     ]
     for func in module.functions.values():

@@ -77,6 +77,7 @@ deoptimize forever).
 from .analysis import (dominates, dominators_in_order, live_at, liveness, symbol_type,
                        value_types)
 from . import tagref
+from .inline_caches import ic_signature_error
 from .nodes import Imm, Sym, Var
 from .ops import OPS, Flag, Kind, base_type, no_results, trap_results
 from .text import NAME
@@ -298,6 +299,9 @@ def _check_definitions(module) -> None:
         if not isinstance(e.sig, FuncSig):
             raise VerifyError(f"extern @{e.name}: {e.sig!r} is not a signature")
         _check_named(module, e.sig, f"extern @{e.name}", known)
+        problem = e.ic and ic_signature_error(e.ic, e.sig)
+        if problem:
+            raise VerifyError(f"extern @{e.name}: {problem}")
     for f in module.functions.values():
         if not isinstance(f.sig, FuncSig):
             raise VerifyError(f"function @{f.name}: {f.sig!r} is not a signature")

@@ -92,6 +92,10 @@ HELPERS = {
 }
 
 
+# Helpers native code caches (ir/inline_caches.py): field reads and writes by shape.
+INLINE_CACHED = {"lox.get_property": "get_field", "lox.set_property": "set_field"}
+
+
 def lox_sig_name(arity: int) -> str:
     return f"lox.sig{arity}"
 
@@ -130,7 +134,7 @@ class ModuleCodegen:
         if name not in self.mb.module.externs:
             params, result, pure = HELPERS[name]
             sig = self._helper_sig(params, result)
-            self.mb.extern(name, sig, pure)
+            self.mb.extern(name, sig, pure, INLINE_CACHED.get(name, ""))
         return name
 
     def _helper_sig(self, params, result):

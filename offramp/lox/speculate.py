@@ -45,8 +45,9 @@ site may be, e.g. a guard for the two shapes the site has seen since).
 | equal not_equal                | always                     | -                | both fp ? FOEQ : EQ        |
 | box_get box_set upvalue        | always                     | -                | LOAD / STORE at offsets    |
 | get_global set_global          | always                     | not UNDEFINED *  | LOAD (STORE) of the cell   |
-| get_property get_method        | shapes, field in one slot  | ref, shape ids   | LOAD fields                |
-| set_property                   | shapes, field in one slot  | ref, shape ids   | LOAD fields, STORE         |
+| get_property get_method        | shapes known, field in slot| - (known)        | LOAD fields                |
+| set_property                   | shapes known, field in slot| - (known)        | LOAD fields, STORE         |
+| set_property (adds a field)    | one shape, known transition| ref, shape id    | STORE slot, STORE header   |
 | get_method + call              | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
 | get_method + call              | one built-in kind (Lock..) | ref, kind id     | CALL @native (N, obj, args)|
 | get_super + call               | superclass one class K     | superclass == K  | CALL @M (M, this, args)    |
@@ -613,6 +614,14 @@ class Speculator:
         self.facts.shapes[obj] = (known[0], ref)
         return ref
 
+    def shapes_known(self, obj, shapes) -> bool:
+        """Whether a guard already made (a method call's, a field added) proves `obj` is
+        one of `shapes`: a field access then needs no check.  Otherwise a field read or
+        write stays the helper call, which native code makes an inline cache — shapes
+        are not guarded for fields, so that a site seeing new shapes never deoptimizes."""
+        known = self.facts.shapes.get(obj)
+        return known is not None and known[0] <= frozenset(shape.id for shape in shapes)
+
     def field_slot(self, profiled, obj, name_cell):
         """(shapes, slot) when `obj` had shapes that all keep field `name` in one slot."""
         name = self.name_word(name_cell)
@@ -628,6 +637,8 @@ class Speculator:
         found = self.field_slot(profiled, obj, name_cell)
         if found is None:
             return self.method_call(instrs, i, profiled, obj, self.name_word(name_cell))
+        if not self.shapes_known(obj, found[0]):
+            return 0          # an inline cache in native code: new shapes never deopt
         fields = self.guard_shapes(obj, found[0])
         self.emit("LOAD", TAGREF64, fields, VALUES_SLOTS + 8 * found[1],
                   result=instr.results[0])
@@ -638,6 +649,8 @@ class Speculator:
         found = self.field_slot(profiled, obj, name_cell)
         if found is None:
             return self.add_field(profiled, obj, name_cell, value)
+        if not self.shapes_known(obj, found[0]):
+            return 0          # an inline cache in native code: new shapes never deopt
         fields = self.guard_shapes(obj, found[0])
         self.emit("STORE", TAGREF64, fields, VALUES_SLOTS + 8 * found[1], value)
         return 1

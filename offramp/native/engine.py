@@ -42,6 +42,7 @@ from ..ir.text import print_version
 from ..ir.types import DoubleType, FuncRefType, IntType, RefType, is_traced
 from .llvm_setup import compile_ir, ensure_llvm
 from .collector import NativeMarkLoop, NativePageLoops
+from .inline_cache import IC_ID_BASE, InlineCaches
 from .lower import COLD_BLOCKS, LinkInfo
 from .sidetable import SideTable, SideTableBuilder, SiteInfo
 from .stages import compile_stage
@@ -58,6 +59,7 @@ MASK64 = (1 << 64) - 1
 ENTRY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p)
 SAVE_RSI, SAVE_RDX = 8 * GPR_DWARF.index("rsi"), 8 * GPR_DWARF.index("rdx")
 HELPER_REQUEST, DEOPT_REQUEST = REQUEST["helper"], REQUEST["deopt"]
+CALL_REQUEST, IC_MISS_REQUEST = REQUEST["call"], REQUEST["ic_miss"]
 ENTRY_POLL_REQUEST = REQUEST["entry_poll"]
 POLL_REQUESTS = (REQUEST["safepoint"], ENTRY_POLL_REQUEST)
 DEPTH_WORD, POLL_WORD, STACK_LIMIT_WORD = (OFFSET[name] // 8 for name in
@@ -202,9 +204,11 @@ class NativeEngine:
         self.cells = (WORD * CELL_CAPACITY)()
         self.functions, self.function_ids = [], {}
         self.helper_names, self.helper_ids, self.helper_servers = [], {}, []
+        self.helper_traced = []   # per helper: (index, is a ref) of its traced parameters
         self.watch_flags = {}
         self.code_ranges = []    # sorted (start, end, index into codes)
         self.codes = []
+        self.inline_caches = InlineCaches(self)
         self.native_threads = []
         self._local = threading.local()
         self.lazy_frames_walked = 0   # native frames lazy-deopt counts walked (tests bound it)
@@ -294,6 +298,7 @@ class NativeEngine:
             index = self.helper_ids[name] = len(self.helper_names)
             self.helper_names.append(name)
             self.helper_servers.append(self._helper_server(name))
+            self.helper_traced.append(traced_parameters(self.module.externs[name].sig))
         return index
 
     def watchpoint_address(self, wpid: int) -> int:
@@ -356,9 +361,11 @@ class NativeEngine:
             size = compiled.function_size(symbol)
         with compile_stage("stackmaps", fail):
             raw = compiled.section(".llvm_stackmaps") or b""
-            table = SideTable(self._side_table(lowered, raw), address)
+            encoded, regions = self._side_table(lowered, raw)
+            table = SideTable(encoded, address)
         code = NativeCode(self, version, symbol, compiled, address, size, table, len(raw))
         code.invalid = invalid
+        code.inline_caches = self.inline_caches.add_unit(code, lowered.inline_caches, regions)
         bisect.insort(self.code_ranges, (address, address + code.size, len(self.codes)))
         self.codes.append(code)
         self.stats_compiled += 1
@@ -375,14 +382,18 @@ class NativeEngine:
                      f"; unit {symbol}: LLVM IR\n{llvm_text}\n")
 
     @staticmethod
-    def _side_table(lowered, raw: bytes) -> bytes:
-        """Encode what each stack-map record means, keyed by its return-address offset."""
-        builder = SideTableBuilder()
+    def _side_table(lowered, raw: bytes) -> tuple:
+        """Encode what each stack-map record means, keyed by its return-address offset;
+        and the offsets of the unit's inline-cache regions (records of their own ids)."""
+        builder, regions = SideTableBuilder(), {}
         if not raw:
-            return builder.build()
+            return builder.build(), regions
         stackmap = parse_stackmaps(raw)
         for _, records in records_by_function(stackmap):
             for record in records:
+                if record.patchpoint_id >= IC_ID_BASE:
+                    regions[record.patchpoint_id - IC_ID_BASE] = record.instruction_offset
+                    continue
                 desc = lowered.sites[record.patchpoint_id]
                 locations, _ = split_statepoint(record, stackmap)
                 offset = record.instruction_offset
@@ -393,7 +404,7 @@ class NativeEngine:
                           else None)
                 builder.add_site(offset, SiteInfo(desc.kind, desc.reason, desc.frames,
                                                   tuple(locations[:nstate]), gc, result))
-        return builder.build()
+        return builder.build(), regions
 
     def code_at(self, address: int):
         """The compiled code holding this address (a return address into it), or None."""
@@ -556,7 +567,7 @@ class NativeEngine:
         except Exception:  # noqa: BLE001 - a racy read of the wanted kinds: do not defer
             pass
         nt.transitions.append(("exit", save_ptr, int(kind == DEOPT_REQUEST)))
-        threads.back_from_native((), nt.owner)
+        threads.back_from_native(lambda: self._argument_roots(request, save_ptr), nt.owner)
         try:
             buffer = WORD.from_address(save_ptr + SAVE_RDX).value
             if kind == HELPER_REQUEST:
@@ -576,6 +587,27 @@ class NativeEngine:
         finally:
             nt.transitions.pop()
             threads.leave_for_native(nt.owner)
+
+    def _argument_roots(self, request: int, save_ptr: int) -> list:
+        """The traced words in a runtime entry's argument buffer, as tagref64 words.  While
+        the thread waits for the VM lock another thread may collect; the arguments of a
+        helper or a call may be live nowhere else (not after the call: not in its stack
+        map), yet the callee is about to read them."""
+        kind, payload = request & 0xFF, request >> PAYLOAD_SHIFT
+        if kind == HELPER_REQUEST:
+            traced = self.helper_traced[payload]
+        elif kind == IC_MISS_REQUEST:
+            site = self.code_at(anchor_of(save_ptr)[0]).inline_caches[payload]
+            traced = self.helper_traced[site.helper_index]
+        elif kind == CALL_REQUEST:
+            traced = traced_parameters(self.functions[payload].sig)
+        else:
+            return []
+        if not traced:
+            return []
+        words = (WORD * (traced[-1][0] + 1)).from_address(
+            WORD.from_address(save_ptr + SAVE_RDX).value)
+        return [tagref.from_ref(words[i]) if is_ref else words[i] for i, is_ref in traced]
 
     def _defers(self, nt: NativeThread, kind: int, save_ptr: int) -> bool:
         """Whether this poll lets the handshakes waiting for its thread pass by (poll
@@ -619,6 +651,16 @@ class NativeEngine:
             result = impl(*[decode_word(raw[i], t, self) for i, t in enumerate(params)])
             return encode_word(result, results[0], self) if results else 0
         return serve
+
+    def _serve_ic_miss(self, index, buffer, save_ptr):
+        """An inline cache missed: its helper serves the call, then the cache may learn
+        the receiver's shape (inline_cache.py).  A helper that raises patches nothing."""
+        site = self.code_at(anchor_of(save_ptr)[0]).inline_caches[index]
+        caches = self.inline_caches
+        entry = caches.resolve((WORD * 2).from_address(buffer))   # before a store's shape change
+        result = self.helper_servers[site.helper_index](buffer)
+        caches.missed(site, entry)
+        return result
 
     def _serve_call(self, fid, buffer, save_ptr):
         func = self.functions[fid]
@@ -862,16 +904,23 @@ class NativeEngine:
                             yield tagref.from_ref(word) if isinstance(ty, RefType) else word
                 for loc in site.gc_extra:
                     yield read(loc)
+        yield from self.inline_caches.roots()
 
     def stats(self) -> dict:
         return {"compiled versions": self.stats_compiled,
                 "native sites": sum(len(c.table) for c in self.codes),
                 "stack map bytes": sum(c.raw_stackmap_bytes for c in self.codes),
                 "side table bytes": sum(c.table.nbytes for c in self.codes),
-                "native deopts by reason": dict(self.deopts)}
+                "native deopts by reason": dict(self.deopts),
+                **self.inline_caches.stats()}
 
 
 # --- value conversions between Python values and native words ------------------------
+
+def traced_parameters(sig) -> tuple:
+    """(index, is a ref) of the parameters of `sig` the collector traces."""
+    return tuple((i, isinstance(t, RefType)) for i, t in enumerate(sig.params) if is_traced(t))
+
 
 def decode_word(word: int, ty, engine):
     """The Python value of IR type `ty` held in a 64-bit word."""

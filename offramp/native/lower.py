@@ -77,6 +77,7 @@ class Lowered:
     symbol: str
     text: str
     sites: list = field(default_factory=list)
+    inline_caches: list = field(default_factory=list)  # (kind, helper, helper index, line)
 
 
 def llvm_type(ty) -> str:
@@ -176,6 +177,7 @@ class Lowering:
         self.body = []
         self.counter = 0
         self.sites = []
+        self.inline_caches = []
         self.edges = {}      # target label -> [(edge label, [arg values])]
         self.buffer_words = 1
         self.result_type = self.func.sig.results[0] if self.func.sig.results else None
@@ -502,7 +504,7 @@ class Lowering:
         head += self.prologue_lines(entry)
         phis = self.phi_lines()
         text = "\n".join(head + self.assemble(phis) + ["}"])
-        return Lowered(self.symbol, text, self.sites)
+        return Lowered(self.symbol, text, self.sites, self.inline_caches)
 
     def prologue_lines(self, entry) -> list:
         """Stack-limit and guest-depth checks, then the first block.

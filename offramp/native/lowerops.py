@@ -10,6 +10,7 @@ from ..ir import tagref
 from ..ir.nodes import Var
 from ..interp.semantics import DEFAULT_NAN
 from ..ir.types import DOUBLE, DoubleType, IntType
+from .inline_cache import IC_ID_BASE, MISS as IC_MISS, REGION_BYTES
 from .lower import LinkInfo, Lowered, Lowering, SiteDesc, llvm_literal, llvm_type
 from .stub import STUB_SYMBOL
 from .threadblock import PAYLOAD_SHIFT, REQUEST
@@ -295,11 +296,48 @@ def _statepoint_values(lw, block, index, instr, kind):
 
 def _ccall(lw, block, index, instr):
     extern = lw.module.externs[instr.arg("callee")]
+    if extern.ic:
+        _inline_cache(lw, block, index, instr, extern)
+        return
     args = instr.arg("args")
     buf = _fill_buffer(lw, args, extern.sig.params)
     recorded, site, _ = _statepoint_values(lw, block, index, instr, "ccall")
     request = REQUEST["helper"] | (lw.link.helper_index(extern.name) << PAYLOAD_SHIFT)
     r = lw.statepoint_stub(str(request), recorded, buf, site)
+    ty = extern.sig.results[0] if extern.sig.results else None
+    _after_call(lw, block, index, instr, lw.from_i64(r, ty) if ty else r, ty)
+
+
+def _inline_cache(lw, block, index, instr, extern):
+    """A CCALL of a cached helper (native/inline_cache.py): the patch region, called with
+    the receiver (and the stored value) as C arguments; when it answers MISS, the helper
+    through the runtime (`ic_miss`), with the stack map a CCALL has."""
+    args, params = instr.arg("args"), extern.sig.params
+    passed = [lw.as_i64(lw.value(a, t), t) for i, (a, t) in enumerate(zip(args, params))
+              if i != 1]                                   # not the name: the region knows it
+    ic = len(lw.inline_caches)
+    lw.inline_caches.append((extern.ic, extern.name, lw.link.helper_index(extern.name),
+                             instr.line))
+    lw.declare("declare i64 @llvm.experimental.patchpoint.i64(i64, i32, ptr, i32, ...)")
+    region, missed = lw.tmp("ic"), lw.tmp()
+    lw.emit(f"{region} = call i64 (i64, i32, ptr, i32, ...) "
+            f"@llvm.experimental.patchpoint.i64(i64 {IC_ID_BASE + ic}, i32 {REGION_BYTES}, "
+            f"ptr null, i32 {len(passed)}, {', '.join('i64 ' + p for p in passed)})")
+    lw.emit(f"{missed} = icmp eq i64 {region}, {IC_MISS}")
+    hit, miss, joined = lw.label("ic_hit"), lw.label("ic_miss"), lw.label("ic_joined")
+    lw.emit(f"br i1 {missed}, label %{miss}, label %{hit}, !prof !0")
+    lw.start_block(hit)
+    lw.emit(f"br label %{joined}")
+    lw.start_block(miss)
+    buf = _fill_buffer(lw, args, params)
+    recorded, site, _ = _statepoint_values(lw, block, index, instr, "ccall")
+    request = REQUEST["ic_miss"] | (ic << PAYLOAD_SHIFT)
+    slow = lw.statepoint_stub(str(request), recorded, buf, site)
+    came_from = lw.current_label
+    lw.emit(f"br label %{joined}")
+    lw.start_block(joined)
+    r = lw.tmp()
+    lw.emit(f"{r} = phi i64 [{region}, %{hit}], [{slow}, %{came_from}]")
     ty = extern.sig.results[0] if extern.sig.results else None
     _after_call(lw, block, index, instr, lw.from_i64(r, ty) if ty else r, ty)
 

@@ -70,6 +70,8 @@ REQUESTS = (
     Request("unreachable", 6, "an UNREACHABLE was executed"),
     Request("entry_poll", 7, "the prologue found the stack limit crossed: a safepoint "
                              "request (then the function starts) or a stack overflow"),
+    Request("ic_miss", 8, "an inline cache missed (payload: its index in the unit): call "
+                          "its helper with the argument buffer, then maybe patch the region"),
 )
 REQUEST = {r.name: r.code for r in REQUESTS}
 REQUEST_BY_CODE = {r.code: r for r in REQUESTS}

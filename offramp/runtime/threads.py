@@ -75,6 +75,7 @@ HANDSHAKE_KINDS = {k.name: k for k in (
     HandshakeKind("revoke", "revoke a lock's bias from its owner"),
     HandshakeKind("debug", "stop for a debugger"),
     HandshakeKind("profile", "report the stack to a sampling profiler"),
+    HandshakeKind("patch", "rewrite machine code another thread may run (inline caches)"),
     HandshakeKind("stress", "an empty operation (--handshake-stress)"),
 )}
 
@@ -299,7 +300,8 @@ class Threads:
         """The calling thread left native code (a runtime entry, or the return of a call
         into it): it takes the VM lock again, parked (safe: its native frames are at a
         call site with a stack map) while it waits; `keep`: words it holds only in Python
-        meanwhile (a native call's result), kept alive by a collection that runs then."""
+        meanwhile (a native call's result, a runtime entry's arguments), kept alive by a
+        collection that runs then — or a function giving them, called only if it waits."""
         thread = thread or self.current()
         mutex = self._mutex
         mutex.acquire()
@@ -312,6 +314,7 @@ class Threads:
         with self.cond:
             if self.owner is thread:
                 return
+            keep = keep() if callable(keep) else keep
             thread.roots.extend(keep)
             self._acquire_locked(thread)
             if keep:

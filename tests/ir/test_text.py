@@ -10,6 +10,7 @@ from offramp.ir.nodes import (Block, ConstDef, FrameState, Function, FunctionVer
 from offramp.ir.ops import OPS
 from offramp.ir.text import IRSyntaxError, parse_module, print_instr, print_module
 from offramp.ir.types import DOUBLE, I1, I64, TAGREF64, FuncRefType, FuncSig
+from offramp.ir.verify import VerifyError, verify_module
 
 from .strategies import modules, single_instruction_modules
 
@@ -277,3 +278,31 @@ def test_printer_refuses_unnamed_types_and_bad_names():
     with pytest.raises(ValueError, match="cannot print literal True"):
         print_instr(Module(types={"i1": I1}), Instr("SELECT", (I1, Imm(True), Sym("a"),
                                                                Sym("b"))))
+
+
+IC_MODULE = """
+.typedef @tr = tagref64
+.typedef @ptr = ptr
+.funcsig @getsig = (@tr @ptr) -> (@tr)
+.funcsig @setsig = (@tr @ptr @tr) -> ()
+.extern @get <@getsig> IC get_field
+.extern @set <@setsig> PURE IC set_field
+"""
+
+
+def test_externs_name_their_inline_cache_kind_and_round_trip():
+    module = parse_module(IC_MODULE)
+    assert (module.externs["get"].ic, module.externs["set"].ic) == ("get_field", "set_field")
+    assert module.externs["set"].pure
+    verify_module(module)
+    assert parse_module(print_module(module)) == module
+
+
+def test_an_inline_cache_of_the_wrong_signature_or_kind_is_refused():
+    wrong_sig = IC_MODULE.replace("<@getsig> IC get_field", "<@setsig> IC get_field")
+    with pytest.raises(VerifyError, match="get_field needs the signature"):
+        verify_module(parse_module(wrong_sig))
+    with pytest.raises(VerifyError, match="unknown inline-cache kind 'call_method'"):
+        verify_module(parse_module(IC_MODULE.replace("IC set_field", "IC call_method")))
+    with pytest.raises(IRSyntaxError, match="expected an inline-cache kind"):
+        parse_module(IC_MODULE.replace("IC set_field", "IC"))

@@ -124,7 +124,8 @@ def test_every_collection_stops_the_world():
 
 
 def test_the_kinds_table_names_every_client():
-    assert set(HANDSHAKE_KINDS) == {"gc", "deopt", "revoke", "debug", "profile", "stress"}
+    assert set(HANDSHAKE_KINDS) == {"gc", "deopt", "revoke", "debug", "profile", "patch",
+                                    "stress"}
 
 
 def test_code_invalidated_by_another_thread_is_left_lazily_by_the_thread_running_it():

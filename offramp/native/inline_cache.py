@@ -1,0 +1,286 @@
+"""Inline caches: patch regions in native code, rewritten at run time.
+
+A CCALL of an extern declared `IC get_field` / `IC set_field` (ir/inline_caches.py) is
+lowered to an `llvm.experimental.patchpoint` of REGION_BYTES reserved bytes, called with
+the C convention — the receiver in rdi, the stored value in rsi, the result in rax — and
+followed by a test of the result: MISS (a word no field ever holds) sends the code to the
+miss path, a runtime entry (`ic_miss`) that calls the helper as an ordinary CCALL would,
+with the same stack map (frame state and GC values: the helper may collect, raise or
+deoptimize), and then lets this module decide whether to rewrite the region.
+
+The region holds no call, so it is never a safepoint and a thread is never stopped inside
+it.  Its states (ICSTATES):
+- uninitialized: `mov rax, MISS` — every execution misses;
+- mono / poly: the receiver is a reference, its shape id (header bits 32..63) is one of
+  up to POLY_MAX cached shapes; load (store) the field at that shape's slot of the VALUES
+  object; any other receiver misses;
+- mega: more shapes came than a region holds; it misses for good and the miss path is the
+  generic helper.
+A miss never deoptimizes and never recompiles: code adapts in place.
+
+Machine code is encoded with iced-x86 (a maintained encoder, which also decodes it for
+the tests and the disassembler), never from byte tables.  The region is written with the
+page made writable for the moment of the write.  Code another thread may be running is
+patched with every other thread stopped at a safepoint (a stop-the-world handshake of kind
+"patch"): a region holds several instructions, which no single aligned store can replace,
+and a thread stopped at a safepoint is never inside a region (regions have no calls).  The
+thread that missed is in the runtime, past the region.  After the world restarts, each
+thread leaves the runtime through a lock and a system call, which order its later
+instruction fetches after the write.
+"""
+from __future__ import annotations
+
+import ctypes
+import mmap
+from dataclasses import dataclass, field
+
+import iced_x86 as ix
+
+from ..heap import ObjKind
+from ..heap.layout import HEADER_OFFSET, HEADER_SHAPE_SHIFT, INSTANCE_FIELDS, VALUES_SLOTS
+from ..ir import tagref
+
+MISS = tagref.UNDEFINED          # never the value of a field: the region's "ask the runtime"
+POLY_MAX = 4                     # shapes one region checks before it goes megamorphic
+REGION_BYTES = 192               # reserved: fits POLY_MAX checks of either kind
+IC_ID_BASE = 1 << 32             # stack-map ids of regions (sites of other records are lower)
+
+ICSTATES = ("uninitialized", "mono", "poly", "mega")
+
+_REF_SHIFT = 50                  # a reference has its top 14 bits set (tagref.REF_TAG)
+_REF_TOP = tagref.REF_TAG >> _REF_SHIFT
+_ADDRESS_SHIFT = 16              # shl/shr by 16 keeps the 48-bit address (tagref.ADDR_MASK)
+_SHAPE_BYTE = HEADER_OFFSET + HEADER_SHAPE_SHIFT // 8
+assert HEADER_SHAPE_SHIFT == 32 and tagref.ADDR_MASK == (1 << 48) - 1
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cached shape: its id, the field's slot, the class keeping the id's meaning."""
+
+    shape: int
+    slot: int
+    class_addr: int
+    name: str = ""
+
+
+@dataclass(eq=False)
+class ICSite:
+    """One patch region of a compiled unit."""
+
+    code: object                 # NativeCode
+    index: int                   # in the unit (the `ic_miss` request's payload)
+    kind: str                    # ir/inline_caches.IC_KINDS
+    helper: str                  # the extern it caches
+    helper_index: int
+    line: int | None
+    address: int = 0             # start of the region
+    state: str = "uninitialized"
+    entries: tuple = ()
+    misses: int = 0
+    name: str = ""               # the field's, once a miss has found it
+
+    def describe(self) -> str:
+        where = f" line {self.line}" if self.line else ""
+        name = f" '{self.name}'" if self.name else ""
+        return f"ic{self.index} {self.kind}{name} in @{self.code.version.func} " \
+               f"%{self.code.version.name}{where}"
+
+
+# --- encoding ------------------------------------------------------------------------------
+
+I, R, C = ix.Instruction, ix.Register, ix.Code
+class _Labels:
+    """Label ids for iced's block encoder (an instruction's ip names it, branches target it)."""
+
+    def __init__(self):
+        self.next = 1
+
+    def new(self) -> int:
+        self.next += 1
+        return self.next
+
+    @staticmethod
+    def at(label: int, instr):
+        instr.ip = label
+        return instr
+
+
+
+
+def _load_address(reg, source):
+    """reg = the 48-bit address of the reference in `source`."""
+    return [I.create_reg_reg(C.MOV_R64_RM64, reg, source), I.create_reg_i32(C.SHL_RM64_IMM8, reg, _ADDRESS_SHIFT),
+            I.create_reg_i32(C.SHR_RM64_IMM8, reg, _ADDRESS_SHIFT)]
+
+
+def _mem(base, displacement: int):
+    return ix.MemoryOperand(base, displ=displacement, displ_size=1)
+
+
+def region_code(kind: str, entries, end: int) -> list:
+    """The instructions of a region in this state (no entries: always miss); `end` is the
+    address just after the region, where every path continues."""
+    labels = _Labels()
+    miss, out = labels.new(), labels.new()
+    body = []
+    if entries:
+        body += [I.create_reg_reg(C.MOV_R64_RM64, R.RAX, R.RDI), I.create_reg_i32(C.SHR_RM64_IMM8, R.RAX, _REF_SHIFT),
+                 I.create_reg_u32(C.CMP_RM32_IMM32, R.EAX, _REF_TOP),
+                 I.create_branch(C.JNE_REL32_64, miss)]
+        body += _load_address(R.RDX, R.RDI)
+        body.append(I.create_reg_mem(C.MOV_R32_RM32, R.ECX, _mem(R.RDX, _SHAPE_BYTE)))
+        hits = [(labels.new(), entry) for entry in entries]
+        for label, entry in hits:
+            body += [I.create_reg_u32(C.CMP_RM32_IMM32, R.ECX, entry.shape),
+                     I.create_branch(C.JE_REL32_64, label)]
+        body.append(I.create_branch(C.JMP_REL32_64, miss))
+        for label, entry in hits:
+            body.append(labels.at(label, I.create_reg_mem(C.MOV_R64_RM64, R.RDX,
+                                                          _mem(R.RDX, INSTANCE_FIELDS))))
+            body += _load_address(R.RDX, R.RDX)[1:]
+            slot = _mem(R.RDX, VALUES_SLOTS + 8 * entry.slot)
+            if kind == "get_field":
+                body.append(I.create_reg_mem(C.MOV_R64_RM64, R.RAX, slot))
+            else:
+                body += [I.create_mem_reg(C.MOV_RM64_R64, slot, R.RSI), I.create_reg_reg(C.XOR_R32_RM32, R.EAX, R.EAX)]
+            body.append(I.create_branch(C.JMP_REL32_64, out))
+    body.append(labels.at(miss, I.create_reg_u64(C.MOV_R64_IMM64, R.RAX, MISS)))
+    body.append(labels.at(out, I.create_branch(C.JMP_REL32_64, end)))
+    return body
+
+
+def encode_region(kind: str, entries, address: int) -> bytes:
+    """The machine code of a region at `address` in this state."""
+    encoder = ix.BlockEncoder(64)
+    encoder.add_many(region_code(kind, entries, address + REGION_BYTES))
+    data = encoder.encode(address)
+    if len(data) > REGION_BYTES:
+        raise ValueError(f"inline cache of {len(entries)} entries needs {len(data)} bytes, "
+                         f"more than the {REGION_BYTES} reserved")
+    return data
+
+
+def decode_region(data: bytes, address: int) -> list:
+    """The instructions of region bytes, as text (tests, the disassembler), up to the
+    jump out of the region."""
+    decoder = ix.Decoder(64, data, ip=address)
+    formatter = ix.Formatter(ix.FormatterSyntax.INTEL)
+    lines = []
+    for instr in decoder:
+        lines.append(formatter.format(instr))
+        if instr.flow_control == ix.FlowControl.UNCONDITIONAL_BRANCH and \
+                instr.near_branch_target == address + REGION_BYTES:
+            break
+    return lines
+
+
+# --- writing code ----------------------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+PROT_RX = mmap.PROT_READ | mmap.PROT_EXEC
+PROT_RWX = PROT_RX | mmap.PROT_WRITE
+
+
+def write_code(address: int, data: bytes) -> None:
+    """Write machine code over executable memory: its pages writable only meanwhile."""
+    page = address & ~(mmap.PAGESIZE - 1)
+    length = address + len(data) - page
+    for prot in (PROT_RWX, None):
+        if prot is None:
+            ctypes.memmove(address, data, len(data))
+            prot = PROT_RX
+        if _libc.mprotect(page, length, prot) != 0:
+            raise OSError(ctypes.get_errno(), "mprotect of native code failed")
+
+
+def read_code(address: int, size: int = REGION_BYTES) -> bytes:
+    return ctypes.string_at(address, size)
+
+
+# --- the caches of a VM ----------------------------------------------------------------------
+
+@dataclass
+class InlineCaches:
+    """Every region of the engine's compiled units, and the decisions about them."""
+
+    engine: object
+    sites: list = field(default_factory=list)
+    misses: int = 0
+    patches: int = 0
+
+    def add_unit(self, code, descs, offsets: dict) -> list:
+        """The regions of a unit just compiled (not yet entered): written uninitialized."""
+        sites = []
+        for index, (kind, helper, helper_index, line) in enumerate(descs):
+            site = ICSite(code, index, kind, helper, helper_index, line)
+            site.address = code.address + offsets[index]
+            write_code(site.address, encode_region(kind, (), site.address))
+            sites.append(site)
+        self.sites += sites
+        return sites
+
+    def missed(self, site: ICSite, entry) -> None:
+        """The helper has run for a miss of `site`: cache `entry` (`resolve`: the field as
+        the receiver had it before the helper ran), if any.  Under --ic-stress every
+        Nth miss first resets every region to uninitialized."""
+        self.misses += 1
+        site.misses += 1
+        stress = self.engine.vm.config.ic_stress
+        if stress and self.misses % stress == 0:
+            self.reset_all()                    # then this miss caches its shape afresh
+        if site.state == "mega":
+            return
+        if entry is None or any(e.shape == entry.shape for e in site.entries):
+            return
+        site.name = entry.name
+        if len(site.entries) == POLY_MAX:
+            self.patch(site, "mega", ())
+        else:
+            entries = site.entries + (entry,)
+            self.patch(site, "mono" if len(entries) == 1 else "poly", entries)
+
+    def resolve(self, args):
+        """The Entry of the field the receiver `args[0]` holds under the name in cell
+        `args[1]`, or None (not an instance, or no such field — a write adding one changes
+        the shape: nothing to cache)."""
+        heap = self.engine.vm.heap
+        receiver, name_cell = args[0], args[1]
+        if not tagref.is_ref(receiver) or heap.kind_of(receiver) is not ObjKind.INSTANCE:
+            return None
+        shape = heap.shapes[heap.instance_shape_id(receiver)]
+        slot = shape.slot_of.get(heap.load64(name_cell))
+        return None if slot is None else Entry(shape.id, slot, shape.class_addr,
+                                               heap.string_text(heap.load64(name_cell)))
+
+    def patch(self, site: ICSite, state: str, entries: tuple) -> None:
+        """Rewrite a region, with every other thread stopped if any may run native code."""
+        data = encode_region(site.kind, entries, site.address)
+        old = site.state
+
+        self.engine.vm.threads.stop_the_world(lambda: write_code(site.address, data), "patch")
+        site.state, site.entries = state, entries
+        self.patches += 1
+        tracer = self.engine.vm.tracer
+        if tracer.on("ic"):
+            shapes = ",".join(str(e.shape) for e in entries) or "-"
+            tracer.emit("ic", f"{site.describe()}: {old} -> {state} (shapes {shapes})")
+
+    def reset_all(self) -> None:
+        """--ic-stress: every region of code still in use back to uninitialized."""
+        for site in self.sites:
+            if site.state != "uninitialized" and not site.code.invalid.value:
+                self.patch(site, "uninitialized", ())
+
+    def roots(self):
+        """The classes of cached shapes: a shape id keeps its meaning while its class lives."""
+        for site in self.sites:
+            for entry in site.entries:
+                yield tagref.from_ref(entry.class_addr)
+
+    def stats(self) -> dict:
+        states = {state: 0 for state in ICSTATES}
+        for site in self.sites:
+            states[site.state] += 1
+        return {"inline caches": states, "ic misses": self.misses, "ic patches": self.patches}
