@@ -720,6 +720,10 @@ class NativeEngine:
         if site.kind in TRAP_SITES:
             self.vm.note_deopt(code, site.kind, site.reason)
             return self._serve_trap(anchor)
+        if self.vm.config.gc_stress:
+            # Collect with the frame still native, as when another thread collects while
+            # this one waits for the VM lock here: the site's values are its only roots.
+            self.vm.heap.collect("gc-stress at a deopt exit")
         read = self.reader(sp, bp, save_ptr)
         frames, pending = self.rebuild(site, read)
         self.vm.note_deopt(code, site.kind, site.reason, frames)
@@ -904,6 +908,12 @@ class NativeEngine:
                             yield tagref.from_ref(word) if isinstance(ty, RefType) else word
                 for loc in site.gc_extra:
                     yield read(loc)
+                if site.result is not None and is_traced(site.result[0]):
+                    # A lazy exit after a call: the call's result, pending for the frames
+                    # the exit rebuilds (its thread may wait for the VM lock there).
+                    ty, loc = site.result
+                    word = read(loc)
+                    yield tagref.from_ref(word) if isinstance(ty, RefType) else word
         yield from self.inline_caches.roots()
 
     def stats(self) -> dict:

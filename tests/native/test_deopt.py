@@ -7,12 +7,15 @@
 - deopt-stress deoptimizes at every call and guard and changes no result;
 - a guest error raised three native frames deep carries the whole stack.
 """
+import io
+
 import pytest
 
 from offramp.config import Config
 from offramp.interp.errors import GuestError
 from offramp.ir.text import parse_module
 from offramp.ir.verify import verify_module
+from offramp.lox.driver import run_lox
 from offramp.opt.inline import inline_calls
 from offramp.opt.pipeline import install
 from offramp.runtime.vm import VM
@@ -303,3 +306,33 @@ def test_deopt_exit_with_more_values_than_registers_compiles_at_o0(monkeypatch, 
     expected = 2 * sum(k + i for i in range(20))
     assert vm.call("f", [k]) == expected
     assert vm.tiers.engine.deopts == ({"negative": 1} if k < 0 else {})
+
+
+PENDING_RESULT = """
+class Box { init(v) { this.v = v; } }
+fun make(i) { return Box(i); }
+fun run() {
+  var total = 0;
+  for (var i = 0; i < 40; i = i + 1) {
+    var b = make(i);
+    total = total + b.v;
+  }
+  return total;
+}
+print run();
+"""
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_a_call_result_pending_at_a_deopt_exit_is_a_root(threads):
+    """At a deopt exit after a call the fresh object the call returned is held only by the
+    exit's stack map (as the pending result) until the frames are rebuilt; a collection
+    then — gc-stress collects at every deopt exit, and another thread may collect while
+    this one waits for the VM lock there — must keep it."""
+    source = PENDING_RESULT
+    if threads:
+        source = source.replace("print run();", "var t = spawn(run); print run(); print join(t);")
+    out, err = io.StringIO(), io.StringIO()
+    config = Config(tier="eager", gc_stress=True, deopt_stress=1)
+    assert run_lox(source, "pending.lox", config, out, err) == 0, err.getvalue()
+    assert out.getvalue() == ("780\n780\n" if threads else "780\n")
