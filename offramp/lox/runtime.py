@@ -4,6 +4,7 @@ Every helper takes and returns tagref64 words and works on heap objects through 
 API; a guest mistake raises GuestError with clox's message.  Helpers allocate only after
 their inputs are safe: inputs sit in the calling frame's registers, which are GC roots.
 """
+import collections
 import math
 import os
 import sys
@@ -81,6 +82,7 @@ class LoxRuntime:
         self.functions = {}      # code_id -> FUNCTION word
         self.natives_words = []  # NATIVE words by native id
         self.builtin_methods = {kind: {} for kind in BUILTIN_RECEIVERS.values()}
+        self.lock_waiters = {}      # lock word -> thread numbers queued for it, in order
         # ObjKind -> method name -> NATIVE word (the native methods of Array and Lock)
         self.init_name = self.heap.intern("init")
         # Speculation (speculate.py, optimizer.py): heap words embedded in compiled code
@@ -574,18 +576,34 @@ class LoxRuntime:
         """`lock.acquire()`'s slow path (locks.py has the biased fast path): take the lock,
         blocking (a safe state) while another thread holds it; acquiring a lock this
         thread holds is an error (no re-entry).  A lock biased to another thread loses its
-        bias first; a lock never taken is biased to this thread."""
+        bias first; a lock never taken is biased to this thread.  The lock is fair: a
+        waiter queues, and `release` hands the lock to the first in the queue — a thread
+        that releases and acquires again in a loop cannot starve the others."""
         heap, threads = self.heap, self.vm.threads
         me = threads.current().index + 1
         if heap.lock_holder(lock) == me:
             raise GuestError("Lock is already held by this thread.")
         self._revoke_bias(lock, me)
-        while heap.lock_holder(lock):
-            threads.block("a lock", lambda: heap.lock_holder(lock) == 0)
-        heap.set_lock_holder(lock, me)
+        if heap.lock_holder(lock) or self.lock_waiters.get(lock):
+            self._wait_for_lock(lock, me)
+        else:
+            heap.set_lock_holder(lock, me)
         if heap.lock_bias(lock) == 0 and self.vm.tiers is not None:
             heap.set_lock_bias(lock, me)
         return NIL
+
+    def _wait_for_lock(self, lock, me: int) -> None:
+        """Queue for the lock and block until a release hands it over (or `Deadlock.`)."""
+        heap = self.heap
+        queue = self.lock_waiters.setdefault(lock, collections.deque())
+        queue.append(me)
+        try:
+            self.vm.threads.block("a lock", lambda: heap.lock_holder(lock) == me)
+        except BaseException:
+            queue.remove(me)
+            if not queue:
+                del self.lock_waiters[lock]
+            raise
 
     def _revoke_bias(self, lock, me: int) -> None:
         """A lock biased to another thread becomes a real lock: a handshake with that
@@ -600,11 +618,16 @@ class LoxRuntime:
         self.stats["lock bias revocations"] = self.stats.get("lock bias revocations", 0) + 1
 
     def lock_release(self, lock):
-        """`lock.release()`'s slow path: give the lock up and wake the threads waiting."""
+        """`lock.release()`'s slow path: hand the lock to the first thread waiting, or
+        give it up."""
         heap = self.heap
         if heap.lock_holder(lock) != self.vm.threads.current().index + 1:
             raise GuestError("Lock is not held by this thread.")
-        self.vm.threads.changed(lambda: heap.set_lock_holder(lock, 0))
+        queue = self.lock_waiters.get(lock)
+        successor = queue.popleft() if queue else 0
+        if queue is not None and not queue:
+            del self.lock_waiters[lock]
+        self.vm.threads.changed(lambda: heap.set_lock_holder(lock, successor))
         return NIL
 
     # --- Array -----------------------------------------------------------------------------

@@ -127,6 +127,22 @@ def test_producer_and_consumer_through_a_shared_array(mode):
     assert (out, err, status) == ("produced\n20100\n", "", 0)
 
 
+TWO_CONSUMERS = PRODUCER_CONSUMER.replace("i < 200; i = i + 1) s = s + take()",
+                                          "i < 100; i = i + 1) s = s + take()").replace(
+    "var c = spawn(consumer);\nprint join(p);\nprint join(c);",
+    "var c = spawn(consumer); var c2 = spawn(consumer);\nprint join(p);\nprint join(c) + join(c2);")
+
+
+@pytest.mark.parametrize("mode", ["interp", "eager", "interp-handshake1"])
+def test_a_lock_is_fair_spinning_takers_do_not_starve_a_waiter(mode):
+    """Two consumers release and retake the lock in a loop while the producer waits for
+    it: release hands the lock to the first waiter, so the producer gets its turn (an
+    unfair lock starved it forever in the interpreter, whose schedule is periodic)."""
+    assert "c2 = spawn(consumer)" in TWO_CONSUMERS and "i < 100" in TWO_CONSUMERS
+    out, err, status = run(TWO_CONSUMERS, **MODES[mode])
+    assert (out, err, status) == ("produced\n20100\n", "", 0)
+
+
 ALLOCATE_AND_LOOP = """
 class Node { init(v, next) { this.v = v; this.next = next; } }
 fun build(n) { var head = nil; for (var i = 0; i < n; i = i + 1) head = Node(i, head); return head; }
