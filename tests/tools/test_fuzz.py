@@ -107,6 +107,10 @@ def test_signatures_name_the_kind_of_failure():
         "exit 1 + LLVM error: error: <unknown>:N:N: ran out of registers during register allocation"
     traceback = fuzz.Outcome("", "Traceback (most recent call last):\n  ...\nKeyError: 3\n", 1)
     assert fuzz.difference_signature(ok, traceback) == "exit 1 + Python traceback: KeyError"
+    internal = fuzz.Outcome("", "offramp: internal error: VMError: internal error in the runtime "
+                                "entry: HeapError('dangling reference 0x7f1 (freed memory)')\n", 70)
+    assert fuzz.difference_signature(ok, internal) == \
+        "exit 70 + internal error: VMError: internal error in the runtime entry: HeapError"
     assert fuzz.difference_signature(ok, fuzz.Outcome("2.5\n", "", 0)) == \
         "stdout differs: N / N.N"
     assert fuzz.difference_signature(fuzz.Outcome("-nan\n", "", 0), fuzz.Outcome("nan\n", "", 0)) \

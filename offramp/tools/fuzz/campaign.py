@@ -233,6 +233,7 @@ def _text(data) -> str:
 
 
 LLVM_ERROR = re.compile(r"(LLVM ERROR: .*|error: <unknown>:\d+:\d+: .*)")
+INTERNAL_ERROR = re.compile(r"offramp: internal error: (\w+: [^(]*)")
 
 
 def crash_signature(outcome: Outcome) -> str | None:
@@ -251,6 +252,9 @@ def crash_signature(outcome: Outcome) -> str | None:
     if llvm:
         message = re.sub(r" in function '[^']*'", "", llvm.group(1))
         return f"exit {outcome.status} + LLVM error: {_normalize(message)}"
+    internal = INTERNAL_ERROR.search(outcome.stderr)
+    if internal:
+        return f"exit {outcome.status} + internal error: {_normalize(internal.group(1))}"
     if outcome.status not in (0, 65, 70):
         return f"exit {outcome.status}"
     return None
