@@ -29,7 +29,14 @@ later loop with that loop's profile.  A clone of any other version of F is left 
 Facts.  Blocks are rewritten each after its immediate dominator, inheriting what the code
 proves about SSA values — a number's double, a Lox boolean's i1 — so a value is guarded and
 unboxed once, and `if (a < b)` branches on the FOLT itself; the shapes checked stay known
-within a block until a helper or call (which may add a field) runs.
+within a block until a helper or call (which may add a field) runs.  A field access the
+profile has no shapes for (eager code, a rare block) or whose site is left generic (its
+guards kept failing, `excluded_sites`) stays the helper call, which native code compiles
+as an inline cache (native/inline_cache.py): it learns new shapes in
+place, without deoptimizing.  Measured against that alternative for every field access —
+check the profiled shapes inline and call the inline cache otherwise, so that no new shape
+ever deoptimizes — guards are 2.3-3.4x faster on properties, method_call and zoo: after a
+guard the shape is known for the rest of the block, after a branch it is not.
 
 Guard reasons name the speculation, the site — the baseline instruction `block:index` — and
 the function: "not a number @body3:5 in lox.fn1.fib".  The runtime files every reason
@@ -45,8 +52,8 @@ site may be, e.g. a guard for the two shapes the site has seen since).
 | equal not_equal                | always                     | -                | both fp ? FOEQ : EQ        |
 | box_get box_set upvalue        | always                     | -                | LOAD / STORE at offsets    |
 | get_global set_global          | always                     | not UNDEFINED *  | LOAD (STORE) of the cell   |
-| get_property get_method        | shapes known, field in slot| - (known)        | LOAD fields                |
-| set_property                   | shapes known, field in slot| - (known)        | LOAD fields, STORE         |
+| get_property get_method        | shapes, field in one slot  | ref, shape ids   | LOAD fields                |
+| set_property                   | shapes, field in one slot  | ref, shape ids   | LOAD fields, STORE         |
 | set_property (adds a field)    | one shape, known transition| ref, shape id    | STORE slot, STORE header   |
 | get_method + call              | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
 | get_method + call              | one built-in kind (Lock..) | ref, kind id     | CALL @native (N, obj, args)|
@@ -614,14 +621,6 @@ class Speculator:
         self.facts.shapes[obj] = (known[0], ref)
         return ref
 
-    def shapes_known(self, obj, shapes) -> bool:
-        """Whether a guard already made (a method call's, a field added) proves `obj` is
-        one of `shapes`: a field access then needs no check.  Otherwise a field read or
-        write stays the helper call, which native code makes an inline cache — shapes
-        are not guarded for fields, so that a site seeing new shapes never deoptimizes."""
-        known = self.facts.shapes.get(obj)
-        return known is not None and known[0] <= frozenset(shape.id for shape in shapes)
-
     def field_slot(self, profiled, obj, name_cell):
         """(shapes, slot) when `obj` had shapes that all keep field `name` in one slot."""
         name = self.name_word(name_cell)
@@ -637,8 +636,6 @@ class Speculator:
         found = self.field_slot(profiled, obj, name_cell)
         if found is None:
             return self.method_call(instrs, i, profiled, obj, self.name_word(name_cell))
-        if not self.shapes_known(obj, found[0]):
-            return 0          # an inline cache in native code: new shapes never deopt
         fields = self.guard_shapes(obj, found[0])
         self.emit("LOAD", TAGREF64, fields, VALUES_SLOTS + 8 * found[1],
                   result=instr.results[0])
@@ -649,8 +646,6 @@ class Speculator:
         found = self.field_slot(profiled, obj, name_cell)
         if found is None:
             return self.add_field(profiled, obj, name_cell, value)
-        if not self.shapes_known(obj, found[0]):
-            return 0          # an inline cache in native code: new shapes never deopt
         fields = self.guard_shapes(obj, found[0])
         self.emit("STORE", TAGREF64, fields, VALUES_SLOTS + 8 * found[1], value)
         return 1

@@ -210,15 +210,18 @@ class InlineCaches:
     misses: int = 0
     patches: int = 0
 
-    def add_unit(self, code, descs, offsets: dict) -> list:
-        """The regions of a unit just compiled (not yet entered): written uninitialized."""
-        sites = []
+    def add_unit(self, code, descs, offsets: dict) -> dict:
+        """The regions of a unit just compiled (not yet entered), by index, written
+        uninitialized.  A region LLVM removed as unreachable has no stack-map record."""
+        sites = {}
         for index, (kind, helper, helper_index, line) in enumerate(descs):
+            if index not in offsets:
+                continue
             site = ICSite(code, index, kind, helper, helper_index, line)
             site.address = code.address + offsets[index]
             write_code(site.address, encode_region(kind, (), site.address))
-            sites.append(site)
-        self.sites += sites
+            sites[index] = site
+        self.sites += sites.values()
         return sites
 
     def missed(self, site: ICSite, entry) -> None:

@@ -44,6 +44,9 @@ HANDSHAKE_STRESS_MODES = {
     "interp-handshake": ["--tier=interp", "--handshake-stress=1"],
     "eager-handshake": ["--tier=eager", "--handshake-stress=1"],
 }
+# Inline-cache stress: every IC miss resets every cache (eager: code compiled before its
+# profile is full of caches), with deopt-stress on every 3rd site; the sample, the rest slow.
+IC_STRESS_ARGS = ["--tier=eager", "--ic-stress=1", "--deopt-stress=3"]
 GC_STRESS_SAMPLE_SIZE = 40
 TIMEOUT_SECONDS = 60
 GC_STRESS_TIMEOUT_SECONDS = 300
@@ -304,3 +307,14 @@ def test_lox_suite_handshake_stress_sample(mode, relative, run_offramp):
 def test_lox_suite_handshake_stress_rest(mode, relative, run_offramp):
     assert_conforms(relative, HANDSHAKE_STRESS_MODES[mode], run_offramp,
                     GC_STRESS_TIMEOUT_SECONDS)
+
+
+@pytest.mark.parametrize("relative", gc_stress_sample())
+def test_lox_suite_ic_stress_sample(relative, run_offramp):
+    assert_conforms(relative, IC_STRESS_ARGS, run_offramp, GC_STRESS_TIMEOUT_SECONDS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("relative", sorted(set(suite_files()) - set(gc_stress_sample())))
+def test_lox_suite_ic_stress_rest(relative, run_offramp):
+    assert_conforms(relative, IC_STRESS_ARGS, run_offramp, GC_STRESS_TIMEOUT_SECONDS)

@@ -119,7 +119,11 @@ def ic_histories(err: str) -> dict:
 
 
 @pytest.mark.parametrize("tier", ["jit", "eager"])
-def test_a_site_goes_mono_poly_mega_without_deopt(tier):
+def test_a_site_goes_mono_poly_mega(tier):
+    """Sites compiled without shapes to guard (eager code before its profile, the loop
+    clones OSR enters, sites whose guards kept failing) learn each new shape in place.
+    Sites speculated on the shapes seen before compilation still guard them: a new shape
+    deoptimizes there (speculate.py says why)."""
     source = shapes_program(12)
     expected = run(source, "interp")
     status, out, err = run(source, tier)
@@ -128,13 +132,11 @@ def test_a_site_goes_mono_poly_mega_without_deopt(tier):
             if seen[0] == "mono" and "poly" in seen and seen[-1] == "mega"}
     assert any("get_field 'v'" in site for site in full), ic_histories(err)
     assert any("set_field 'v'" in site for site in full), ic_histories(err)
-    deopts = [line for line in err.splitlines() if line.startswith("[deopt]")]
-    assert all("lazy deopt" in line for line in deopts), deopts   # eager's tier-up only
-    assert "recompilations: {}" in err
+    assert re.search(r"inline caches: \{.*'mega': [1-9]", err)
 
 
 @pytest.mark.parametrize("mode", [{"ic_stress": 1}, {"ic_stress": 3},
-                                  {"ic_stress": 2, "deopt_stress": 1}])
+                                  {"ic_stress": 2, "deopt_stress": 5}])
 def test_ic_stress_repatches_every_region_and_changes_nothing(mode):
     source = shapes_program(6)
     expected = run(source, "interp")
