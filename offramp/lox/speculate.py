@@ -243,12 +243,18 @@ class Speculator:
             # broke the speculation (and a recompilation sees it).
             self.where, self.line = (block.label, i), instr.line
             self.resume = start if profiled else i
-            if profiled and self.never_reached(profiled, start):
+            if profiled and not self.inline_cached(instr) and \
+                    self.never_reached(profiled, start):
                 return
             if profiled:
                 self.keep_profiling(instrs, start, i)
             i += self.rewrite(instrs, i, profiled)
             profiled = {}
+
+    def inline_cached(self, instr) -> bool:
+        """A field read or write native code compiles as an inline cache: never reached,
+        it is not an uncommon trap — the cache learns its shapes when it runs."""
+        return instr.op == "CCALL" and bool(self.module.externs[instr.arg("callee")].ic)
 
     def never_reached(self, profiled, start: int) -> bool:
         """An uncommon trap: in a warm function, an operation whose profile sites never saw

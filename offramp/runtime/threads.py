@@ -23,6 +23,15 @@ in a safe state; `stop_the_world` does so for all.  Poll classes: a function's p
 admit only some kinds of handshake (`set_poll_class`); a thread then passes them by and
 parks at a later poll that admits the kind.  `--trace=safepoint` prints one line per
 handshake.
+
+What poll classes could buy: code between polls that admit no "deopt", "revoke" or
+"debug" may assume that no frame of it is invalidated, no lock it took with a bias loses
+the bias and no debugger changes its variables there — a compiler could then keep fewer
+frame states alive and hoist more out of such a loop.  What they cost: a handshake of a
+kind a loop's polls defer waits until the thread leaves the loop (or calls a function that
+admits it), so its time to safepoint grows from one iteration to the rest of the loop,
+unbounded; meanwhile the requester re-arms the thread's polls every REARM_SECONDS, a
+runtime entry per millisecond for the deferring thread (`Threads.deferred` counts them).
 """
 import collections
 import ctypes

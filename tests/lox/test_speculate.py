@@ -525,6 +525,21 @@ print fill(first, 7).value;
     assert [r for r in run.deopts if r.startswith("no field storage")]
 
 
+def test_a_field_access_never_reached_before_compilation_stays_an_inline_cache():
+    source = """
+class P { init() { this.x = 7; } }
+fun f(o, n) { if (n < 100) return n; return o.x; }
+var p = P();
+var s = 0;
+for (var i = 0; i < 130; i = i + 1) s = s + f(p, i);
+print s;
+"""
+    run = check_same(source, after_calls=30)
+    text = print_version(run.module, run.version("f"))
+    assert 'DEOPT "unreached' not in text and "lox.get_property" in text
+    assert not run.deopts
+
+
 def test_code_never_reached_before_compilation_becomes_an_uncommon_trap():
     source = """
 fun f(n) { if (n < 100) return n + 1; return n * 2; }

@@ -51,15 +51,16 @@ class Kind:
 KINDS = {
     "lox": Kind("lox", ".lox", "offramp.tools.fuzz.lox_gen:generate",
                 "offramp.tools.fuzz.lox_gen:generate_tree",
-                ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress"), True),
+                ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress", "ic-stress"),
+                True),
     "ir": Kind("ir", ".ir", "offramp.tools.fuzz.ir_gen:generate", None,
                ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress"), False),
     # Threaded Lox programs whose output does not depend on the interleaving (clox has
     # no threads): every mode, and handshakes at every poll or every 7th.
     "threads": Kind("threads", ".lox", "offramp.tools.fuzz.thread_gen:generate",
                     "offramp.tools.fuzz.thread_gen:generate_tree",
-                    ("jit", "eager", "eager-deopt1", "gc-stress", "handshake1", "handshake7"),
-                    False),
+                    ("jit", "eager", "eager-deopt1", "gc-stress", "handshake1", "handshake7",
+                     "ic-stress"), False),
 }
 
 
@@ -91,6 +92,7 @@ MODES = {mode.name: mode for mode in (
     Mode("gc-stress", lambda seed: ["--tier=jit", "--gc-stress"], sample=10),
     Mode("handshake1", lambda seed: ["--tier=jit", "--handshake-stress=1"]),
     Mode("handshake7", lambda seed: ["--tier=eager", "--handshake-stress=7"]),
+    Mode("ic-stress", lambda seed: ["--tier=eager", f"--ic-stress={1 + seed % 3}"]),
 )}
 
 
