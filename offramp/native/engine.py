@@ -214,6 +214,7 @@ class NativeEngine:
         self.lazy_frames_walked = 0   # native frames lazy-deopt counts walked (tests bound it)
         self.deopts = {}
         self.stats_compiled = 0
+        self.invalidations = 0        # compiled units made invalid (their frames leave lazily)
         self._callback = ENTRY_CALLBACK(self._runtime_entry)
         self._install_stub()
         vm.heap.set_mark_loop(NativeMarkLoop(vm.heap))
@@ -436,6 +437,11 @@ class NativeEngine:
     def invalidate(self, code: NativeCode) -> None:
         """Invalid code: no new calls enter it, and its running frames leave lazily, each
         at its next post-call check or safepoint poll."""
+        if not code.invalid.value:
+            self.invalidations += 1
+            self.vm.tracer.emit("tier", f"invalidated @{code.version.func} VERSION "
+                                        f"%{code.version.name}: no new call enters it, its "
+                                        f"running frames leave lazily")
         code.invalid.value = 1
         fid = self.function_id(code.version.func)
         if self.cells[fid] == code.address:
@@ -918,6 +924,7 @@ class NativeEngine:
 
     def stats(self) -> dict:
         return {"compiled versions": self.stats_compiled,
+                "invalidated versions": self.invalidations,
                 "native sites": sum(len(c.table) for c in self.codes),
                 "stack map bytes": sum(c.raw_stackmap_bytes for c in self.codes),
                 "side table bytes": sum(c.table.nbytes for c in self.codes),
