@@ -38,15 +38,15 @@ MODES = {
 GC_STRESS_ARGS = ["--tier=interp", "--gc-stress"]
 # GC roots in native frames come from stack maps: the same sample, compiled eagerly.
 NATIVE_GC_STRESS_ARGS = ["--tier=eager", "--gc-stress"]
-# Handshake stress: an empty handshake at every poll and a stop-the-world collection at
-# every allocation, in both tiers (the same sample; the rest with --run-slow).
-HANDSHAKE_STRESS_MODES = {
+# Stress modes run on the GC-stress sample (the rest with --run-slow). Handshake stress:
+# an empty handshake at every poll and a stop-the-world collection at every allocation, in
+# both tiers. Inline-cache stress: every IC miss resets every cache (eager: code compiled
+# before its profile is full of caches), with deopt-stress on every 3rd site.
+SAMPLED_STRESS_MODES = {
     "interp-handshake": ["--tier=interp", "--handshake-stress=1"],
     "eager-handshake": ["--tier=eager", "--handshake-stress=1"],
+    "eager-ic": ["--tier=eager", "--ic-stress=1", "--deopt-stress=3"],
 }
-# Inline-cache stress: every IC miss resets every cache (eager: code compiled before its
-# profile is full of caches), with deopt-stress on every 3rd site; the sample, the rest slow.
-IC_STRESS_ARGS = ["--tier=eager", "--ic-stress=1", "--deopt-stress=3"]
 GC_STRESS_SAMPLE_SIZE = 40
 TIMEOUT_SECONDS = 60
 GC_STRESS_TIMEOUT_SECONDS = 300
@@ -294,27 +294,17 @@ def test_lox_suite_gc_stress_rest(relative, run_offramp):
     assert_conforms(relative, GC_STRESS_ARGS, run_offramp, GC_STRESS_TIMEOUT_SECONDS)
 
 
-@pytest.mark.parametrize("mode", sorted(HANDSHAKE_STRESS_MODES))
+@pytest.mark.parametrize("mode", sorted(SAMPLED_STRESS_MODES))
 @pytest.mark.parametrize("relative", gc_stress_sample())
-def test_lox_suite_handshake_stress_sample(mode, relative, run_offramp):
-    assert_conforms(relative, HANDSHAKE_STRESS_MODES[mode], run_offramp,
+def test_lox_suite_stress_sample(mode, relative, run_offramp):
+    assert_conforms(relative, SAMPLED_STRESS_MODES[mode], run_offramp,
                     GC_STRESS_TIMEOUT_SECONDS)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", sorted(HANDSHAKE_STRESS_MODES))
+@pytest.mark.parametrize("mode", sorted(SAMPLED_STRESS_MODES))
 @pytest.mark.parametrize("relative", sorted(set(suite_files()) - set(gc_stress_sample())))
-def test_lox_suite_handshake_stress_rest(mode, relative, run_offramp):
-    assert_conforms(relative, HANDSHAKE_STRESS_MODES[mode], run_offramp,
+def test_lox_suite_stress_rest(mode, relative, run_offramp):
+    assert_conforms(relative, SAMPLED_STRESS_MODES[mode], run_offramp,
                     GC_STRESS_TIMEOUT_SECONDS)
 
-
-@pytest.mark.parametrize("relative", gc_stress_sample())
-def test_lox_suite_ic_stress_sample(relative, run_offramp):
-    assert_conforms(relative, IC_STRESS_ARGS, run_offramp, GC_STRESS_TIMEOUT_SECONDS)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("relative", sorted(set(suite_files()) - set(gc_stress_sample())))
-def test_lox_suite_ic_stress_rest(relative, run_offramp):
-    assert_conforms(relative, IC_STRESS_ARGS, run_offramp, GC_STRESS_TIMEOUT_SECONDS)
