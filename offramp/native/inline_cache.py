@@ -187,16 +187,16 @@ def write_code(address: int, data: bytes) -> None:
     """Write machine code over executable memory: its pages writable only meanwhile."""
     page = address & ~(mmap.PAGESIZE - 1)
     length = address + len(data) - page
-    for prot in (PROT_RWX, None):
-        if prot is None:
-            ctypes.memmove(address, data, len(data))
-            prot = PROT_RX
-        if _libc.mprotect(page, length, prot) != 0:
-            raise OSError(ctypes.get_errno(), "mprotect of native code failed")
+    _protect(page, length, PROT_RWX)
+    try:
+        ctypes.memmove(address, data, len(data))
+    finally:
+        _protect(page, length, PROT_RX)
 
 
-def read_code(address: int, size: int = REGION_BYTES) -> bytes:
-    return ctypes.string_at(address, size)
+def _protect(page: int, length: int, prot: int) -> None:
+    if _libc.mprotect(page, length, prot) != 0:
+        raise OSError(ctypes.get_errno(), "mprotect of native code failed")
 
 
 # --- the caches of a VM ----------------------------------------------------------------------
@@ -258,10 +258,10 @@ class InlineCaches:
                                                heap.string_text(heap.load64(name_cell)))
 
     def patch(self, site: ICSite, state: str, entries: tuple) -> None:
-        """Rewrite a region, with every other thread stopped if any may run native code."""
+        """Rewrite a region with every other thread stopped at a safepoint (a
+        stop-the-world of kind "patch"; with no other thread it costs nothing)."""
         data = encode_region(site.kind, entries, site.address)
         old = site.state
-
         self.engine.vm.threads.stop_the_world(lambda: write_code(site.address, data), "patch")
         site.state, site.entries = state, entries
         self.patches += 1
