@@ -42,7 +42,7 @@ from ..ir.text import print_version
 from ..ir.types import DoubleType, FuncRefType, IntType, RefType, is_traced
 from .llvm_setup import compile_ir, ensure_llvm
 from .collector import NativeMarkLoop, NativePageLoops
-from .inline_cache import IC_ID_BASE, InlineCaches
+from .inline_cache import IC_ID_BASE, InlineCaches, region_registers
 from .lower import COLD_BLOCKS, LinkInfo
 from .sidetable import SideTable, SideTableBuilder, SiteInfo
 from .stages import compile_stage
@@ -393,7 +393,10 @@ class NativeEngine:
         for _, records in records_by_function(stackmap):
             for record in records:
                 if record.patchpoint_id >= IC_ID_BASE:
-                    regions[record.patchpoint_id - IC_ID_BASE] = record.instruction_offset
+                    index = record.patchpoint_id - IC_ID_BASE
+                    kind = lowered.inline_caches[index][0]
+                    regions[index] = (record.instruction_offset,
+                                      region_registers(kind, record.locations))
                     continue
                 desc = lowered.sites[record.patchpoint_id]
                 locations, _ = split_statepoint(record, stackmap)

@@ -1,16 +1,18 @@
 """Inline caches: patch regions in native code, rewritten at run time.
 
 A CCALL of an extern declared `IC get_field` / `IC set_field` (ir/inline_caches.py) is
-lowered to an `llvm.experimental.patchpoint` of REGION_BYTES reserved bytes, called with
-the C convention — the receiver in rdi, the stored value in rsi, the result in rax — and
-followed by a test of the result: MISS (a word no field ever holds) sends the code to the
+lowered to an `llvm.experimental.patchpoint` of REGION_BYTES reserved bytes with the
+`anyregcc` convention — LLVM puts the receiver (and the stored value) and the result in
+registers of its choice, which the stack map names (`Registers`), and keeps every other
+register live across the region: no spills around a field access; the region saves the
+two scratch registers it uses — followed by a test of the result: MISS (a word no field ever holds) sends the code to the
 miss path, a runtime entry (`ic_miss`) that calls the helper as an ordinary CCALL would,
 with the same stack map (frame state and GC values: the helper may collect, raise or
 deoptimize), and then lets this module decide whether to rewrite the region.
 
 The region holds no call, so it is never a safepoint and a thread is never stopped inside
 it.  Its states (ICSTATES):
-- uninitialized: `mov rax, MISS` — every execution misses;
+- uninitialized: `mov <result>, MISS` — every execution misses;
 - mono / poly: the receiver is a reference, its shape id (header bits 32..63) is one of
   up to POLY_MAX cached shapes; load (store) the field at that shape's slot of the VALUES
   object; any other receiver misses;
@@ -39,6 +41,7 @@ import iced_x86 as ix
 from ..heap import ObjKind
 from ..heap.layout import HEADER_OFFSET, HEADER_SHAPE_SHIFT, INSTANCE_FIELDS, VALUES_SLOTS
 from ..ir import tagref
+from .stackmaps import LocationKind, register_name
 
 MISS = tagref.UNDEFINED          # never the value of a field: the region's "ask the runtime"
 POLY_MAX = 4                     # shapes one region checks before it goes megamorphic
@@ -75,6 +78,7 @@ class ICSite:
     helper_index: int
     line: int | None
     address: int = 0             # start of the region
+    registers: Registers | None = None
     state: str = "uninitialized"
     entries: tuple = ()
     misses: int = 0
@@ -108,9 +112,38 @@ class _Labels:
 
 
 
-def _load_address(reg, source):
+@dataclass(frozen=True)
+class Registers:
+    """Where a region finds its operands and leaves its result (the patchpoint's stack-map
+    record, `anyregcc`: LLVM picks them and keeps every other register live across the
+    region, so the region saves the two scratch registers it uses)."""
+
+    receiver: str
+    value: str | None               # set_field's stored value
+    result: str
+
+    def scratch(self) -> tuple:
+        taken = {self.receiver, self.value, self.result}
+        return tuple(r for r in SCRATCH_CANDIDATES if r not in taken)[:2]
+
+
+SCRATCH_CANDIDATES = ("rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "rax", "rbx")
+
+
+def _reg64(name: str):
+    return getattr(R, name.upper())
+
+
+def _reg32(name: str):
+    """The 32-bit register of a 64-bit one (ecx of rcx, r8d of r8)."""
+    legacy = name in ("rax", "rbx", "rcx", "rdx", "rsi", "rdi")
+    return getattr(R, ("E" + name[1:] if legacy else name + "D").upper())
+
+
+def _address_of(reg, source):
     """reg = the 48-bit address of the reference in `source`."""
-    return [I.create_reg_reg(C.MOV_R64_RM64, reg, source), I.create_reg_i32(C.SHL_RM64_IMM8, reg, _ADDRESS_SHIFT),
+    return [I.create_reg_reg(C.MOV_R64_RM64, reg, source),
+            I.create_reg_i32(C.SHL_RM64_IMM8, reg, _ADDRESS_SHIFT),
             I.create_reg_i32(C.SHR_RM64_IMM8, reg, _ADDRESS_SHIFT)]
 
 
@@ -118,42 +151,51 @@ def _mem(base, displacement: int):
     return ix.MemoryOperand(base, displ=displacement, displ_size=1)
 
 
-def region_code(kind: str, entries, end: int) -> list:
+def region_code(kind: str, entries, end: int, regs: Registers) -> list:
     """The instructions of a region in this state (no entries: always miss); `end` is the
     address just after the region, where every path continues."""
     labels = _Labels()
     miss, out = labels.new(), labels.new()
+    receiver, result = _reg64(regs.receiver), _reg64(regs.result)
+    s1, s2 = (_reg64(r) for r in regs.scratch())
+    s2d = _reg32(regs.scratch()[1])
     body = []
     if entries:
-        body += [I.create_reg_reg(C.MOV_R64_RM64, R.RAX, R.RDI), I.create_reg_i32(C.SHR_RM64_IMM8, R.RAX, _REF_SHIFT),
-                 I.create_reg_u32(C.CMP_RM32_IMM32, R.EAX, _REF_TOP),
+        body += [I.create_reg(C.PUSH_R64, s1), I.create_reg(C.PUSH_R64, s2),
+                 I.create_reg_reg(C.MOV_R64_RM64, s1, receiver),
+                 I.create_reg_i32(C.SHR_RM64_IMM8, s1, _REF_SHIFT),
+                 I.create_reg_i32(C.CMP_RM64_IMM32, s1, _REF_TOP),
                  I.create_branch(C.JNE_REL32_64, miss)]
-        body += _load_address(R.RDX, R.RDI)
-        body.append(I.create_reg_mem(C.MOV_R32_RM32, R.ECX, _mem(R.RDX, _SHAPE_BYTE)))
+        body += _address_of(s1, receiver)
+        body.append(I.create_reg_mem(C.MOV_R32_RM32, s2d, _mem(s1, _SHAPE_BYTE)))
         hits = [(labels.new(), entry) for entry in entries]
         for label, entry in hits:
-            body += [I.create_reg_u32(C.CMP_RM32_IMM32, R.ECX, entry.shape),
+            body += [I.create_reg_u32(C.CMP_RM32_IMM32, s2d, entry.shape),
                      I.create_branch(C.JE_REL32_64, label)]
         body.append(I.create_branch(C.JMP_REL32_64, miss))
         for label, entry in hits:
-            body.append(labels.at(label, I.create_reg_mem(C.MOV_R64_RM64, R.RDX,
-                                                          _mem(R.RDX, INSTANCE_FIELDS))))
-            body += _load_address(R.RDX, R.RDX)[1:]
-            slot = _mem(R.RDX, VALUES_SLOTS + 8 * entry.slot)
+            body.append(labels.at(label, I.create_reg_mem(C.MOV_R64_RM64, s1,
+                                                          _mem(s1, INSTANCE_FIELDS))))
+            body += _address_of(s1, s1)[1:]
+            slot = _mem(s1, VALUES_SLOTS + 8 * entry.slot)
             if kind == "get_field":
-                body.append(I.create_reg_mem(C.MOV_R64_RM64, R.RAX, slot))
+                body.append(I.create_reg_mem(C.MOV_R64_RM64, result, slot))
             else:
-                body += [I.create_mem_reg(C.MOV_RM64_R64, slot, R.RSI), I.create_reg_reg(C.XOR_R32_RM32, R.EAX, R.EAX)]
+                body += [I.create_mem_reg(C.MOV_RM64_R64, slot, _reg64(regs.value)),
+                         I.create_reg_i32(C.MOV_RM64_IMM32, result, 0)]
             body.append(I.create_branch(C.JMP_REL32_64, out))
-    body.append(labels.at(miss, I.create_reg_u64(C.MOV_R64_IMM64, R.RAX, MISS)))
-    body.append(labels.at(out, I.create_branch(C.JMP_REL32_64, end)))
+        body.append(labels.at(miss, I.create_reg_u64(C.MOV_R64_IMM64, result, MISS)))
+        body += [labels.at(out, I.create_reg(C.POP_R64, s2)), I.create_reg(C.POP_R64, s1)]
+    else:
+        body.append(I.create_reg_u64(C.MOV_R64_IMM64, result, MISS))
+    body.append(I.create_branch(C.JMP_REL32_64, end))
     return body
 
 
-def encode_region(kind: str, entries, address: int) -> bytes:
+def encode_region(kind: str, entries, address: int, regs: Registers) -> bytes:
     """The machine code of a region at `address` in this state."""
     encoder = ix.BlockEncoder(64)
-    encoder.add_many(region_code(kind, entries, address + REGION_BYTES))
+    encoder.add_many(region_code(kind, entries, address + REGION_BYTES, regs))
     data = encoder.encode(address)
     if len(data) > REGION_BYTES:
         raise ValueError(f"inline cache of {len(entries)} entries needs {len(data)} bytes, "
@@ -210,16 +252,18 @@ class InlineCaches:
     misses: int = 0
     patches: int = 0
 
-    def add_unit(self, code, descs, offsets: dict) -> dict:
+    def add_unit(self, code, descs, regions: dict) -> dict:
         """The regions of a unit just compiled (not yet entered), by index, written
-        uninitialized.  A region LLVM removed as unreachable has no stack-map record."""
+        uninitialized; `regions`: index -> (offset, Registers), from the stack map.  A
+        region LLVM removed as unreachable has no record."""
         sites = {}
         for index, (kind, helper, helper_index, line) in enumerate(descs):
-            if index not in offsets:
+            if index not in regions:
                 continue
             site = ICSite(code, index, kind, helper, helper_index, line)
-            site.address = code.address + offsets[index]
-            write_code(site.address, encode_region(kind, (), site.address))
+            offset, site.registers = regions[index]
+            site.address = code.address + offset
+            write_code(site.address, encode_region(kind, (), site.address, site.registers))
             sites[index] = site
         self.sites += sites.values()
         return sites
@@ -260,7 +304,7 @@ class InlineCaches:
     def patch(self, site: ICSite, state: str, entries: tuple) -> None:
         """Rewrite a region with every other thread stopped at a safepoint (a
         stop-the-world of kind "patch"; with no other thread it costs nothing)."""
-        data = encode_region(site.kind, entries, site.address)
+        data = encode_region(site.kind, entries, site.address, site.registers)
         old = site.state
         self.engine.vm.threads.stop_the_world(lambda: write_code(site.address, data), "patch")
         site.state, site.entries = state, entries
@@ -287,3 +331,17 @@ class InlineCaches:
         for site in self.sites:
             states[site.state] += 1
         return {"inline caches": states, "ic misses": self.misses, "ic patches": self.patches}
+
+
+def region_registers(kind: str, locations) -> Registers:
+    """The Registers of a region from its `anyregcc` patchpoint's stack-map locations:
+    the result, then the arguments (the receiver, and set_field's value).  ValueError if
+    LLVM left one outside a register (the unit then fails to compile: stage stackmaps)."""
+    names = []
+    for location in locations:
+        if location.kind != LocationKind.REGISTER:
+            raise ValueError(f"inline cache operand not in a register: {location.text()}")
+        names.append(register_name(location.dwarf_reg))
+    if kind == "set_field":
+        return Registers(names[1], names[2], names[0])
+    return Registers(names[1], None, names[0])

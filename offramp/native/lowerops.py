@@ -309,9 +309,9 @@ def _ccall(lw, block, index, instr):
 
 
 def _inline_cache(lw, block, index, instr, extern):
-    """A CCALL of a cached helper (native/inline_cache.py): the patch region, called with
-    the receiver (and the stored value) as C arguments; when it answers MISS, the helper
-    through the runtime (`ic_miss`), with the stack map a CCALL has."""
+    """A CCALL of a cached helper (native/inline_cache.py): the patch region (anyregcc:
+    its operands and result in registers the stack map names); when it answers MISS,
+    the helper through the runtime (`ic_miss`), with the stack map a CCALL has."""
     args, params = instr.arg("args"), extern.sig.params
     passed = [lw.as_i64(lw.value(a, t), t) for i, (a, t) in enumerate(zip(args, params))
               if i != 1]                                   # not the name: the region knows it
@@ -320,7 +320,7 @@ def _inline_cache(lw, block, index, instr, extern):
                              instr.line))
     lw.declare("declare i64 @llvm.experimental.patchpoint.i64(i64, i32, ptr, i32, ...)")
     region, missed = lw.tmp("ic"), lw.tmp()
-    lw.emit(f"{region} = call i64 (i64, i32, ptr, i32, ...) "
+    lw.emit(f"{region} = call anyregcc i64 (i64, i32, ptr, i32, ...) "
             f"@llvm.experimental.patchpoint.i64(i64 {IC_ID_BASE + ic}, i32 {REGION_BYTES}, "
             f"ptr null, i32 {len(passed)}, {', '.join('i64 ' + p for p in passed)})")
     lw.emit(f"{missed} = icmp eq i64 {region}, {IC_MISS}")
@@ -520,7 +520,9 @@ declare token @llvm.experimental.gc.statepoint.p0(i64, i32, ptr, i32, i32, ...)
 declare i64 @llvm.experimental.gc.result.i64(token)
 declare ptr @llvm.frameaddress.p0(i32)
 """
-EPILOGUE = """attributes #0 = { "frame-pointer"="all" }
+# noredzone: an inline-cache region pushes the scratch registers it saves, so no data may
+# live below the stack pointer.
+EPILOGUE = """attributes #0 = { "frame-pointer"="all" noredzone }
 !0 = !{!"branch_weights", i32 1, i32 1000}
 !1 = !{!"branch_weights", i32 1000, i32 1}
 """
