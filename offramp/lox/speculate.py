@@ -705,7 +705,9 @@ class Speculator:
                 self.guard_shapes(obj, shapes, fields=False)
                 self.emit_direct_call(call, seq[-1], code, method, obj, args)
                 return seq[-1] - i + 1
-        return self.builtin_method_call(profiled, obj, name, call, seq[-1], args) and seq[-1] - i + 1
+        if self.builtin_method_call(profiled, obj, name, call, seq[-1], args):
+            return seq[-1] - i + 1
+        return 0
 
     def builtin_method_call(self, profiled, obj, name, call, index, args) -> bool:
         """`lock.acquire()`, `array.get(i)`: on a receiver always of one built-in kind,

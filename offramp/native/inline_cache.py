@@ -81,7 +81,6 @@ class ICSite:
     registers: Registers | None = None
     state: str = "uninitialized"
     entries: tuple = ()
-    misses: int = 0
     name: str = ""               # the field's, once a miss has found it
 
     def describe(self) -> str:
@@ -273,7 +272,6 @@ class InlineCaches:
         the receiver had it before the helper ran), if any.  Under --ic-stress every
         Nth miss first resets every region to uninitialized."""
         self.misses += 1
-        site.misses += 1
         stress = self.engine.vm.config.ic_stress
         if stress and self.misses % stress == 0:
             self.reset_all()                    # then this miss caches its shape afresh
