@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="every Nth guard, safepoint or call site in native code "
                           "deoptimizes regardless (1: all, 0: off)")
     run.add_argument("--gc-stress", action="store_true",
-                     help="collect at every allocation (slow; for tests)")
+                     help="collect at every allocation and at every deopt exit of native code "
+                          "(slow; for tests)")
     run.add_argument("--handshake-stress", type=_count(0), default=0, metavar="N",
                      help="every Nth poll (function entries and loop back-edges, every "
                           "tier) runs an empty handshake, and every Nth allocation a "

@@ -15,7 +15,7 @@ class Config:
     """Switches that change how the VM runs, never what a program means."""
 
     tier: str = "jit"                 # interp | jit | eager
-    gc_stress: bool = False           # collect at every allocation
+    gc_stress: bool = False           # collect at every allocation and native deopt exit
     deopt_stress: int = 0             # every Nth deopt-capable native site deopts (0: off)
     ic_stress: int = 0                # every Nth inline-cache miss resets every cache to
                                       # uninitialized (0: off)

@@ -72,9 +72,8 @@ from dataclasses import replace
 
 from ..heap import HeapError, ObjKind
 from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_KIND_MASK, HEADER_LOW_MASK,
-                           HEADER_OFFSET,
-                           HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK, HEADER_SIZE_SHIFT,
-                           INSTANCE_FIELDS, VALUES_SLOTS)
+                           HEADER_OFFSET, HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK,
+                           HEADER_SIZE_SHIFT, INSTANCE_FIELDS, VALUES_SLOTS)
 from ..ir import tagref
 from ..ir.analysis import dominators_in_order, reachable_from
 from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
@@ -727,7 +726,7 @@ class Speculator:
         kind_id = self.emit("AND", I64, header, Imm(HEADER_KIND_MASK), hint="kind")
         self.guard(self.emit("EQ", I64, kind_id, Imm(kind.value), hint="iskind"), what)
         self.emit_direct_call(call, index, code, native, obj, args)
-        return 1
+        return True
 
     def super_call(self, instrs, i, profiled) -> int:
         """`super.m(args)` with one superclass: call its method m directly."""

@@ -324,10 +324,8 @@ def _inline_cache(lw, block, index, instr, extern):
             f"@llvm.experimental.patchpoint.i64(i64 {IC_ID_BASE + ic}, i32 {REGION_BYTES}, "
             f"ptr null, i32 {len(passed)}, {', '.join('i64 ' + p for p in passed)})")
     lw.emit(f"{missed} = icmp eq i64 {region}, {IC_MISS}")
-    hit, miss, joined = lw.label("ic_hit"), lw.label("ic_miss"), lw.label("ic_joined")
-    lw.emit(f"br i1 {missed}, label %{miss}, label %{hit}, !prof !0")
-    lw.start_block(hit)
-    lw.emit(f"br label %{joined}")
+    hit, miss, joined = lw.current_label, lw.label("ic_miss"), lw.label("ic_joined")
+    lw.emit(f"br i1 {missed}, label %{miss}, label %{joined}, !prof !0")
     lw.start_block(miss)
     buf = _fill_buffer(lw, args, params)
     recorded, site, _ = _statepoint_values(lw, block, index, instr, "ccall")
