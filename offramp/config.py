@@ -19,6 +19,8 @@ class Config:
     deopt_stress: int = 0             # every Nth deopt-capable native site deopts (0: off)
     ic_stress: int = 0                # every Nth inline-cache miss resets every cache to
                                       # uninitialized (0: off)
+    assumption_stress: int = 0        # every Nth runtime entry of native code breaks every
+                                      # assumption compiled code holds (0: off)
     handshake_stress: int = 0         # every Nth poll (every tier) runs an empty handshake
                                       # and every Nth allocation a stop-the-world GC (0: off)
     # False compiles the native back-edge polls (SAFEPOINT) out, to measure what they cost

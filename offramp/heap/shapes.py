@@ -52,6 +52,9 @@ class ShapeTable:
         self.by_id = [None]         # id 0 is "no shape"
         self._free_ids = []
         self.roots = {}             # class address -> root Shape
+        # fn(class address, name word), called when a field name first appears in a
+        # class's tree (before any instance has it): what a client watches.
+        self.on_new_name = None
 
     def __getitem__(self, shape_id: int) -> Shape:
         """The shape with this id (KeyError when none)."""
@@ -89,6 +92,8 @@ class ShapeTable:
                           shape.class_addr)
             self.by_id[child.id] = child
             shape.transitions[name] = child
+            if name not in root.tree_names and self.on_new_name is not None:
+                self.on_new_name(shape.class_addr, name)
             root.tree_names.add(name)
             root.tree_ids.append(child.id)
             if len(child.names) > root.max_fields:

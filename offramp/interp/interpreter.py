@@ -211,7 +211,7 @@ class Interpreter:
         """Call the current version of `function` (a name or Function) and run to its return."""
         func = self.module.functions[function] if isinstance(function, str) else function
         base = len(thread.frames)
-        self._push(thread, self.new_frame(func.current, list(args)))
+        self._push(thread, self.new_frame(func.interpretable, list(args)))
         return self.run(thread, base)
 
     def _push(self, thread, frame, poll=True):
@@ -243,7 +243,7 @@ class Interpreter:
                     if entered:
                         self._deliver(frame, (entered[1],) if callee.sig.results else ())
                     else:
-                        self._push(thread, self.new_frame(callee.current, r[2]))
+                        self._push(thread, self.new_frame(callee.interpretable, r[2]))
                 elif tag == RET:
                     frames.pop()
                     if len(frames) == base:

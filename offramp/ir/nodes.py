@@ -230,12 +230,17 @@ class FunctionVersion:
     `unsafe` marks a version allowed to use the unsafe operations of `ops` (forging
     references or raw pointers, memory access through them): written `UNSAFE` in its
     `.funcdef` header, required by the verifier wherever one is used.
+    `assumptions` are the keys of what the version takes for granted without checking
+    (runtime/assumptions.py): such a version runs only as native code, whose frames the
+    VM can make leave it when one breaks.  They are the runtime's (client objects), not
+    part of the IR's meaning: the text format does not carry them, equality ignores them.
     """
 
     func: str
     name: str
     blocks: list = field(default_factory=list)
     unsafe: bool = False
+    assumptions: frozenset = field(default=frozenset(), compare=False)
     # label -> position in `blocks`, rebuilt when a block has moved (labels are unique, so
     # a block found at its recorded position is the one): `block()` in constant time.
     _positions: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -267,6 +272,15 @@ class Function:
         if not self.versions:
             raise LookupError(f"@{self.name} is declared but has no version")
         return self.versions[-1]
+
+    @property
+    def interpretable(self) -> FunctionVersion:
+        """The version the interpreter runs for new calls: the newest that relies on no
+        assumption (nothing could make an interpreter frame leave one that broke)."""
+        for version in reversed(self.versions):
+            if not version.assumptions:
+                return version
+        return self.current
 
     def version(self, name: str) -> FunctionVersion:
         """The version called `name`."""

@@ -30,6 +30,7 @@ from ..ir.builder import ModuleBuilder, dest
 from ..ir.nodes import Imm, Sym, Var
 from ..ir.types import I1, I64, PTR, TAGREF64, VOID, FuncRefType
 from . import ast
+from .assumptions import watch_global
 from .ast import FunctionKind
 from .locks import FAST_PATHS as LOCK_FAST_PATHS, build_lock_native
 from .natives import NATIVES
@@ -75,6 +76,7 @@ HELPERS = {
     "lox.print": (TR, None, False),
     "lox.get_global": ((PTR, PTR), TAGREF64, False),
     "lox.set_global": ((PTR, PTR, TAGREF64), None, False),
+    "lox.define_global": ((PTR, TAGREF64), None, False),
     "lox.box_new": (TR, TAGREF64, False), "lox.box_get": (TR, TAGREF64, False),
     "lox.box_set": (TR2, None, False),
     "lox.upvalue": ((TAGREF64, I64), TAGREF64, False),
@@ -177,6 +179,7 @@ class ModuleCodegen:
         if g is None:
             g = self.program.globals[name] = f"lox.global.{name}"
             self.mb.global_cell(g, TAGREF64)
+            self.mb.global_cell(watch_global(name), I64)   # assumptions.py
         return Sym(g)
 
     def function(self, node: ast.FunctionNode) -> CodeInfo:
@@ -396,7 +399,7 @@ class FunctionCodegen:
 
     def define(self, target, value):
         if isinstance(target, ast.GlobalBinding):
-            self.emit("STORE", TAGREF64, self.mcg.global_var(target.name), 0, value)
+            self.ccall("lox.define_global", self.mcg.global_var(target.name), value)
         else:
             self.declare(target, value)
 

@@ -21,8 +21,11 @@ For a Lox function, or an OSR entry clone of one:
    natives are not inlined, so `deoptHere()` keeps its own frame, except a Lock's acquire
    and release, whose biased fast path is the point), fold, remove
    redundancy and dead code, share frame states;
-4. append the result to the function's versions (frames and calls find it there;
-   it becomes current) and count it in `runtime.stats` for `--stats`.
+4. register the assumptions the result relies on — its own and those of every callee
+   version made for it (inlined code assumes what its speculation assumed) — with the
+   VM (runtime/assumptions.py: a broken one drops the version), append the result to
+   the function's versions (frames and calls find it there; it becomes current; the
+   interpreter runs it only if it assumes nothing) and count it in `runtime.stats`.
 The runtime library's IR functions (natives, `lox.rt.*`) are compiled as they are.
 """
 from ..ir.nodes import Sym
@@ -68,6 +71,9 @@ def make_optimizer(runtime, verify_passes: bool = False):
                            inline=lambda call, callee: should_inline(callee, produced, failed),
                            callee_version=lambda callee: callees.get(callee))
         produced.add(id(version))
+        # What the callees made here assumed, the caller assumes too (when inlined).
+        version.assumptions = speculated.assumptions.union(
+            *(c.assumptions for c in callees.values() if c is not None))
         record(runtime.stats, counts, count_sites(speculated))
         return version
 
@@ -75,6 +81,7 @@ def make_optimizer(runtime, verify_passes: bool = False):
         if function.name.startswith(LIBRARY_PREFIXES):
             return function.current
         version = build(vm, function, failed_anywhere(runtime), {}, 0)
+        vm.assumptions.depend(version, version.assumptions)
         function.versions.append(version)
         return version
 

@@ -19,6 +19,7 @@ from ..heap.objects import LOCK_REVOKED
 from ..runtime.vm import VM
 from ..trace import Tracer
 from .allocation import buffer_classes
+from .assumptions import LoxAssumptions
 from .bytecode import MAX_UPVALUES
 from .codegen import RETURN_THIS
 from .natives import NATIVES
@@ -97,6 +98,7 @@ class LoxRuntime:
         self.failed_sites = {}
         self.stats = {}
         self.heap.add_root_provider(self._roots)
+        self.assumptions = LoxAssumptions(self)
         self._load()
         if config.tier != "interp":
             from .optimizer import make_optimizer
@@ -188,6 +190,7 @@ class LoxRuntime:
             "lox.equal": self.equal, "lox.not_equal": self.not_equal,
             "lox.truthy": self.truthy, "lox.print": self.print,
             "lox.get_global": self.get_global, "lox.set_global": self.set_global,
+            "lox.define_global": self.define_global,
             "lox.box_new": lambda v: self.heap.new_box(v),
             "lox.box_get": lambda b: self.heap.box_get(b),
             "lox.box_set": lambda b, v: self.heap.box_set(b, v),
@@ -333,6 +336,11 @@ class LoxRuntime:
         if self.heap.load64(cell) == tagref.UNDEFINED:
             raise GuestError(f"Undefined variable '{self._name(name_cell)}'.")
         self.heap.store64(cell, value)
+        self.assumptions.written(cell)
+
+    def define_global(self, cell, value):
+        self.heap.store64(cell, value)
+        self.assumptions.written(cell)
 
     def _name(self, name_cell) -> str:
         return self.heap.string_text(self.heap.load64(name_cell))

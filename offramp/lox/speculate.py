@@ -55,12 +55,19 @@ site may be, e.g. a guard for the two shapes the site has seen since).
 | get_property get_method        | shapes, field in one slot  | ref, shape ids   | LOAD fields                |
 | set_property                   | shapes, field in one slot  | ref, shape ids   | LOAD fields, STORE         |
 | set_property (adds a field)    | one shape, known transition| ref, shape id    | STORE slot, STORE header   |
+| get_method + call              | one class K, no field M ** | ref, kind, class | CALL @M (M, obj, args)     |
 | get_method + call              | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
 | get_method + call              | one built-in kind (Lock..) | ref, kind id     | CALL @native (N, obj, args)|
 | get_super + call               | superclass one class K     | superclass == K  | CALL @M (M, this, args)    |
+| call of a global holding C/K   | always **                  | -                | as below                   |
 | call                           | one closure C              | callee == C      | CALL @C (C, nil, args)     |
 | call                           | one class K                | callee == K      | instantiate, CALL @init    |
-* none once the global is defined: Lox never undefines a global.
+* none once the global is defined: Lox never undefines a global.  A global that code
+  assumes keeps its value (below) is assigned by the helper; other stores are guarded by
+  the global's watch word.
+** an assumption (lox/assumptions.py), not a guard: the version records its key, and a
+  write breaking it drops the version (runtime/assumptions.py).  Keys already broken are
+  never assumed again.
 
 Heap words a fast path embeds (closures, classes, the classes of speculated shapes, which
 keep the shape ids' meaning) are rooted through `LoxRuntime.embed`.  A closure or class
@@ -73,7 +80,8 @@ from dataclasses import replace
 from ..heap import HeapError, ObjKind
 from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_KIND_MASK, HEADER_LOW_MASK,
                            HEADER_OFFSET, HEADER_SHAPE_SHIFT, HEADER_SIZE_MASK,
-                           HEADER_SIZE_SHIFT, INSTANCE_FIELDS, VALUES_SLOTS)
+                           HEADER_SIZE_SHIFT, INSTANCE_FIELDS, INSTANCE_KLASS,
+                           VALUES_SLOTS)
 from ..ir import tagref
 from ..ir.analysis import dominators_in_order, reachable_from
 from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
@@ -81,6 +89,7 @@ from ..ir.types import DOUBLE, I1, I64, TAGREF64
 from ..opt.osr import held_by
 from ..opt.rewrite import NameSupply, Substitution, remove_unreachable, successors
 from .allocation import instance_allocator
+from .assumptions import GLOBAL_PREFIX, watch_global
 from .codegen import RETURN_THIS
 
 MONOMORPHIC = 0.95      # share of a site's samples one class must have
@@ -163,6 +172,8 @@ class Speculator:
         self.uses = self.baseline_code.use_counts()
         self.states = {}
         self._globals_now = None
+        self._definers = None
+        self.assumed = set()       # keys of the assumptions made (runtime/assumptions.py)
         self.block = None
         self.where = None
         self.line = None
@@ -202,6 +213,7 @@ class Speculator:
             ends[label] = self.facts
         self.subst.apply(out)
         remove_unreachable(out)     # what only the never-reached code led to
+        out.assumptions = frozenset(self.assumed)
         return out
 
     def unreached(self) -> set:
@@ -581,12 +593,61 @@ class Speculator:
 
     def set_global(self, instrs, i, profiled) -> int:
         cell, _, value = instrs[i].arg("args")
+        if not self.store_unwatched(cell):
+            return 0
         if not self.defined_now(cell):
             old = self.emit("LOAD", TAGREF64, cell, 0, hint="old")
             self.guard(self.emit("NE", TAGREF64, old, UNDEFINED, hint="defined"),
                        "undefined variable")
         self.emit("STORE", TAGREF64, cell, 0, value)
         return 1
+
+    def define_global(self, instrs, i, profiled) -> int:
+        cell, value = instrs[i].arg("args")
+        if not self.store_unwatched(cell):
+            return 0
+        self.emit("STORE", TAGREF64, cell, 0, value)
+        return 1
+
+    def store_unwatched(self, cell) -> bool:
+        """Before a plain STORE to a global: a guard that nothing assumes the global
+        keeps its value (its watch word is clear, lox/assumptions.py).  False when
+        something does now: the helper, which breaks the assumption, stays."""
+        if not (isinstance(cell, Sym) and cell.name.startswith(GLOBAL_PREFIX)):
+            return True
+        if self.runtime.assumptions.is_watched(cell.name):
+            return False
+        name = cell.name[len(GLOBAL_PREFIX):]
+        if self.runtime.vm.assumptions.holds(("global", name)):
+            watch = self.emit("LOAD", I64, Sym(watch_global(name)), 0, hint="watch")
+            self.guard(self.emit("EQ", I64, watch, Imm(0), hint="unwatched"),
+                       "global watched")
+        return True
+
+    def constant_callee(self, callee):
+        """The function or class a call's callee is, when it was read from a global that
+        compiled code may assume keeps it (the assumption is then made), else None."""
+        if not (self.guarded and isinstance(callee, Var)):
+            return None
+        definer = self.definer(callee.name)
+        if definer is None or definer.op != "CCALL" or \
+                definer.arg("callee") != "lox.get_global":
+            return None
+        cell = definer.arg("args")[0]
+        found = self.runtime.assumptions.constant_global(cell.name) \
+            if isinstance(cell, Sym) else None
+        if found is None:
+            return None
+        key, word = found
+        self.assumed.add(key)
+        return word
+
+    def definer(self, name: str):
+        """The source instruction defining SSA name `name`, or None (a block parameter)."""
+        if self._definers is None:
+            self._definers = {r: instr for b in self.source.blocks for instr in b.instrs
+                              for r in instr.results}
+        return self._definers.get(name)
 
     def defined_now(self, cell) -> bool:
         """Whether the global whose cell this is has been defined: Lox never undefines a
@@ -694,6 +755,8 @@ class Speculator:
             return 0
         call = instrs[seq[-1]]
         args = call.arg("args")[2:]
+        if self.class_method_call(profiled, obj, name, call, seq[-1], args):
+            return seq[-1] - i + 1
         for shapes in self.shapes_of(profiled, obj):
             if any(name in shape.slot_of for shape in shapes):
                 continue
@@ -707,6 +770,37 @@ class Speculator:
         if self.builtin_method_call(profiled, obj, name, call, seq[-1], args):
             return seq[-1] - i + 1
         return 0
+
+    def class_method_call(self, profiled, obj, name, call, index, args) -> bool:
+        """`obj.m(args)` on instances of one class K that no instance has ever had a field
+        m in: check the class (whatever shape the instance has) and assume no field
+        shadows K's method m; call it directly."""
+        if not self.guarded:
+            return False
+        for shapes in self.shapes_of(profiled, obj):
+            classes = {shape.class_addr for shape in shapes}
+            if len(classes) != 1:
+                continue
+            cls = tagref.from_ref(classes.pop())
+            found = self.method_code(cls, name, len(args))
+            key = self.runtime.assumptions.unshadowed_method(cls, name)
+            if found is None or key is None:
+                continue
+            self.assumed.add(key)
+            self.runtime.embed(cls)
+            what = "not an instance of the class"
+            self.guard(self.emit("TR64_IS_REF", obj, hint="isref"), what)
+            ref = self.emit("TR64_TO_REF", obj, hint="obj")
+            header = self.emit("LOAD", I64, ref, HEADER_OFFSET, hint="header")
+            kind = self.emit("AND", I64, header, Imm(HEADER_KIND_MASK), hint="kind")
+            self.guard(self.emit("EQ", I64, kind, Imm(ObjKind.INSTANCE.value), hint="isinst"),
+                       what)
+            klass = self.emit("LOAD", TAGREF64, ref, INSTANCE_KLASS, hint="class")
+            self.guard(self.emit("EQ", TAGREF64, klass, Imm(cls), hint="isclass"), what)
+            method, code = found
+            self.emit_direct_call(call, index, code, method, obj, args)
+            return True
+        return False
 
     def builtin_method_call(self, profiled, obj, name, call, index, args) -> bool:
         """`lock.acquire()`, `array.get(i)`: on a receiver always of one built-in kind,
@@ -795,22 +889,27 @@ class Speculator:
             return 0
         call = instrs[seq[-1]]
         args = call.arg("args")[2:]
-        closure = self.identity(profiled, callee, ObjKind.CLOSURE)
+        constant = self.constant_callee(callee)
+        closure = self.identity(profiled, callee, ObjKind.CLOSURE) if constant is None \
+            else constant if self.heap.kind_of(constant) is ObjKind.CLOSURE else None
         if closure is not None:
             code = self.code_of(closure, len(args))
             if code is None:
                 return 0
-            self.guard(self.emit("EQ", TAGREF64, callee, Imm(closure), hint="iscallee"),
-                       "not the closure")
+            if closure != constant:
+                self.guard(self.emit("EQ", TAGREF64, callee, Imm(closure), hint="iscallee"),
+                           "not the closure")
             self.emit_direct_call(call, seq[-1], code, closure, NIL, args)
             return 4
-        cls = self.identity(profiled, callee, ObjKind.CLASS)
+        cls = self.identity(profiled, callee, ObjKind.CLASS) if constant is None \
+            else constant if self.heap.kind_of(constant) is ObjKind.CLASS else None
         if cls is not None and "lox.instantiate" in self.module.externs:
-            return self.construct(instrs, seq, callee, cls, args)
+            return self.construct(instrs, seq, callee, cls, args, checked=cls == constant)
         return 0
 
-    def construct(self, instrs, seq, callee, cls, args) -> int:
-        """`K(args)`: a new instance, then K's init (if any) called directly."""
+    def construct(self, instrs, seq, callee, cls, args, checked: bool = False) -> int:
+        """`K(args)`: a new instance, then K's init (if any) called directly (`checked`:
+        the callee is K by an assumption, no guard)."""
         heap, rt = self.heap, self.runtime
         init = heap.class_find_method(cls, rt.init_name)
         if init is None:
@@ -827,8 +926,9 @@ class Speculator:
             rt.embed(init)
         rt.embed(cls)
         code_i, closure_i, this_i, call_i = (instrs[k] for k in seq)
-        self.guard(self.emit("EQ", TAGREF64, callee, Imm(cls), hint="iscallee"),
-                   "not the class")
+        if not checked:
+            self.guard(self.emit("EQ", TAGREF64, callee, Imm(cls), hint="iscallee"),
+                       "not the class")
         # Deoptimizing in the allocation resumes the baseline waiting in callee_this, with
         # the code and closure callee_code/callee_closure would have given.
         given = ((code_i.results[0], Sym(code_fn.name)), (closure_i.results[0], init_word))

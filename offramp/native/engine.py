@@ -47,6 +47,7 @@ from .lower import COLD_BLOCKS, LinkInfo
 from .sidetable import SideTable, SideTableBuilder, SiteInfo
 from .stages import compile_stage
 from .lowerops import lower_version
+from .trample import TRAMPLE_ID_BASE, region_from_record, write_regions
 from .stackmaps import LocationKind, parse_stackmaps, records_by_function, split_statepoint
 from .stub import (GPR_DWARF, SAVE_AREA_BYTES, STUB_SYMBOL, XMM_BASE_DWARF, XMM_SAVE_OFFSET,
                    stub_module_asm)
@@ -115,6 +116,8 @@ class NativeCode:
         self.size = size
         self.table = table
         self.raw_stackmap_bytes = raw_stackmap_bytes
+        self.invalid = False         # set once: no call enters it, its frames leave lazily
+        self.trample_regions = ()    # its status reads (trample.py)
         func = engine.vm.module.functions[version.func]
         self.sig = func.sig
         restype = ctype_of(func.sig.results[0]) if func.sig.results else None
@@ -215,6 +218,7 @@ class NativeEngine:
         self.deopts = {}
         self.stats_compiled = 0
         self.invalidations = 0        # compiled units made invalid (their frames leave lazily)
+        self.trampled_regions = 0     # status reads of invalid units rewritten (trample.py)
         self._callback = ENTRY_CALLBACK(self._runtime_entry)
         self._install_stub()
         vm.heap.set_mark_loop(NativeMarkLoop(vm.heap))
@@ -311,13 +315,12 @@ class NativeEngine:
     def set_watchpoint(self, wpid: int, enabled: bool) -> None:
         ctypes.memmove(self.watchpoint_address(wpid), ctypes.byref(WORD(int(enabled))), 8)
 
-    def link_info(self, invalid_word, resumes_in=None) -> LinkInfo:
+    def link_info(self, resumes_in=None) -> LinkInfo:
         return LinkInfo(global_addresses=self.vm.global_addresses,
                         function_id=self.function_id, helper_index=self.helper_index,
                         cells_base=ctypes.addressof(self.cells),
                         watchpoint_address=self.watchpoint_address,
                         symbol_value=self.vm.interp.symbol_value,
-                        invalid_address=ctypes.addressof(invalid_word),
                         deopt_stress=self.vm.config.deopt_stress,
                         loop_polls=self.vm.config.loop_polls,
                         version_types=self._interpreted_types,
@@ -349,10 +352,9 @@ class NativeEngine:
         with compile_stage("size", self.vm.config.fail_compile_stage):
             self.check_size(version)
         symbol = f"n{len(self.codes)}.{version.func}.{version.name}".replace("-", "_")
-        invalid = WORD(0)
         fail = self.vm.config.fail_compile_stage
         with compile_stage("lower", fail):
-            lowered = lower_version(self.module, version, self.link_info(invalid, resumes_in),
+            lowered = lower_version(self.module, version, self.link_info(resumes_in),
                                     symbol)
         if self.vm.config.dump_ir:
             self.dump(version, symbol, lowered.text)
@@ -362,10 +364,11 @@ class NativeEngine:
             size = compiled.function_size(symbol)
         with compile_stage("stackmaps", fail):
             raw = compiled.section(".llvm_stackmaps") or b""
-            encoded, regions = self._side_table(lowered, raw)
+            encoded, regions, trample_regions = self._side_table(lowered, raw, address)
             table = SideTable(encoded, address)
         code = NativeCode(self, version, symbol, compiled, address, size, table, len(raw))
-        code.invalid = invalid
+        code.trample_regions = trample_regions
+        write_regions(trample_regions, trampled=False)
         code.inline_caches = self.inline_caches.add_unit(code, lowered.inline_caches, regions)
         bisect.insort(self.code_ranges, (address, address + code.size, len(self.codes)))
         self.codes.append(code)
@@ -383,15 +386,20 @@ class NativeEngine:
                      f"; unit {symbol}: LLVM IR\n{llvm_text}\n")
 
     @staticmethod
-    def _side_table(lowered, raw: bytes) -> tuple:
+    def _side_table(lowered, raw: bytes, address: int) -> tuple:
         """Encode what each stack-map record means, keyed by its return-address offset;
-        and the offsets of the unit's inline-cache regions (records of their own ids)."""
-        builder, regions = SideTableBuilder(), {}
+        the offsets of the unit's inline-cache regions and its trample regions (records
+        of their own ids)."""
+        builder, regions, trample_regions = SideTableBuilder(), {}, []
         if not raw:
-            return builder.build(), regions
+            return builder.build(), regions, trample_regions
         stackmap = parse_stackmaps(raw)
         for _, records in records_by_function(stackmap):
             for record in records:
+                if record.patchpoint_id >= TRAMPLE_ID_BASE:
+                    trample_regions.append(region_from_record(
+                        address + record.instruction_offset, record.locations))
+                    continue
                 if record.patchpoint_id >= IC_ID_BASE:
                     index = record.patchpoint_id - IC_ID_BASE
                     kind = lowered.inline_caches[index][0]
@@ -408,7 +416,7 @@ class NativeEngine:
                           else None)
                 builder.add_site(offset, SiteInfo(desc.kind, desc.reason, desc.frames,
                                                   tuple(locations[:nstate]), gc, result))
-        return builder.build(), regions
+        return builder.build(), regions, trample_regions
 
     def code_at(self, address: int):
         """The compiled code holding this address (a return address into it), or None."""
@@ -438,32 +446,25 @@ class NativeEngine:
         self.cells[self.function_id(func_name)] = 0
 
     def invalidate(self, code: NativeCode) -> None:
-        """Invalid code: no new calls enter it, and its running frames leave lazily, each
-        at its next post-call check or safepoint poll."""
-        if not code.invalid.value:
-            self.invalidations += 1
-            self.vm.tracer.emit("tier", f"invalidated @{code.version.func} VERSION "
-                                        f"%{code.version.name}: no new call enters it, its "
-                                        f"running frames leave lazily")
-        code.invalid.value = 1
+        """Invalid code: no new call enters it (its entry cell is cleared), and its
+        running activations, in every thread, leave lazily at their next call return or
+        poll: its status reads are trampled (trample.py) with the world stopped."""
+        if code.invalid:
+            return
+        self.invalidations += 1
+        self.vm.tracer.emit("tier", f"invalidated @{code.version.func} VERSION "
+                                    f"%{code.version.name}: no new call enters it, its "
+                                    f"running frames leave lazily "
+                                    f"({len(code.trample_regions)} regions trampled)")
+        code.invalid = True
         fid = self.function_id(code.version.func)
-        if self.cells[fid] == code.address:
-            self.cells[fid] = 0
-        self.refresh_lazy_status()
 
-    def refresh_lazy_status(self) -> None:
-        """Count, in every thread, the running native frames that must leave lazily (one
-        walk of each stack, at an invalidation or a deoptHere) and keep each thread's
-        status word (and poll word) set while any remains; each lazy deopt then counts one
-        down (`_left_lazily`).  Another thread's stack is walked by a handshake: it may
-        run native code in parallel, until it is stopped at a poll."""
-        current = getattr(self._local, "nt", None)
-        for nt in list(self.native_threads):
-            if nt is current or nt.owner is None:
-                self._refresh_lazy(nt)
-            else:
-                self.vm.threads.handshake(nt.owner, lambda _, nt=nt: self._refresh_lazy(nt),
-                                          "deopt")
+        def trample():
+            if self.cells[fid] == code.address:
+                self.cells[fid] = 0
+            write_regions(code.trample_regions, trampled=True)
+        self.vm.threads.stop_the_world(trample, "deopt")
+        self.trampled_regions += len(code.trample_regions)
 
     def _refresh_lazy(self, nt: NativeThread) -> None:
         tb = nt.block
@@ -472,18 +473,19 @@ class NativeEngine:
         target = tb[OFFSET["deopt_target"] // 8]
         running = list(self._running_native_frames(nt))
         self.lazy_frames_walked += len(running)
-        nt.lazy_pending = sum(
-            1 for site, bp in running
-            if self.code_at(site.address).invalid.value or bp == target)
+        nt.lazy_pending = sum(1 for _, bp in running if bp == target)
         self._set_lazy_status(nt)
 
     def _left_lazily(self, frame_address: int) -> None:
-        """A frame that had to leave lazily has left: no stack walk (deep recursion that
-        unwinds through invalid code deoptimizes once per frame)."""
+        """A frame that had to leave lazily has left: no stack walk.  Only the frame
+        deoptHere marked is counted (a frame of invalid code leaves by its trampled
+        status reads, which need no bookkeeping: deep recursion that unwinds through
+        invalid code deoptimizes once per frame)."""
         nt = self.current
         tb = nt.block
-        if tb[OFFSET["deopt_target"] // 8] == frame_address:
-            tb[OFFSET["deopt_target"] // 8] = 0   # a later frame may get the same address
+        if tb[OFFSET["deopt_target"] // 8] != frame_address:
+            return
+        tb[OFFSET["deopt_target"] // 8] = 0   # a later frame may get the same address
         nt.lazy_pending = max(0, nt.lazy_pending - 1)
         self._set_lazy_status(nt)
 
@@ -578,6 +580,7 @@ class NativeEngine:
         nt.transitions.append(("exit", save_ptr, int(kind == DEOPT_REQUEST)))
         threads.back_from_native(lambda: self._argument_roots(request, save_ptr), nt.owner)
         try:
+            self.vm.assumptions.stress_point()
             buffer = WORD.from_address(save_ptr + SAVE_RDX).value
             if kind == HELPER_REQUEST:
                 return self.helper_servers[request >> PAYLOAD_SHIFT](buffer)
@@ -928,6 +931,7 @@ class NativeEngine:
     def stats(self) -> dict:
         return {"compiled versions": self.stats_compiled,
                 "invalidated versions": self.invalidations,
+                "trampled regions": self.trampled_regions,
                 "native sites": sum(len(c.table) for c in self.codes),
                 "stack map bytes": sum(c.raw_stackmap_bytes for c in self.codes),
                 "side table bytes": sum(c.table.nbytes for c in self.codes),

@@ -32,8 +32,6 @@ instruction fetches after the write.
 """
 from __future__ import annotations
 
-import ctypes
-import mmap
 from dataclasses import dataclass, field
 
 import iced_x86 as ix
@@ -41,6 +39,7 @@ import iced_x86 as ix
 from ..heap import ObjKind
 from ..heap.layout import HEADER_OFFSET, HEADER_SHAPE_SHIFT, INSTANCE_FIELDS, VALUES_SLOTS
 from ..ir import tagref
+from .patching import write_code
 from .stackmaps import LocationKind, register_name
 
 MISS = tagref.UNDEFINED          # never the value of a field: the region's "ask the runtime"
@@ -216,30 +215,6 @@ def decode_region(data: bytes, address: int) -> list:
     return lines
 
 
-# --- writing code ----------------------------------------------------------------------------
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-PROT_RX = mmap.PROT_READ | mmap.PROT_EXEC
-PROT_RWX = PROT_RX | mmap.PROT_WRITE
-
-
-def write_code(address: int, data: bytes) -> None:
-    """Write machine code over executable memory: its pages writable only meanwhile."""
-    page = address & ~(mmap.PAGESIZE - 1)
-    length = address + len(data) - page
-    _protect(page, length, PROT_RWX)
-    try:
-        ctypes.memmove(address, data, len(data))
-    finally:
-        _protect(page, length, PROT_RX)
-
-
-def _protect(page: int, length: int, prot: int) -> None:
-    if _libc.mprotect(page, length, prot) != 0:
-        raise OSError(ctypes.get_errno(), "mprotect of native code failed")
-
-
 # --- the caches of a VM ----------------------------------------------------------------------
 
 @dataclass
@@ -315,7 +290,7 @@ class InlineCaches:
     def reset_all(self) -> None:
         """--ic-stress: every region of code still in use back to uninitialized."""
         for site in self.sites:
-            if site.state != "uninitialized" and not site.code.invalid.value:
+            if site.state != "uninitialized" and not site.code.invalid:
                 self.patch(site, "uninitialized", ())
 
     def roots(self):

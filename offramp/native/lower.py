@@ -31,7 +31,9 @@ from ..ir.nodes import FrameState, Imm, Var
 from ..ir.types import TAGREF64, DoubleType, IntType, RefType, TagRef64Type, VoidType, is_traced
 from .sidetable import FrameDesc
 from .stub import STUB_SYMBOL
-from .threadblock import OFFSET, REQUEST, STATUS_ERROR
+from .threadblock import OFFSET, REQUEST, STATUS_ERROR, STATUS_MASK, STATUS_TRAMPLED
+from .trample import REGION_BYTES as TRAMPLE_BYTES
+from .trample import TRAMPLE_ID_BASE
 
 MAX_RECORD_LOCATIONS = 0xFFFF
 """A stack-map record counts its locations in 16 bits (format v3): a site with more values
@@ -136,7 +138,7 @@ class LinkInfo:
     """Addresses and numbering the lowering embeds (supplied by the engine)."""
 
     def __init__(self, *, global_addresses, function_id, helper_index, cells_base,
-                 watchpoint_address, symbol_value, invalid_address, deopt_stress=0,
+                 watchpoint_address, symbol_value, deopt_stress=0,
                  version_types=None, max_frames=10_000, resumes_in=None, loop_polls=True):
         self.global_addresses = global_addresses
         self.function_id = function_id          # fn(name) -> int
@@ -144,7 +146,6 @@ class LinkInfo:
         self.cells_base = cells_base
         self.watchpoint_address = watchpoint_address  # fn(id) -> address of its flag word
         self.symbol_value = symbol_value        # fn(name) -> constant value of a .const
-        self.invalid_address = invalid_address  # this code's word: non-zero once invalid
         self.deopt_stress = deopt_stress
         self.loop_polls = loop_polls            # False: SAFEPOINT polls compiled out
         self.max_frames = max_frames            # guest frames before "Stack overflow."
@@ -178,6 +179,7 @@ class Lowering:
         self.counter = 0
         self.sites = []
         self.inline_caches = []
+        self.trample_regions = 0    # status reads through a trample region so far
         self.edges = {}      # target label -> [(edge label, [arg values])]
         self.buffer_words = 1
         self.result_type = self.func.sig.results[0] if self.func.sig.results else None
@@ -432,40 +434,63 @@ class Lowering:
         """After a call: leave if a guest error is unwinding; deoptimize if asked to.
 
         `lazy` is (state, waiting, pending) for the exit taken when this very frame must
-        leave lazily: the runtime marked it by its frame address (deoptHere), or this code
-        was invalidated while the call ran (its invalid word is set).  The runtime keeps
-        the status word set while any such frame remains.
+        leave lazily: the runtime marked it by its frame address (deoptHere), or this
+        code was invalidated — its status reads are trampled (trample.py), so the status
+        read here has STATUS_TRAMPLED set.  The runtime keeps the status word set while
+        a marked frame remains.
         """
-        p = self.thread_word("status")
-        s, c = self.tmp(), self.tmp()
-        self.emit(f"{s} = load i64, ptr {p}")
+        s = self.status_read() if lazy is not None else self.load_status()
+        c = self.tmp()
         self.emit(f"{c} = icmp ne i64 {s}, 0")
         slow, cont = self.label("status"), self.label("cont")
         self.emit(f"br i1 {c}, label %{slow}, label %{cont}, !prof !0")
         self.start_block(slow)
-        is_error = self.tmp()
-        self.emit(f"{is_error} = icmp eq i64 {s}, {STATUS_ERROR}")
         unwind, check = self.label("unwind"), self.label("lazy_check")
-        self.emit(f"br i1 {is_error}, label %{unwind}, label %{check}")
+        self.emit(f"br i1 {self.is_error(s)}, label %{unwind}, label %{check}")
         self.start_block(unwind)
         self.emit(self.zero())
         self.start_block(check)
         if lazy is None:
             self.emit(f"br label %{cont}")
         else:
-            t, mine, inv, invalid, hit = (self.tmp() for _ in range(5))
+            t, mine, hit = self.tmp(), self.tmp(), self.tmp()
             self.emit(f"{t} = load i64, ptr {self.thread_word('deopt_target')}")
             self.emit(f"{mine} = icmp eq i64 {t}, %frame_address")
-            self.emit(f"{inv} = load volatile i64, ptr "
-                      f"inttoptr (i64 {self.link.invalid_address} to ptr)")
-            self.emit(f"{invalid} = icmp ne i64 {inv}, 0")
-            self.emit(f"{hit} = or i1 {mine}, {invalid}")
+            self.emit(f"{hit} = or i1 {mine}, {self.is_trampled(s)}")
             go = self.label("lazy_deopt")
             self.emit(f"br i1 {hit}, label %{go}, label %{cont}")
             self.start_block(go)
             state, waiting, pending = lazy
             self.deopt_exit("lazy", "lazy deopt", state, waiting=waiting, pending=pending)
         self.start_block(cont)
+
+    def load_status(self) -> str:
+        s = self.tmp()
+        self.emit(f"{s} = load i64, ptr {self.thread_word('status')}")
+        return s
+
+    def status_read(self) -> str:
+        """The thread's status word, read through a trample region (trample.py): the
+        runtime rewrites it to set STATUS_TRAMPLED once this unit is invalid."""
+        self.declare("declare i64 @llvm.experimental.patchpoint.i64(i64, i32, ptr, i32, ...)")
+        s = self.tmp("status")
+        self.emit(f"{s} = call anyregcc i64 (i64, i32, ptr, i32, ...) "
+                  f"@llvm.experimental.patchpoint.i64(i64 {TRAMPLE_ID_BASE + self.trample_regions}, "
+                  f"i32 {TRAMPLE_BYTES}, ptr null, i32 1, ptr %thread)")
+        self.trample_regions += 1
+        return s
+
+    def is_error(self, status: str) -> str:
+        low, err = self.tmp(), self.tmp()
+        self.emit(f"{low} = and i64 {status}, {STATUS_MASK}")
+        self.emit(f"{err} = icmp eq i64 {low}, {STATUS_ERROR}")
+        return err
+
+    def is_trampled(self, status: str) -> str:
+        bit, on = self.tmp(), self.tmp()
+        self.emit(f"{bit} = and i64 {status}, {STATUS_TRAMPLED}")
+        self.emit(f"{on} = icmp ne i64 {bit}, 0")
+        return on
 
     def stress_check(self, make_exit) -> None:
         """Deopt-stress: count this site down and deoptimize when the count reaches zero."""
@@ -568,14 +593,19 @@ class Lowering:
                 values.append((value, ty))
         site = self.new_site(SiteDesc("entry", "entry poll", (), gc_count=len(values)))
         self.statepoint_stub(REQUEST["entry_poll"], self.recorded(values), site_id=site)
-        p = self.thread_word("status")
-        s, c = self.tmp(), self.tmp()
-        self.emit(f"{s} = load i64, ptr {p}")
-        self.emit(f"{c} = icmp eq i64 {s}, {STATUS_ERROR}")
-        unwind = self.label("unwind")
-        self.emit(f"br i1 {c}, label %{unwind}, label %{start}")
+        s = self.status_read()
+        unwind, checked = self.label("unwind"), self.label("entry_checked")
+        self.emit(f"br i1 {self.is_error(s)}, label %{unwind}, label %{checked}")
         self.start_block(unwind)
         self.emit(self.zero())
+        self.start_block(checked)
+        if self.resumed_version() is None:   # no state to leave with: nothing assumed
+            self.emit(f"br label %{start}")
+            return
+        trampled = self.label("entry_trampled")
+        self.emit(f"br i1 {self.is_trampled(s)}, label %{trampled}, label %{start}")
+        self.start_block(trampled)
+        self.entry_deopt(entry)
 
     def entry_deopt(self, entry) -> None:
         """Deoptimize at the entry, into the version this one's frame states resume in

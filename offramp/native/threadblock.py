@@ -48,6 +48,9 @@ OFFSET = {f.name: f.offset for f in FIELDS}
 SIZE_WORDS = sum(f.words for f in FIELDS)
 
 STATUS_OK, STATUS_ERROR, STATUS_LAZY_DEOPT = 0, 1, 2
+# Never stored in the word: a trampled region (trample.py) ORs it into what it reads, so
+# the code after a call of an invalid unit leaves lazily; the low bits keep the status.
+STATUS_TRAMPLED, STATUS_MASK = 8, 7
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,12 +79,14 @@ class HandshakeKind:
 
 HANDSHAKE_KINDS = {k.name: k for k in (
     HandshakeKind("gc", "stop the world for a collection: every stack is scanned for roots"),
-    HandshakeKind("deopt", "leave invalidated code: mark frames of invalid code to leave "
-                           "lazily"),
+    HandshakeKind("deopt", "invalidate code: trample its status reads so that its frames, "
+                           "in every thread, leave lazily (native/trample.py)"),
     HandshakeKind("revoke", "revoke a lock's bias from its owner"),
     HandshakeKind("debug", "stop for a debugger"),
     HandshakeKind("profile", "report the stack to a sampling profiler"),
     HandshakeKind("patch", "rewrite machine code another thread may run (inline caches)"),
+    HandshakeKind("watch", "start watching an assumption: no thread is between its check "
+                           "of a watch word and the write the check guards"),
     HandshakeKind("stress", "an empty operation (--handshake-stress)"),
 )}
 

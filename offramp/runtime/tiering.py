@@ -143,8 +143,9 @@ class TierPolicy:
         """Compile what the client's optimizer makes of `func` and install it for calls;
         None if it cannot be compiled (it stays in the interpreter)."""
         code = self.build(func, install=True)
-        if code is not None:
-            self.native[func.name] = code
+        if code is None or code.invalid:      # an assumption broke while it compiled
+            return None
+        self.native[func.name] = code
         return code
 
     def build(self, func, install: bool, resumes_in=lambda version: None):
@@ -174,11 +175,16 @@ class TierPolicy:
             return self.give_up(func, error)
 
     def compile_version(self, version, install: bool, resumes_in=None):
-        """Verify (with --verify-ir) and compile one version; raises CompileError."""
+        """Verify (with --verify-ir) and compile one version; raises CompileError.  Code
+        of a version whose assumptions broke meanwhile is never installed."""
         if self.vm.config.verify_ir:
             with compile_stage("verify", self.vm.config.fail_compile_stage):
                 verify_version(self.vm.module, version)
-        return self.engine.compile(version, install=install, resumes_in=resumes_in)
+        valid = self.vm.assumptions.valid(version)
+        code = self.engine.compile(version, install=install and valid, resumes_in=resumes_in)
+        if not valid:
+            self.engine.invalidate(code)
+        return code
 
     def note_failure(self, func, error: CompileError, outcome: str) -> None:
         """Count a failed compilation by stage and trace it."""
@@ -212,7 +218,7 @@ class TierPolicy:
         function (at its next call) or loop (at its next entry, by a new clone) is compiled
         again: not a failed speculation, so it costs no recompilation budget.  False if
         there is no such valid code."""
-        if code is None or code.invalid.value:
+        if code is None or code.invalid:
             return False
         self.reoptimized += 1
         self.vm.tracer.emit("tier", f"compiling @{code.version.func} again: {why}")
@@ -241,7 +247,7 @@ class TierPolicy:
             return
         # A failed speculation is cured by recompiling, and invalidated code by a new clone;
         # deoptHere() and deopt-stress leave valid code again and again.
-        curable = kind in SPECULATION_KINDS or code.invalid.value
+        curable = kind in SPECULATION_KINDS or code.invalid
         for frame in frames:
             loops = frame.code.loops_at(frame.pc)
             if not loops:
@@ -264,6 +270,13 @@ class TierPolicy:
         base = func_name.split(".osr.")[0]
         return self.recompiles.get(base, 0) < self.vm.config.max_recompiles
 
+    def drop_version(self, version) -> None:
+        """Retire every native code compiled from `version` (an assumption it relied on
+        broke): its function's calls and its loop's entries compile anew."""
+        for code in list(self.engine.codes):
+            if code.version is version and not code.invalid:
+                self.retire(code, refund=True)
+
     def invalidate(self, func_name: str) -> None:
         """Invalidate the function's native code: calls go back to the interpreter (until it
         is compiled again) and running frames of it deoptimize lazily."""
@@ -279,7 +292,7 @@ class TierPolicy:
         again = key in self.reentering
         self.reentering.discard(key)
         entry = self.osr_codes.get(key)
-        if entry is not None and entry[0] is not None and entry[0].invalid.value:
+        if entry is not None and entry[0] is not None and entry[0].invalid:
             entry = None          # invalidated from outside the policy: a new clone
         fresh = entry is None
         if fresh:

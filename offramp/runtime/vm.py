@@ -18,6 +18,7 @@ from ..interp.interpreter import Interpreter
 from ..ir import tagref
 from ..ir.types import RefType, TagRef64Type
 from ..trace import Tracer
+from .assumptions import Assumptions
 from .threads import Threads
 from .traps import TrapContext
 
@@ -80,6 +81,7 @@ class VM:
         self.interp.thread_block_address = self.threads.block_address
         self.interp.memory.thread_word = self.threads.block_word
         self.optimizer = None
+        self.assumptions = Assumptions(self)
         self.tiers = None
         if self.config.tier != "interp":
             from .tiering import TierPolicy
@@ -161,6 +163,15 @@ class VM:
         if self.tiers is not None:
             self.tiers.on_deopt(code, kind, reason)
             self.tiers.rearm_loops(code, kind, frames)
+
+    def drop_version(self, version) -> None:
+        """A version relying on a broken assumption: no new call runs it (it leaves its
+        function's versions) and its native code is invalidated (running frames leave)."""
+        versions = self.module.functions[version.func].versions
+        if any(v is version for v in versions):
+            versions[:] = [v for v in versions if v is not version]
+        if self.tiers is not None:
+            self.tiers.drop_version(version)
 
     def failed_speculations(self, func_name: str) -> set:
         """Guard reasons that failed in native code of `func_name` (for the optimizer)."""
@@ -263,5 +274,6 @@ class VM:
             "loop iterations": sum(sum(c.loop_counts.values()) for c in codes),
             "deopts by reason": dict(self.interp.deopts),
             **(self.tiers.stats() if self.tiers is not None else {}),
+            **self.assumptions.stats(),
             **{f"heap {k}": v for k, v in self.heap.stats().items()},
         }

@@ -124,7 +124,7 @@ def test_every_collection_stops_the_world():
 
 
 def test_the_kinds_table_names_every_client():
-    assert set(HANDSHAKE_KINDS) == {"gc", "deopt", "revoke", "debug", "profile", "patch",
+    assert set(HANDSHAKE_KINDS) == {"gc", "deopt", "revoke", "debug", "profile", "patch", "watch",
                                     "stress"}
 
 
@@ -146,7 +146,7 @@ print join(t);
 
     def invalidate_hot(target):
         for code in engine.codes:
-            if "hot" in code.version.func and not code.invalid.value:
+            if "hot" in code.version.func and not code.invalid:
                 engine.invalidate(code)
                 invalidated.append(code)
 

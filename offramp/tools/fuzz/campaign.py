@@ -51,8 +51,8 @@ class Kind:
 KINDS = {
     "lox": Kind("lox", ".lox", "offramp.tools.fuzz.lox_gen:generate",
                 "offramp.tools.fuzz.lox_gen:generate_tree",
-                ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress", "ic-stress"),
-                True),
+                ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress", "ic-stress",
+                 "assume-stress"), True),
     "ir": Kind("ir", ".ir", "offramp.tools.fuzz.ir_gen:generate", None,
                ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress"), False),
     # Threaded Lox programs whose output does not depend on the interleaving (clox has
@@ -60,7 +60,7 @@ KINDS = {
     "threads": Kind("threads", ".lox", "offramp.tools.fuzz.thread_gen:generate",
                     "offramp.tools.fuzz.thread_gen:generate_tree",
                     ("jit", "eager", "eager-deopt1", "gc-stress", "handshake1", "handshake7",
-                     "ic-stress"), False),
+                     "ic-stress", "assume-stress"), False),
 }
 
 
@@ -93,6 +93,8 @@ MODES = {mode.name: mode for mode in (
     Mode("handshake1", lambda seed: ["--tier=jit", "--handshake-stress=1"]),
     Mode("handshake7", lambda seed: ["--tier=eager", "--handshake-stress=7"]),
     Mode("ic-stress", lambda seed: ["--tier=eager", f"--ic-stress={1 + seed % 3}"]),
+    Mode("assume-stress", lambda seed: [("--tier=jit", "--tier=eager")[seed % 2],
+                                        f"--assumption-stress={1 + seed % 5}"]),
 )}
 
 
