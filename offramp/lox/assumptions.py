@@ -4,8 +4,9 @@
 |----------|-------------------------------|-------------------------------|--------------------------|
 | global   | ("global", NAME)              | the global holds a function   | any write of the global: |
 |          |                               | or class now                  | `lox.set_global`,        |
-|          |                               |                               | `lox.define_global`, a   |
-|          |                               |                               | compiled store (below)   |
+|          |                               |                               | `lox.define_global`      |
+| unwatched| ("unwatched", NAME)           | compiled code stores to the   | watching the global      |
+|          |                               | global plainly                | (below)                  |
 | method   | ("method", CLASS, NAME)       | no instance of the class has  | the first instance of    |
 |          |                               | ever had a field NAME         | the class to get a field |
 |          |                               |                               | NAME (a new shape edge)  |
@@ -14,13 +15,15 @@ A call of a global function (`f(x)`) or class (`K(x)`) then calls it with no che
 callee, and `obj.m()` on instances of one class checks the class, not every shape an
 instance of it may have, and no field.
 
-Watching a global.  Compiled code stores to a global with a plain STORE, guarded by the
-global's watch word (`lox.watch.NAME`, an IR global): once the global is assumed, the
-guard fails and the interpreter does the write through `lox.set_global`, which breaks
-the assumption.  The word is set with every other thread stopped (a stop-the-world of
-kind "watch"): no thread is then between its check of the word and its store, so no write
-slips past it.  A broken global is never assumed again and its word is cleared (stores
-run unguarded by it again).
+Watching a global.  Compiled code stores to a global with a plain STORE, relying on
+("unwatched", NAME): the global is not watched.  To start watching it (the first time a
+version assumes it keeps its value) the runtime breaks ("unwatched", NAME) — every version
+storing to it plainly is dropped, and their running activations leave at their next
+return or poll — and sets the global's watch word (`lox.watch.NAME`), all with every
+other thread stopped (a stop-the-world of kind "watch"), so that no plain store to it
+runs afterwards.  From then on compiled code stores to it through `lox.set_global`, which
+breaks the assumption.  A broken global is never assumed again: it is unwatched for good,
+and stores to it are plain again, relying on nothing.
 
 Watching a method: a class's fields only ever appear by a new edge of its shape tree
 (heap/shapes.py; compiled code adds fields only along edges that exist), so the heap's
@@ -49,8 +52,8 @@ class LoxAssumptions:
 
     def describe(self, key) -> str:
         """global(f), method(Point.norm): as the trace prints a key."""
-        if key[0] == "global":
-            return f"global({key[1]})"
+        if key[0] in ("global", "unwatched"):
+            return f"{key[0]}({key[1]})"
         heap = self.vm.heap
         class_name = heap.string_text(heap.class_name(tagref.from_ref(key[1])))
         return f"method({class_name}.{heap.string_text(key[2])})"
@@ -68,19 +71,33 @@ class LoxAssumptions:
             return None
         cell = self.vm.global_address(cell_symbol)
         if cell not in self.watched:
-            self.vm.threads.stop_the_world(
-                lambda: self.vm.write_global(watch_global(name), 1), "watch")
             self.watched[cell] = name
+            self.vm.threads.stop_the_world(lambda: self._watch(name), "watch")
         word = self.vm.read_global(cell_symbol)      # as of the watch: no write slips by
         return (key, word) if self._callable(cell_symbol) else None
+
+    def _watch(self, name: str) -> None:
+        """With the world stopped: drop the code storing to the global plainly, then set
+        its watch word (lox.set_global breaks what is assumed of it from now on)."""
+        self.vm.assumptions.break_(("unwatched", name), f"'{name}' is watched now")
+        self.vm.write_global(watch_global(name), 1)
+
+    def unwatched_store(self, cell_symbol: str):
+        """What a plain STORE to a global relies on: the key ("unwatched", NAME); None
+        when nothing (the global can never be watched again); False when the global is
+        watched now (the store must go through lox.set_global)."""
+        name = cell_symbol[len(GLOBAL_PREFIX):]
+        if self.vm.global_address(cell_symbol) in self.watched:
+            return False
+        if not self.vm.assumptions.holds(("global", name)):
+            return None
+        key = ("unwatched", name)
+        return key if self.vm.assumptions.holds(key) else False
 
     def _callable(self, cell_symbol: str) -> bool:
         word = self.vm.read_global(cell_symbol)
         return tagref.is_ref(word) and \
             self.vm.heap.kind_of(word) in (ObjKind.CLOSURE, ObjKind.CLASS)
-
-    def is_watched(self, cell_symbol: str) -> bool:
-        return self.vm.global_address(cell_symbol) in self.watched
 
     def written(self, cell: int) -> None:
         """A global was written by the runtime: break its assumption if it is watched."""

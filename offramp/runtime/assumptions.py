@@ -31,7 +31,7 @@ class Assumptions:
     dependents: dict = field(default_factory=dict)   # key -> [FunctionVersion]
     broken: set = field(default_factory=set)
     registered: int = 0          # (key, version) dependencies made
-    broken_count: int = 0        # keys broken that had dependents or watchers
+    broken_count: int = 0        # keys broken that had dependents
     countdown: int = 0           # --assumption-stress: runtime entries to the next break
     # The client's text for a key (a class and method name rather than two addresses).
     describe: object = None
@@ -63,8 +63,10 @@ class Assumptions:
         if key in self.broken:
             return
         self.broken.add(key)
-        self.broken_count += 1
         dependents = self.dependents.pop(key, [])
+        if not dependents:
+            return
+        self.broken_count += 1
         self.vm.tracer.emit("tier", f"assumption broken: {self.text(key)} ({why}); "
                                     f"{len(dependents)} dependent version(s)")
         for version in dependents:

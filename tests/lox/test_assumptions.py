@@ -40,8 +40,11 @@ SHADOWED_WHILE_RUNNING = """
 var count = 0;
 class A { m() { return 1; } }
 var a = A();
+var b = A();
+b.x = 0;
+fun call(o) { return o.m(); }
 fun worker() {
-  while (a.m() == 1) count = count + 1;
+  while (call(a) + call(b) == 2) count = count + 1;
   return "the worker saw the field";
 }
 var t = spawn(worker);
@@ -64,8 +67,7 @@ def test_breaking_an_assumption_while_another_thread_runs_code_relying_on_it(
     worker leaves it at once — had it not, it would spin forever."""
     out, err, status = run(source, tier=tier, trace=frozenset({"tier"}))
     assert status == 0, err
-    expected = run(source, tier="interp")[0]
-    assert out == expected == out.splitlines()[0] + "\n" + out.splitlines()[1] + "\n"
+    assert out == run(source, tier="interp")[0]
     assert broken in err
     after = err[err.index(broken):]
     assert "invalidated" in after and "regions trampled" in after
