@@ -81,6 +81,11 @@ def make_optimizer(runtime, verify_passes: bool = False):
         if function.name.startswith(LIBRARY_PREFIXES):
             return function.current
         version = build(vm, function, failed_anywhere(runtime), {}, 0)
+        if not vm.assumptions.valid(version):
+            # Assuming one thing broke another it relied on (a callee assumed a global
+            # keeps its value; the caller stored to it, assuming it unwatched): once more,
+            # with what is broken now known.
+            version = build(vm, function, failed_anywhere(runtime), {}, 0)
         vm.assumptions.depend(version, version.assumptions)
         function.versions.append(version)
         return version

@@ -347,7 +347,10 @@ class TierPolicy:
             if compiled is not func.versions[0]:
                 return None
             return version, held_by(compiled, version, code.live_in())
-        return self.build(func, install=False, resumes_in=resumes_in), live
+        code = self.build(func, install=False, resumes_in=resumes_in)
+        if code is not None and code.invalid:   # an assumption broke while it compiled
+            code = None
+        return code, live
 
     def stats(self) -> dict:
         return {"osr entries": self.osr_entries, "osr re-entries": self.osr_reentries,
