@@ -530,6 +530,14 @@ def _inflate(data: bytes) -> bytes:
     return body
 
 
+def inflated(data: bytes) -> bytes:
+    """The table with its body inflated: the bytes before DEFLATE (for measurements)."""
+    reader = _Reader(data)
+    reader.uv()
+    reader.uv()
+    return bytes(data[:reader.pos]) + _inflate(bytes(data[reader.pos:]))
+
+
 class TableBody:
     """The decoded body of a table: the shared tables, then each site's record.
 
