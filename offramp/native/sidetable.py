@@ -336,25 +336,31 @@ class SideTableBuilder:
             _put_sv(body, ref - newest)
             _put_uv(body, lists(_location_list(site, locations)))
             previous, newest = offset, max(newest, ref)
-        out = bytearray()
-        _put_uvs(out, len(strings), len(locations), len(whys), len(lists), len(blocks),
-                 len(scopes), len(frames))
-        strings.encode(out)
-        for loc in locations.values():
-            _put_uvs(out, loc.dwarf_reg << 3 | int(loc.kind), loc.size)
-            _put_sv(out, loc.offset_or_constant)
-        _put_uvs(out, *whys.values())
-        for indices, head in lists.values():
-            _put_uvs(out, len(indices), head, *indices)
-        for names in blocks.values():
-            _put_uvs(out, *names)
-        for variables in scopes.values():
-            _put_uvs(out, len(variables), *variables)
-        for frame in frames.values():
-            _put_uvs(out, *frame)
+        shared = _shared_tables(strings, locations, whys, lists, blocks, scopes, frames)
         header = bytearray()
         _put_uvs(header, FORMAT_VERSION, len(self.sites))
-        return bytes(header) + _deflate(bytes(out + body))
+        return bytes(header) + _deflate(bytes(shared + body))
+
+
+def _shared_tables(strings, locations, whys, lists, blocks, scopes, frames) -> bytearray:
+    """The body's counts and shared tables, which the sites refer to."""
+    out = bytearray()
+    _put_uvs(out, len(strings), len(locations), len(whys), len(lists), len(blocks),
+             len(scopes), len(frames))
+    strings.encode(out)
+    for loc in locations.values():
+        _put_uvs(out, loc.dwarf_reg << 3 | int(loc.kind), loc.size)
+        _put_sv(out, loc.offset_or_constant)
+    _put_uvs(out, *whys.values())
+    for indices, head in lists.values():
+        _put_uvs(out, len(indices), head, *indices)
+    for names in blocks.values():
+        _put_uvs(out, *names)
+    for variables in scopes.values():
+        _put_uvs(out, len(variables), *variables)
+    for frame in frames.values():
+        _put_uvs(out, *frame)
+    return out
 
 
 def _deflate(body: bytes) -> bytes:
@@ -373,10 +379,9 @@ def _texts(site: SiteInfo):
 
 def _location_list(site: SiteInfo, locations: _Interner) -> tuple:
     """A site's locations as a list-table key: (location indices, ngc << 4 | result code)."""
-    result_type, result = site.result if site.result is not None else (None, None)
-    indices = tuple(locations(loc) for loc in site.locations + site.gc_extra
-                    + ((result,) if site.result is not None else ()))
-    code = type_code(result_type) if site.result is not None else 0
+    result = () if site.result is None else (site.result[1],)
+    code = 0 if site.result is None else type_code(site.result[0])
+    indices = tuple(locations(loc) for loc in site.locations + site.gc_extra + result)
     return indices, len(site.gc_extra) << TYPE_BITS | code
 
 
@@ -393,7 +398,7 @@ def _intern_chain(chain, strings, blocks, scopes, frames) -> int:
 
 
 class _StringTable:
-    """The strings of one table: presets by their index, the others sorted and front-coded."""
+    """The strings of one table: presets by their index, the others stored sorted."""
 
     def __init__(self, texts):
         stored = sorted({text.encode("utf-8") for text in texts} - PRESET_BYTES)
@@ -437,10 +442,9 @@ def _shared_prefix(a: bytes, b: bytes) -> int:
 class SideTable:
     """A view of side-table bytes for code at `base_address`, decoded lazily.
 
-    Construction reads only the header; the first lookup (or use of the shared tables
-    `strings`, `locations`, `frames`) inflates and decodes the body (`TableBody`); each Site
-    is decoded when it is looked up.  Most compiled code never deoptimizes, so most tables
-    stay compressed.
+    Construction reads only the header; the first lookup (or use of `body`, the shared
+    tables) inflates and decodes the body (`TableBody`); each Site is decoded when it is
+    looked up.  Most compiled code never deoptimizes, so most tables stay compressed.
     """
 
     def __init__(self, data: bytes, base_address: int = 0):
@@ -468,18 +472,6 @@ class SideTable:
         if self._body is None:
             self._body = TableBody(_inflate(self.data[self._body_start:]), self._nsites)
         return self._body
-
-    @property
-    def strings(self) -> tuple:
-        return self.body.strings
-
-    @property
-    def locations(self) -> tuple:
-        return self.body.locations
-
-    @property
-    def frames(self) -> list:
-        return self.body.frames
 
     def lookup(self, return_address: int) -> Site | None:
         """The site whose return address is `return_address`, or None."""
@@ -666,10 +658,10 @@ class TableBody:
 
 def dump(table: SideTable) -> str:
     """The table as text: a header, then one line per site and one per frame (innermost first)."""
-    lines = [f"side table: {len(table)} sites, {len(table.frames)} frames, "
-             f"{len(table.strings) - len(PRESET_STRINGS)} strings, "
-             f"{len(table.locations)} locations, "
-             f"{table.nbytes} bytes"]
+    body = table.body
+    lines = [f"side table: {len(table)} sites, {len(body.frames)} frames, "
+             f"{len(body.strings) - len(PRESET_STRINGS)} strings, "
+             f"{len(body.locations)} locations, {table.nbytes} bytes"]
     for site in table.sites():
         roots = " ".join(loc.text() for loc in site.gc_locations)
         reason = f" {site.reason!r}" if site.reason else ""

@@ -104,7 +104,7 @@ def test_round_trip(sites, base):
             assert table.lookup(base + offset + 1) is None
     distinct_chains = {tuple(info.frames[i:]) for info in sites.values()
                        for i in range(len(info.frames))}
-    assert len(table.frames) <= len(distinct_chains)
+    assert len(table.body.frames) <= len(distinct_chains)
 
 
 texts = st.one_of(st.sampled_from(PRESET_STRINGS), st.text(max_size=12),
@@ -121,7 +121,7 @@ def test_strings_round_trip_through_head_and_tail_sharing(pairs):
     for offset, info in sites.items():
         assert table.lookup(offset).info() == info
     stored = {text for pair in pairs for text in pair} | {"v1", "entry"}
-    assert set(table.strings) == stored | set(PRESET_STRINGS)
+    assert set(table.body.strings) == stored | set(PRESET_STRINGS)
 
 
 def test_empty_table():
@@ -153,11 +153,11 @@ def test_shared_parent_chains_are_stored_once():
     n = 50
     one = build({0: inlined_site(0)}).nbytes
     shared = build({16 * i: inlined_site(i) for i in range(n)})
-    assert len(shared.frames) == n + 2          # n leaves, one MIDDLE, one CALLER
+    assert len(shared.body.frames) == n + 2          # n leaves, one MIDDLE, one CALLER
     assert shared.nbytes < n * one / 4, (shared.nbytes, one)
     # the same leaf at many return addresses shares the whole chain
     same = build({16 * i: inlined_site(0) for i in range(n)})
-    assert len(same.frames) == 3 and same.nbytes < shared.nbytes
+    assert len(same.body.frames) == 3 and same.nbytes < shared.nbytes
 
 
 # --- lookup, GC roots, errors -------------------------------------------------------------
