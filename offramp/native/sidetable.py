@@ -15,38 +15,55 @@ The GC roots of a site are the non-constant locations of its `ref` and `tagref64
 followed by its extra GC locations, without repeats: a constant in code cannot be updated,
 so code may only embed references to objects that never move.
 
-Sharing.  Strings are stored once, in a string table.  Frame chains are stored as a tree:
-a frame node is (descriptor, parent node), interned, so all the sites inlined into the same
-caller state store that caller part once, and sites of the same frame store the whole chain
-once.  Distinct locations are stored once and sites refer to them by index; locations are
-per site (each return address has its own register allocation), frames are not.
+Sharing.  A table is a set of small shared tables that sites refer to by index, each
+entry stored once: strings (the ten most common ones, `PRESET_STRINGS`, are not stored at
+all), locations, "whys" ((kind, reason) of a site), location lists (a site's locations, GC
+extras and result, shared by the sites LLVM gave the same registers and slots: a call and
+the lazy exit after it, guards of one state), blocks ((function, version, block)), scopes (a
+frame's variables, shared by the resume points of a function that keep the same ones) and
+frame nodes.  Frame chains are a tree: a frame node is (parent node, block, instruction
+index, scope, waiting), so all the sites inlined into the same caller state store that
+caller part once, and sites of the same frame store the whole chain once.  Locations are
+per site (each return address has its own register allocation), frames are not.  The body
+(everything after the site count) is then deflated: what is left is mostly the reasons'
+text and the sites' varints, which DEFLATE still shortens by half (docs/sidetables.md has
+the measurements).
 
-Byte format (version 1).  `uv` is an unsigned LEB128 varint (7 bits per byte, low first,
+Byte format (version 2).  `uv` is an unsigned LEB128 varint (7 bits per byte, low first,
 high bit = more); `sv` is a signed value zigzag-mapped ((n << 1) ^ (n >> 63), for any
-Python int: n >= 0 -> 2n, n < 0 -> -2n-1) then written as `uv`.  Strings and frames are
-referred to by index; a frame reference 0 means "none", k means node k - 1.
+Python int: n >= 0 -> 2n, n < 0 -> -2n-1) then written as `uv`.  String indices below
+len(PRESET_STRINGS) name a preset; index p + k names the k-th stored string.
 
-    table     := uv FORMAT_VERSION, uv nstrings, uv nlocations, uv nframes, uv nsites,
-                 string*, location*, frame*, site*
-    string    := uv nbytes, UTF-8 bytes
+    table     := uv FORMAT_VERSION, uv nsites,
+                 DEFLATE(body)  (raw RFC 1951 stream, no zlib header or checksum; it ends
+                 the table)
+    body      := uv nstrings, uv nlocations, uv nwhys, uv nlists, uv nblocks, uv nscopes,
+                 uv nframes, string*, location*, why*, list*, block*, scope*, frame*, site*
+    string    := uv head, uv tail, uv nmiddle, middle bytes: the UTF-8 bytes are the first
+                 `head` bytes of the string before, the middle, then its last `tail` bytes
+                 (stored strings are sorted by their UTF-8 bytes; the first follows b"")
     location  := uv (dwarf_reg << 3 | kind), uv size, sv offset_or_constant
                  (kind as in stackmaps.LocationKind; CONSTANT_INDEX is never stored: a
                  builder takes constants resolved to CONSTANT with their 64-bit value)
-    frame     := uv parent (0 or an earlier node + 1), uv func, uv version, uv block
-                 (string indices), uv instruction index, uv (nvars << 1 | waiting),
-                 nvars * (uv name string index, uv type code (TYPE_CODES))
+    why       := uv (reason string << 4 | kind code (SITE_KINDS))
+    list      := uv n, uv (ngc << 4 | result type code (TYPE_CODES; 0: none)),
+                 n * uv location index: the chain's variables (innermost frame first, each
+                 frame's variables in order), then ngc GC-only locations, then the result's
+    block     := uv function string, uv version string, uv block string
+    scope     := uv nvars, nvars * uv (name string << 4 | type code)
+    frame     := uv parent (0: none, k: an earlier node k - 1), uv block index,
+                 uv instruction index, uv (scope index << 1 | waiting)
     site      := uv offset delta (sites sorted by return-address offset, strictly
-                 increasing; the first delta is from 0), uv kind code (SITE_KINDS),
-                 uv reason string index, uv innermost frame reference,
-                 one uv location index per variable of the chain (innermost frame first,
-                 each frame's variables in order), uv ngc, ngc * uv location index,
-                 uv result type code (0: none) [, uv location index of the result]
+                 increasing; the first delta is from 0), uv why index,
+                 sv (innermost frame reference - the largest reference of the sites
+                 before, 0 at first; a reference 0 means no frame), uv list index
 
 A table does not know where its code is: `SideTable(data, base_address)` adds the base
 address, and `lookup(return_address)` finds the site whose offset is
 `return_address - base_address`.
 """
 import bisect
+import zlib
 from dataclasses import dataclass
 
 from offramp.ir.types import (DOUBLE, I1, I8, I16, I32, I64, PTR, REF, TAGREF64, FuncRefType,
@@ -54,7 +71,7 @@ from offramp.ir.types import (DOUBLE, I1, I8, I16, I32, I64, PTR, REF, TAGREF64,
 
 from .stackmaps import Location, LocationKind
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # IR type <-> type code: the one table.  Codes fit in one varint byte.
 TYPE_CODES = {I1: 1, I8: 2, I16: 3, I32: 4, I64: 5, DOUBLE: 6, REF: 7, PTR: 8, TAGREF64: 9}
@@ -70,6 +87,17 @@ SITE_KIND_CODES = {kind: code for code, kind in enumerate(SITE_KINDS)}
 FUNCREF_CODE = 10
 ANY_FUNCREF = FuncRefType(FuncSig((), ()))
 CODE_TYPES[FUNCREF_CODE] = ANY_FUNCREF
+
+# A type code and a site kind code each take the low bits of a varint they share.
+TYPE_BITS, KIND_BITS = 4, 4
+TYPE_MASK, KIND_MASK = (1 << TYPE_BITS) - 1, (1 << KIND_BITS) - 1
+
+# Strings most tables hold (the native tier's reasons, the IR's first version and block,
+# the receiver), measured by bench/sidetables.py: index i < len(PRESET_STRINGS) names one
+# of these, and the table does not store it.  Changing this tuple changes the format.
+PRESET_STRINGS = ("", "v1", "entry", "this", "CALL", "CCALL", "poll", "lazy deopt",
+                  "entry poll", "stack overflow")
+PRESET_BYTES = frozenset(text.encode("utf-8") for text in PRESET_STRINGS)
 
 
 def type_code(ty) -> int:
@@ -179,6 +207,12 @@ def _put_uv(out: bytearray, n: int) -> None:
         else:
             out.append(byte)
             return
+
+
+def _put_uvs(out: bytearray, *numbers: int) -> None:
+    """Append each of `numbers` as an unsigned varint."""
+    for n in numbers:
+        _put_uv(out, n)
 
 
 def _put_sv(out: bytearray, n: int) -> None:
@@ -291,72 +325,126 @@ class SideTableBuilder:
 
     def build(self) -> bytes:
         """The encoded table (format in the module docstring)."""
-        strings, locations, frames = _Interner(), _Interner(), _Interner()
-        body = bytearray()
-        previous = 0
+        strings = _StringTable(text for site in self.sites.values() for text in _texts(site))
+        locations, whys, lists, blocks, scopes, frames = (_Interner() for _ in range(6))
+        body, previous, newest = bytearray(), 0, 0
         for offset in sorted(self.sites):
             site = self.sites[offset]
-            _put_uv(body, offset - previous)
-            previous = offset
-            _put_uv(body, SITE_KIND_CODES[site.kind])
-            _put_uv(body, strings(site.reason))
-            _put_uv(body, self._intern_chain(site.frames, strings, frames))
-            for loc in site.locations:
-                _put_uv(body, locations(loc))
-            _put_uv(body, len(site.gc_extra))
-            for loc in site.gc_extra:
-                _put_uv(body, locations(loc))
-            if site.result is None:
-                _put_uv(body, 0)
-            else:
-                _put_uv(body, type_code(site.result[0]))
-                _put_uv(body, locations(site.result[1]))
-        out = bytearray()
-        for n in (FORMAT_VERSION, len(strings), len(locations), len(frames), len(self.sites)):
-            _put_uv(out, n)
-        for text in strings.values():
-            encoded = text.encode("utf-8")
-            _put_uv(out, len(encoded))
-            out += encoded
-        for loc in locations.values():
-            _put_uv(out, loc.dwarf_reg << 3 | int(loc.kind))
-            _put_uv(out, loc.size)
-            _put_sv(out, loc.offset_or_constant)
-        for desc, parent in frames.values():
-            self._encode_frame(out, desc, parent, strings)
-        return bytes(out + body)
+            why = SITE_KIND_CODES[site.kind] | strings.index(site.reason) << KIND_BITS
+            ref = _intern_chain(site.frames, strings, blocks, scopes, frames)
+            _put_uvs(body, offset - previous, whys(why))
+            _put_sv(body, ref - newest)
+            _put_uv(body, lists(_location_list(site, locations)))
+            previous, newest = offset, max(newest, ref)
+        shared = _shared_tables(strings, locations, whys, lists, blocks, scopes, frames)
+        header = bytearray()
+        _put_uvs(header, FORMAT_VERSION, len(self.sites))
+        return bytes(header) + _deflate(bytes(shared + body))
 
-    @staticmethod
-    def _intern_chain(chain, strings, frames) -> int:
-        """Intern frames outermost first; returns the innermost frame's reference (0 = none)."""
-        ref = 0
-        for desc in reversed(chain):
-            for text in (desc.func, desc.version, desc.block, *(name for name, _ in desc.vars)):
-                strings(text)
-            ref = frames((desc, ref)) + 1
-        return ref
 
-    @staticmethod
-    def _encode_frame(out, desc, parent, strings) -> None:
-        """One frame node (its strings are already interned)."""
-        _put_uv(out, parent)
-        for text in (desc.func, desc.version, desc.block):
-            _put_uv(out, strings(text))
-        _put_uv(out, desc.index)
-        _put_uv(out, len(desc.vars) << 1 | bool(desc.waiting))
-        for name, ty in desc.vars:
-            _put_uv(out, strings(name))
-            _put_uv(out, type_code(ty))
+def _shared_tables(strings, locations, whys, lists, blocks, scopes, frames) -> bytearray:
+    """The body's counts and shared tables, which the sites refer to."""
+    out = bytearray()
+    _put_uvs(out, len(strings), len(locations), len(whys), len(lists), len(blocks),
+             len(scopes), len(frames))
+    strings.encode(out)
+    for loc in locations.values():
+        _put_uvs(out, loc.dwarf_reg << 3 | int(loc.kind), loc.size)
+        _put_sv(out, loc.offset_or_constant)
+    _put_uvs(out, *whys.values())
+    for indices, head in lists.values():
+        _put_uvs(out, len(indices), head, *indices)
+    for names in blocks.values():
+        _put_uvs(out, *names)
+    for variables in scopes.values():
+        _put_uvs(out, len(variables), *variables)
+    for frame in frames.values():
+        _put_uvs(out, *frame)
+    return out
+
+
+def _deflate(body: bytes) -> bytes:
+    """The body as a raw DEFLATE stream (no zlib header or checksum)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
+    return packer.compress(body) + packer.flush()
+
+
+def _texts(site: SiteInfo):
+    """Every string a site stores: its reason, and each frame's names."""
+    yield site.reason
+    for desc in site.frames:
+        yield from (desc.func, desc.version, desc.block)
+        yield from (name for name, _ in desc.vars)
+
+
+def _location_list(site: SiteInfo, locations: _Interner) -> tuple:
+    """A site's locations as a list-table key: (location indices, ngc << 4 | result code)."""
+    result = () if site.result is None else (site.result[1],)
+    code = 0 if site.result is None else type_code(site.result[0])
+    indices = tuple(locations(loc) for loc in site.locations + site.gc_extra + result)
+    return indices, len(site.gc_extra) << TYPE_BITS | code
+
+
+def _intern_chain(chain, strings, blocks, scopes, frames) -> int:
+    """Intern frames outermost first; returns the innermost frame's reference (0 = none)."""
+    ref = 0
+    for desc in reversed(chain):
+        block = blocks(tuple(strings.index(text)
+                             for text in (desc.func, desc.version, desc.block)))
+        scope = scopes(tuple(strings.index(name) << TYPE_BITS | type_code(ty)
+                             for name, ty in desc.vars))
+        ref = frames((ref, block, desc.index, scope << 1 | bool(desc.waiting))) + 1
+    return ref
+
+
+class _StringTable:
+    """The strings of one table: presets by their index, the others stored sorted."""
+
+    def __init__(self, texts):
+        stored = sorted({text.encode("utf-8") for text in texts} - PRESET_BYTES)
+        self.stored = stored
+        self.indices = {text: i for i, text in enumerate(PRESET_STRINGS)}
+        self.indices.update((text.decode("utf-8"), len(PRESET_STRINGS) + i)
+                            for i, text in enumerate(stored))
+
+    def __len__(self):
+        return len(self.stored)
+
+    def index(self, text: str) -> int:
+        """The string index of `text`."""
+        return self.indices[text]
+
+    def encode(self, out: bytearray) -> None:
+        """Each stored string as the head and tail it shares with the one before, and the
+        middle: sorted reasons differ in a position or a name ("not a number @b2:11 in f")."""
+        previous = b""
+        for text in self.stored:
+            head = _shared_prefix(previous, text)
+            tail = _shared_prefix(previous[head:][::-1], text[head:][::-1])
+            middle = text[head:len(text) - tail]
+            _put_uvs(out, head, tail, len(middle))
+            out += middle
+            previous = text
+
+
+def _shared_prefix(a: bytes, b: bytes) -> int:
+    """How many leading bytes `a` and `b` have in common."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 # --- decoder ----------------------------------------------------------------------------
 
 class SideTable:
-    """A decoded view of side-table bytes for code at `base_address`; sites decode on lookup.
+    """A view of side-table bytes for code at `base_address`, decoded lazily.
 
-    The string, location and frame tables are decoded at construction (`strings`,
-    `locations`, and `frames`: one (FrameDesc, parent reference, variables in the chain) per
-    frame node); the site index on the first lookup; each Site when it is looked up.
+    Construction reads only the header; the first lookup (or use of `body`, the shared
+    tables) inflates and decodes the body (`TableBody`); each Site is decoded when it is
+    looked up.  Most compiled code never deoptimizes, so most tables stay compressed.
     """
 
     def __init__(self, data: bytes, base_address: int = 0):
@@ -366,15 +454,9 @@ class SideTable:
         version = reader.uv()
         if version != FORMAT_VERSION:
             raise SideTableError(f"side-table format {version}, expected {FORMAT_VERSION}")
-        nstrings, nlocations, nframes, self._nsites = (reader.uv() for _ in range(4))
-        self.strings = tuple(reader.raw(reader.uv()).decode("utf-8") for _ in range(nstrings))
-        self.locations = tuple(self._read_location(reader) for _ in range(nlocations))
-        self.frames = []           # node -> (FrameDesc, parent reference, vars in chain)
-        for _ in range(nframes):
-            self.frames.append(self._read_frame(reader))
-        self._sites_start = reader.pos
-        self._offsets = None       # sorted site offsets, built on the first lookup
-        self._positions = None     # byte position of each site's kind field
+        self._nsites = reader.uv()
+        self._body_start = reader.pos
+        self._body = None
 
     def __len__(self):
         return self._nsites
@@ -384,51 +466,129 @@ class SideTable:
         """The encoded size."""
         return len(self.data)
 
+    @property
+    def body(self) -> "TableBody":
+        """The decoded shared tables and site index (inflated on first use)."""
+        if self._body is None:
+            self._body = TableBody(_inflate(self.data[self._body_start:]), self._nsites)
+        return self._body
+
     def lookup(self, return_address: int) -> Site | None:
         """The site whose return address is `return_address`, or None."""
-        offsets = self._index()
+        body = self.body
         offset = return_address - self.base_address
-        i = bisect.bisect_left(offsets, offset)
-        if i == len(offsets) or offsets[i] != offset:
+        i = bisect.bisect_left(body.offsets, offset)
+        if i == len(body.offsets) or body.offsets[i] != offset:
             return None
-        return self._read_site(offset, _Reader(self.data, self._positions[i]))
+        return self._site(offset, *body.records[i])
 
     def sites(self):
         """Every site, in increasing address order."""
-        offsets = self._index()
-        return [self._read_site(offset, _Reader(self.data, pos))
-                for offset, pos in zip(offsets, self._positions)]
+        body = self.body
+        return [self._site(offset, *record) for offset, record in zip(body.offsets,
+                                                                      body.records)]
 
-    def _index(self) -> list:
-        """Site offsets and positions: one pass that skips each site's location list."""
-        if self._offsets is None:
-            offsets, positions = [], []
-            reader, offset = _Reader(self.data, self._sites_start), 0
-            for _ in range(self._nsites):
-                offset += reader.uv()
-                offsets.append(offset)
-                positions.append(reader.pos)
-                reader.uv()
-                reader.uv()
-                frame = reader.uv()
-                for _ in range(self._chain_vars(frame)):
-                    reader.uv()
-                for _ in range(reader.uv()):
-                    reader.uv()
-                if reader.uv():
-                    reader.uv()
-            if reader.pos != len(self.data):
-                raise SideTableError(f"{len(self.data) - reader.pos} bytes after the last site")
-            self._offsets, self._positions = offsets, positions
-        return self._offsets
+    def _site(self, offset: int, why: int, ref: int, listed: int) -> Site:
+        """The site at `offset` from its record: why it stops, its chain, its locations."""
+        body = self.body
+        kind, reason = body.entry(body.whys, why, "why")
+        locations, ngc, result_type = body.entry(body.lists, listed, "location list")
+        nvars = len(locations) - ngc - (result_type is not None)
+        if nvars != body.chain_vars(ref):
+            raise SideTableError(f"site at {offset:#x}: {nvars} locations for "
+                                 f"{body.chain_vars(ref)} frame variables")
+        frames, start = [], 0
+        while ref:
+            desc, ref, _ = body.frame(ref)
+            end = start + len(desc.vars)
+            frames.append(SiteFrame(desc, locations[start:end]))
+            start = end
+        result = (result_type, locations[-1]) if result_type is not None else None
+        return Site(offset, self.base_address + offset, kind, reason, tuple(frames),
+                    locations[nvars:nvars + ngc], result)
 
-    def _chain_vars(self, ref: int) -> int:
-        """The number of variables in the frame chain starting at reference `ref`."""
-        if ref > len(self.frames):
-            raise SideTableError(f"frame reference {ref} beyond {len(self.frames)} frames")
-        return self.frames[ref - 1][2] if ref else 0
 
-    def _read_location(self, reader) -> Location:
+def _inflate(data: bytes) -> bytes:
+    """A table's body from its raw DEFLATE stream, which must end the table."""
+    unpacker = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        body = unpacker.decompress(data)
+    except zlib.error as error:
+        raise SideTableError(f"body does not inflate: {error}") from None
+    if not unpacker.eof:
+        raise SideTableError("truncated body")
+    if unpacker.unused_data:
+        raise SideTableError(f"{len(unpacker.unused_data)} bytes after the last site")
+    return body
+
+
+def inflated(data: bytes) -> bytes:
+    """The table with its body inflated: the bytes before DEFLATE (for measurements)."""
+    reader = _Reader(data)
+    reader.uv()
+    reader.uv()
+    return bytes(data[:reader.pos]) + _inflate(bytes(data[reader.pos:]))
+
+
+class TableBody:
+    """The decoded body of a table: the shared tables, then each site's record.
+
+    `strings` (presets first), `locations`, `whys` ((kind, reason)), `lists` ((locations,
+    ngc, result type or None)), `blocks` ((function, version, block)), `scopes` (variables
+    as (name, IR type)), `frames` ((FrameDesc, parent reference, variables in the chain)),
+    and per site, in address order, `offsets` and `records` ((why, frame reference, list)).
+    """
+
+    def __init__(self, data: bytes, nsites: int):
+        reader = _Reader(data)
+        nstrings, nlocations, nwhys, nlists, nblocks, nscopes, nframes = (
+            reader.uv() for _ in range(7))
+        self.strings = PRESET_STRINGS + self._read_strings(reader, nstrings)
+        self.locations = tuple(self._read_location(reader) for _ in range(nlocations))
+        self.whys = tuple(self._read_why(reader.uv()) for _ in range(nwhys))
+        self.lists = tuple(self._read_list(reader) for _ in range(nlists))
+        self.blocks = tuple(tuple(self._string(reader.uv()) for _ in range(3))
+                            for _ in range(nblocks))
+        self.scopes = tuple(tuple(self._read_variable(reader.uv()) for _ in range(reader.uv()))
+                            for _ in range(nscopes))
+        self.frames = []
+        for _ in range(nframes):
+            self.frames.append(self._read_frame(reader))
+        self.offsets, self.records = self._read_sites(reader, nsites)
+        if reader.pos != len(data):
+            raise SideTableError(f"{len(data) - reader.pos} bytes after the last site")
+
+    @staticmethod
+    def _read_sites(reader, count: int) -> tuple:
+        """Site offsets and records: four varints a site."""
+        offsets, records = [], []
+        offset = newest = 0
+        for _ in range(count):
+            offset += reader.uv()
+            offsets.append(offset)
+            why, ref = reader.uv(), newest + reader.sv()
+            records.append((why, ref, reader.uv()))
+            newest = max(newest, ref)
+        return offsets, records
+
+    @staticmethod
+    def _read_strings(reader, count: int) -> tuple:
+        """The stored strings: each shares a head and a tail with the one before."""
+        texts, previous = [], b""
+        for _ in range(count):
+            head, tail = reader.uv(), reader.uv()
+            if head + tail > len(previous):
+                raise SideTableError(f"string shares {head} + {tail} bytes of {len(previous)}")
+            previous = (previous[:head] + reader.raw(reader.uv())
+                        + previous[len(previous) - tail:])
+            try:
+                texts.append(previous.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise SideTableError(f"string {previous!r} is not UTF-8") from None
+        return tuple(texts)
+
+    @staticmethod
+    def _read_location(reader) -> Location:
         """One location entry."""
         head = reader.uv()
         try:
@@ -437,61 +597,71 @@ class SideTable:
             raise SideTableError(f"unknown location kind {head & 7}") from None
         return Location(kind, reader.uv(), head >> 3, reader.sv())
 
+    def _read_why(self, packed: int) -> tuple:
+        """One (kind, reason) entry."""
+        try:
+            kind = SITE_KINDS[packed & KIND_MASK]
+        except IndexError:
+            raise SideTableError(f"unknown site kind {packed & KIND_MASK}") from None
+        return kind, self._string(packed >> KIND_BITS)
+
+    def _read_list(self, reader) -> tuple:
+        """One location list: (locations, ngc, result type or None)."""
+        count, head = reader.uv(), reader.uv()
+        locations = tuple(self.entry(self.locations, reader.uv(), "location")
+                          for _ in range(count))
+        code, ngc = head & TYPE_MASK, head >> TYPE_BITS
+        if ngc + bool(code) > count:
+            raise SideTableError(f"location list of {count} with {ngc} GC-only entries")
+        return locations, ngc, code_type(code) if code else None
+
     def _read_frame(self, reader):
         """One frame node: (FrameDesc, parent reference, variables in its chain)."""
         parent = reader.uv()
         if parent > len(self.frames):
             raise SideTableError(f"frame {len(self.frames)} names a later parent {parent - 1}")
-        func, version, block = (self._string(reader.uv()) for _ in range(3))
+        func, version, block = self.entry(self.blocks, reader.uv(), "block")
         index = reader.uv()
         packed = reader.uv()
-        variables = tuple((self._string(reader.uv()), code_type(reader.uv()))
-                          for _ in range(packed >> 1))
+        variables = self.entry(self.scopes, packed >> 1, "scope")
         desc = FrameDesc(func, version, block, index, bool(packed & 1), variables)
-        return desc, parent, len(variables) + self._chain_vars(parent)
+        return desc, parent, len(variables) + self.chain_vars(parent)
+
+    def _read_variable(self, packed: int) -> tuple:
+        """One (name, IR type) of a scope."""
+        return self._string(packed >> TYPE_BITS), code_type(packed & TYPE_MASK)
 
     def _string(self, index: int) -> str:
         """String `index` of the string table."""
-        try:
-            return self.strings[index]
-        except IndexError:
-            raise SideTableError(f"string index {index} out of range") from None
+        return self.entry(self.strings, index, "string")
 
-    def _location(self, index: int) -> Location:
-        """Location `index` of the location table."""
-        try:
-            return self.locations[index]
-        except IndexError:
-            raise SideTableError(f"location index {index} out of range") from None
+    def chain_vars(self, ref: int) -> int:
+        """The number of variables in the frame chain starting at reference `ref`."""
+        return self.frame(ref)[2] if ref else 0
 
-    def _read_site(self, offset: int, reader) -> Site:
-        """The site at `offset` whose body (from its kind on) `reader` is at."""
+    def frame(self, ref: int) -> tuple:
+        """Frame node `ref - 1`."""
+        if not 0 < ref <= len(self.frames):
+            raise SideTableError(f"frame reference {ref} beyond {len(self.frames)} frames")
+        return self.frames[ref - 1]
+
+    @staticmethod
+    def entry(table: tuple, index: int, what: str):
+        """Entry `index` of one of the shared tables."""
         try:
-            kind = SITE_KINDS[reader.uv()]
+            return table[index]
         except IndexError:
-            raise SideTableError(f"unknown site kind at offset {offset:#x}") from None
-        reason = self._string(reader.uv())
-        frames, ref = [], reader.uv()
-        while ref:
-            if ref > len(self.frames):
-                raise SideTableError(f"site at {offset:#x} names frame {ref - 1} of "
-                                     f"{len(self.frames)}")
-            desc, ref, _ = self.frames[ref - 1]
-            frames.append(SiteFrame(desc, tuple(self._location(reader.uv()) for _ in desc.vars)))
-        gc_extra = tuple(self._location(reader.uv()) for _ in range(reader.uv()))
-        code = reader.uv()
-        result = (code_type(code), self._location(reader.uv())) if code else None
-        return Site(offset, self.base_address + offset, kind, reason, tuple(frames), gc_extra,
-                    result)
+            raise SideTableError(f"{what} index {index} out of range") from None
 
 
 # --- dump -------------------------------------------------------------------------------
 
 def dump(table: SideTable) -> str:
     """The table as text: a header, then one line per site and one per frame (innermost first)."""
-    lines = [f"side table: {len(table)} sites, {len(table.frames)} frames, "
-             f"{len(table.strings)} strings, {len(table.locations)} locations, "
-             f"{table.nbytes} bytes"]
+    body = table.body
+    lines = [f"side table: {len(table)} sites, {len(body.frames)} frames, "
+             f"{len(body.strings) - len(PRESET_STRINGS)} strings, "
+             f"{len(body.locations)} locations, {table.nbytes} bytes"]
     for site in table.sites():
         roots = " ".join(loc.text() for loc in site.gc_locations)
         reason = f" {site.reason!r}" if site.reason else ""

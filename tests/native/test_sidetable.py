@@ -6,17 +6,21 @@ captures the caller's stack, so that every variable's value is read back through
 decoded location and compared with what the program computed.
 """
 import ctypes
+import io
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from offramp.config import Config
 from offramp.ir.types import (DOUBLE, I1, I8, I16, I32, I64, PTR, REF, TAGREF64, FuncRefType,
                               FuncSig, VoidType)
+from offramp.lox.driver import run_lox
 from offramp.native.llvm_setup import compile_ir
-from offramp.native.sidetable import (FORMAT_VERSION, SITE_KINDS, TYPE_CODES, FrameDesc,
-                                      SideTable, SideTableBuilder, SideTableError, SiteInfo,
-                                      code_type, dump, type_code)
+from offramp.native.sidetable import (FORMAT_VERSION, FUNCREF_CODE, KIND_BITS,
+                                      PRESET_STRINGS, SITE_KINDS, TYPE_BITS, TYPE_CODES,
+                                      FrameDesc, SideTable, SideTableBuilder, SideTableError,
+                                      SiteInfo, code_type, dump, type_code)
 from offramp.native.stackmaps import (DWARF_RSP, Location, LocationKind, function_names,
                                       parse_stackmaps, records_by_function, split_statepoint)
 
@@ -39,7 +43,8 @@ def test_type_codes_cover_the_frame_types_and_round_trip():
     for ty in (I1, I8, I16, I32, I64, DOUBLE, REF, PTR, TAGREF64):
         assert code_type(type_code(ty)) == ty
     assert len(set(TYPE_CODES.values())) == len(TYPE_CODES)
-    assert all(0 < code < 128 for code in TYPE_CODES.values())      # one varint byte
+    assert all(0 < code < 1 << TYPE_BITS for code in TYPE_CODES.values())   # packed codes
+    assert FUNCREF_CODE < 1 << TYPE_BITS and len(SITE_KINDS) <= 1 << KIND_BITS
     # Every funcref shares one code: a function id reads back whatever the signature.
     funcref = FuncRefType(FuncSig((TAGREF64,), (TAGREF64,)))
     assert isinstance(code_type(type_code(funcref)), FuncRefType)
@@ -99,13 +104,30 @@ def test_round_trip(sites, base):
             assert table.lookup(base + offset + 1) is None
     distinct_chains = {tuple(info.frames[i:]) for info in sites.values()
                        for i in range(len(info.frames))}
-    assert len(table.frames) <= len(distinct_chains)
+    assert len(table.body.frames) <= len(distinct_chains)
+
+
+texts = st.one_of(st.sampled_from(PRESET_STRINGS), st.text(max_size=12),
+                  st.builds("not a number @{}:{} in {}".format, st.sampled_from(["b1", "entry"]),
+                            st.integers(0, 40), st.sampled_from(["f", "lox.fn2.ü"])))
+
+
+@given(st.lists(st.tuples(texts, texts), max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_strings_round_trip_through_head_and_tail_sharing(pairs):
+    sites = {16 * i: SiteInfo("guard", reason, (FrameDesc(func, "v1", "entry", i),), ())
+             for i, (reason, func) in enumerate(pairs)}
+    table = build(sites)
+    for offset, info in sites.items():
+        assert table.lookup(offset).info() == info
+    stored = {text for pair in pairs for text in pair} | {"v1", "entry"}
+    assert set(table.body.strings) == stored | set(PRESET_STRINGS)
 
 
 def test_empty_table():
     table = build({})
     assert len(table) == 0 and table.lookup(0) is None
-    assert table.nbytes == 5            # version and four zero counts
+    assert table.nbytes == 7            # version, no sites, seven zero counts deflated
     assert dump(table).startswith("side table: 0 sites")
 
 
@@ -131,11 +153,11 @@ def test_shared_parent_chains_are_stored_once():
     n = 50
     one = build({0: inlined_site(0)}).nbytes
     shared = build({16 * i: inlined_site(i) for i in range(n)})
-    assert len(shared.frames) == n + 2          # n leaves, one MIDDLE, one CALLER
+    assert len(shared.body.frames) == n + 2          # n leaves, one MIDDLE, one CALLER
     assert shared.nbytes < n * one / 4, (shared.nbytes, one)
     # the same leaf at many return addresses shares the whole chain
     same = build({16 * i: inlined_site(0) for i in range(n)})
-    assert len(same.frames) == 3 and same.nbytes < shared.nbytes
+    assert len(same.body.frames) == 3 and same.nbytes < shared.nbytes
 
 
 # --- lookup, GC roots, errors -------------------------------------------------------------
@@ -217,7 +239,7 @@ def test_dump_is_one_line_per_site_and_frame():
         "  #1 @f v1 %body:4 waiting %k:double=#-5",
     ]
     assert dump(table).splitlines()[0] == (
-        f"side table: 2 sites, 2 frames, 10 strings, 4 locations, {table.nbytes} bytes")
+        f"side table: 2 sites, 2 frames, 7 strings, 4 locations, {table.nbytes} bytes")
 
 
 # --- from real stack maps -----------------------------------------------------------------
@@ -361,3 +383,34 @@ def test_statepoint_values_read_back_through_the_side_table():
         assert read == values
         # the GC sees the object through its frame variable and its gc-live slot
         assert {read_value(loc, words) for loc in site.gc_locations} == {0x1000}
+
+
+# --- the size target on a real program ------------------------------------------------------
+
+ZOO = """
+class Animal {
+  init(name, legs) { this.name = name; this.legs = legs; }
+  walk(n) { var s = 0; for (var i = 0; i < n; i = i + 1) s = s + this.legs; return s; }
+}
+class Bird < Animal {
+  init(name) { super.init(name, 2); this.wings = 2; }
+  fly(n) { return this.walk(n) + this.wings * n; }
+}
+fun fib(n) { if (n < 2) return n; return fib(n - 1) + fib(n - 2); }
+var total = 0;
+for (var k = 0; k < 300; k = k + 1) {
+  var b = Bird("tweety");
+  total = total + b.fly(10) + Animal("rex", 4).walk(5) + fib(8);
+}
+print total;
+"""
+
+
+@pytest.mark.parametrize("tier", ["eager", "jit"])
+def test_side_tables_of_a_real_program_are_within_a_fifth_of_the_stack_maps(tier):
+    out, err = io.StringIO(), io.StringIO()
+    assert run_lox(ZOO, "zoo.lox", Config(tier=tier, stats=True), out, err) == 0
+    assert out.getvalue() == "24300\n"
+    stats = dict(line.split(": ", 1) for line in err.getvalue().splitlines())
+    raw, ours = int(stats["stack map bytes"]), int(stats["side table bytes"])
+    assert raw > 1000 and ours <= 0.20 * raw, (ours, raw)
