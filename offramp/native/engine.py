@@ -159,6 +159,9 @@ class NativeThread:
         self.pending_error = None
         self.lazy_pending = 0    # running native frames that must still leave lazily
         self.rebuilt = None      # (frames, pending) an OSR entry's deopt left for its caller
+        # Values a client set in native frames (a debugger, the frame API), held until the
+        # frame deoptimizes: (frame address, place in its site's chain) -> {name: value}.
+        self.deferred = {}
         self.reentry = 0         # interpreter->native entries nested on this thread
         self.deopt_stress = engine.vm.config.deopt_stress
         self.poll_stress = bool(engine.vm.config.handshake_stress)   # every poll enters
@@ -738,9 +741,9 @@ class NativeEngine:
             self.vm.heap.collect("gc-stress at a deopt exit")
         read = self.reader(sp, bp, save_ptr)
         frames, pending = self.rebuild(site, read)
+        self._apply_deferred(self.current, bp, frames)
         self.vm.note_deopt(code, site.kind, site.reason, frames)
-        if site.kind == "lazy":
-            self._left_lazily(bp)
+        self._left_lazily(bp)    # the frame marked to leave (if it is) has left
         if self._ends_osr_entry(save_ptr):
             self.rebuilt = (frames, pending)
             return 0
@@ -877,15 +880,17 @@ class NativeEngine:
         self._refresh_lazy(self.current)
         return True
 
-    def virtual_frames(self):
-        """Every guest frame, outermost first: ("interp", Frame, None) for interpreter
-        frames, ("native", (FunctionVersion, Instr), frame address) for each virtual frame
-        of a native frame (several for inlined code), across all tier transitions."""
+    def virtual_frames(self, nt=None, thread=None):
+        """Every guest frame of a thread (the calling one by default), outermost first:
+        ("interp", Frame, None) for interpreter frames, ("native", (FunctionVersion,
+        Instr), frame address) for each virtual frame of a native frame (several for
+        inlined code), across all tier transitions."""
         out = []
-        thread = self.vm.current_thread()
+        nt = nt or self.current
+        thread = thread or self.vm.current_thread()
         frames = thread.frames
         depth = 0
-        for item in self.transitions:
+        for item in nt.transitions:
             if item[0] == "enter":
                 out += [("interp", f, None) for f in frames[depth:item[1] - item[3]]]
                 depth = item[1]
@@ -899,6 +904,51 @@ class NativeEngine:
                                 bp))
         out += [("interp", f, None) for f in frames[depth:]]
         return out
+
+    def native_snapshots(self, nt, thread):
+        """Every guest frame of a stopped thread, outermost first, as (kind, Frame, frame
+        address, place): kind "interp" for interpreter frames (the frame itself), and for
+        native code "native" (the compiled function's own frame) or "inlined" (a frame of
+        code inlined into it), each a Frame rebuilt from the side table — a snapshot:
+        changing it changes nothing (see `defer_value`); place is its index in its
+        site's chain (0: innermost)."""
+        out, depth, frames = [], 0, thread.frames
+        for item in nt.transitions:
+            if item[0] == "enter":
+                out += [("interp", f, None, 0) for f in frames[depth:item[1] - item[3]]]
+                depth = item[1]
+                continue
+            native = list(self.native_frames(item[1]))[item[2]:]
+            for site, read, bp in reversed(native):
+                rebuilt, _ = self.rebuild(site, read)
+                self._apply_deferred(nt, bp, rebuilt, keep=True)
+                for j, frame in enumerate(rebuilt):
+                    place = len(rebuilt) - 1 - j
+                    out.append(("native" if j == 0 else "inlined", frame, bp, place))
+        out += [("interp", f, None, 0) for f in frames[depth:]]
+        return out
+
+    def defer_value(self, nt, bp: int, place: int, name: str, value) -> None:
+        """Set a variable of a native (or inlined) frame: the frame leaves lazily — when
+        its call returns, at its next poll — and the interpreter resumes it with the value
+        (HotSpot's deferred locals).  One native frame per thread may hold such values."""
+        block = nt.block
+        target = block[OFFSET["deopt_target"] // 8]
+        if target not in (0, bp):
+            raise VMError("another native frame of this thread is already marked to leave")
+        nt.deferred.setdefault((bp, place), {})[name] = value
+        block[OFFSET["deopt_target"] // 8] = bp
+        self._refresh_lazy(nt)
+
+    @staticmethod
+    def _apply_deferred(nt, bp: int, frames, keep: bool = False) -> None:
+        """Put the values a client set into frames rebuilt from native frame `bp`
+        (outermost first); `keep`: a snapshot, the values stay held for the deopt."""
+        for j, frame in enumerate(frames):
+            key = (bp, len(frames) - 1 - j)
+            values = nt.deferred.get(key) if keep else nt.deferred.pop(key, None)
+            for name, value in (values or {}).items():
+                frame.set_value(name, value)
 
     def guest_stack(self):
         """The whole guest stack, outermost first, as [(FunctionVersion, Instr)]."""

@@ -19,6 +19,7 @@ from ..ir import tagref
 from ..ir.types import RefType, TagRef64Type
 from ..trace import Tracer
 from .assumptions import Assumptions
+from .frames import inspect as inspect_thread
 from .threads import Threads
 from .traps import TrapContext
 
@@ -163,6 +164,11 @@ class VM:
         if self.tiers is not None:
             self.tiers.on_deopt(code, kind, reason)
             self.tiers.rearm_loops(code, kind, frames)
+
+    def inspect(self, thread, operation):
+        """Stop a VM thread at its next safepoint and return `operation(view)`: a
+        ThreadView of its guest frames in every tier (runtime/frames.py)."""
+        return inspect_thread(self, thread, operation)
 
     def drop_version(self, version) -> None:
         """A version relying on a broken assumption: no new call runs it (it leaves its

@@ -1,0 +1,93 @@
+"""Frame cursors over a stopped thread in every tier (runtime/frames.py): a tool thread
+stops the program's thread at a safepoint, walks interpreted, native and inlined frames
+with their functions, lines and values, and changes a variable of a compiled frame, which
+takes effect when that frame leaves native code."""
+import time
+
+import pytest
+
+from offramp.ir import tagref
+from offramp.runtime.traps import ClientAPIError
+
+from tests.runtime.test_handshakes import runtime_for, start_worker
+
+# `step` has a loop of its own (a poll inside it) and is small: the jit inlines it into
+# spin's compiled loop, so a stop may land in the inlined code.  spin runs until `stop` is
+# set through the frame API (or for minutes otherwise).
+PROGRAM = """
+fun step(k) { var j = 0; while (j < 3) j = j + 1; return k + j; }
+fun spin() {
+  var i = 0;
+  var stop = false;
+  while (!stop) {
+    i = step(i);
+    if (i > 3000000000) stop = true;
+  }
+  return "stopped";
+}
+print spin();
+"""
+
+
+def sample(view):
+    """(kind, function, line, values) of every frame, innermost first."""
+    out, cursor = [], view.cursor()
+    while True:
+        out.append((cursor.kind, cursor.func.split(".")[-1], cursor.line, cursor.values()))
+        if not cursor.has_caller():
+            return out
+        cursor = cursor.next()
+
+
+def wait_for(vm, wanted, seconds=90):
+    """Sample the main thread until `wanted(frames)`; those frames."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        frames = vm.inspect(vm.threads.main, sample)
+        if wanted(frames):
+            return frames
+        time.sleep(0.005)
+    raise AssertionError("the wanted frames never showed")
+
+
+def stop_spin(view):
+    """Set spin's `stop` (the variables holding false) to true, in whatever tier."""
+    cursor = view.cursor()
+    while not cursor.func.endswith(".spin"):
+        cursor = cursor.next()
+    falses = [n for n, v in cursor.values().items() if v == tagref.FALSE]
+    assert falses, cursor.values()
+    for name in falses:
+        cursor.set_value(name, tagref.TRUE)
+    return cursor.kind
+
+
+@pytest.mark.parametrize("tier, kinds", [
+    ("interp", {"interp"}),
+    ("eager", {"native"}),
+    ("jit", {"native", "inlined"})])
+def test_a_tool_stops_the_loop_walks_its_frames_and_sets_a_variable(tier, kinds):
+    runtime, out = runtime_for(PROGRAM, tier=tier)
+    vm = runtime.vm
+    worker, errors = start_worker(runtime)
+    try:
+        frames = wait_for(vm, lambda fs: {k for k, f, _, _ in fs if f in ("spin", "step")}
+                          >= kinds)
+        spin = next(f for f in frames if f[1] == "spin")
+        assert spin[0] in kinds and spin[2] in (5, 6, 7)
+        if "inlined" in kinds:
+            inner = frames[0]
+            assert inner[:2] == ("inlined", "step") and inner[2] == 2
+            assert frames[1][:2] == ("native", "spin")
+        assert vm.inspect(vm.threads.main, stop_spin) in kinds
+    finally:
+        worker.join(120)
+    assert not worker.is_alive() and not errors
+    assert out.getvalue() == "stopped\n"
+
+
+def test_a_view_is_valid_only_during_its_handshake():
+    runtime, out = runtime_for("print 1;", tier="interp")
+    view = runtime.vm.inspect(runtime.vm.threads.main, lambda v: v)
+    with pytest.raises(ClientAPIError):
+        view.cursor()
