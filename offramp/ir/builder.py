@@ -69,6 +69,9 @@ class VersionBuilder:
         self.block: Block | None = None
         self._counter = 0
         self.line: int | None = None
+        # fn(block, index), called for every instruction appended: what a client records
+        # per instruction (the Lox codegen: the source variables in scope there).
+        self.on_emit = None
 
     def fresh(self, hint: str = "t") -> str:
         """A new SSA name."""
@@ -95,6 +98,8 @@ class VersionBuilder:
             results = tuple(self.fresh() for _ in range(results))
         instr = Instr(op, tuple(operands), tuple(results), name, self.line)
         self.block.instrs.append(instr)
+        if self.on_emit is not None:
+            self.on_emit(self.block, len(self.block.instrs) - 1)
         if not results:
             return None
         vars_ = tuple(Var(r) for r in results)

@@ -60,6 +60,34 @@ class LoxProgram:
     codes: list = field(default_factory=list)        # CodeInfo by code_id
     strings: dict = field(default_factory=dict)      # global name -> literal text
     globals: dict = field(default_factory=dict)      # Lox global name -> IR global name
+    # IR function -> block label -> per instruction of its baseline, the source locals in
+    # scope there: ((name, operand holding it, whether that is the local's box), ...).
+    scopes: dict = field(default_factory=dict)
+
+
+class Scope(dict):
+    """The locals in scope (ast.Local -> the operand holding each, or its box), with the
+    tuple of them that each instruction records — made again only after a change."""
+
+    __slots__ = ("_recorded",)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._recorded = None
+
+    def __setitem__(self, key, value):
+        self._recorded = None
+        super().__setitem__(key, value)
+
+    def pop(self, key, default=None):
+        self._recorded = None
+        return super().pop(key, default)
+
+    def recorded(self) -> tuple:
+        if self._recorded is None:
+            self._recorded = tuple((local.name, value, local.captured)
+                                   for local, value in self.items())
+        return self._recorded
 
 
 # Helpers: name -> (parameter types, result type or None, pure).  Arity-specific call
@@ -296,9 +324,24 @@ class FunctionCodegen:
         self.node = node
         self.info = info
         self.vb = mcg.mb.version(info.ir_name, "v1")
-        self.env = {}
+        self._env = Scope()
         self.dead = False
         self.sites = 0
+        self.scopes = mcg.program.scopes[info.ir_name] = {}
+        self.vb.on_emit = self.note_scope
+
+    @property
+    def env(self) -> Scope:
+        return self._env
+
+    @env.setter
+    def env(self, bindings) -> None:
+        self._env = Scope(bindings)
+
+    def note_scope(self, block, index: int) -> None:
+        """Record the source locals in scope at each instruction (debuggers, the frame
+        API: `LoxRuntime.source_variables`)."""
+        self.scopes.setdefault(block.label, []).append(self._env.recorded())
 
     # --- plumbing --------------------------------------------------------------------
 

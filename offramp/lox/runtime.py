@@ -13,6 +13,8 @@ import time
 from ..interp import semantics as sem
 from ..interp.errors import GuestError
 from ..ir import tagref
+from ..ir.nodes import Sym, Var
+from ..ir.types import TAGREF64
 from ..ir.tagref import FALSE, NIL, QNAN, TRUE, from_fp, to_fp
 from ..heap import MAX_ARRAY_LENGTH, ObjKind
 from ..heap.objects import LOCK_REVOKED
@@ -99,10 +101,37 @@ class LoxRuntime:
         self.stats = {}
         self.heap.add_root_provider(self._roots)
         self.assumptions = LoxAssumptions(self)
+        self.vm.source_variables = self.source_variables
         self._load()
         if config.tier != "interp":
             from .optimizer import make_optimizer
             self.vm.set_optimizer(make_optimizer(self, verify_passes=config.verify_ir))
+
+    def source_variables(self, frame) -> dict:
+        """The Lox locals in scope in a frame (of a baseline version, or at an instruction
+        whose frame state resumes in one), by name: their values, None for one that
+        compiled code did not keep ("optimized out")."""
+        version, block, index = frame.version, frame.block, frame.index
+        baseline = self.vm.module.functions[version.func].versions[0]
+        if version is not baseline:
+            state = frame.instruction.state()
+            if state is None or state.version != baseline.name:
+                return {}
+            block, index = state.block, state.index
+        scopes = self.program.scopes.get(version.func, {}).get(block, ())
+        if index >= len(scopes):
+            return {}
+        out = {}
+        for name, operand, boxed in scopes[index]:
+            if not name:
+                continue
+            value = frame.value(operand.name) if isinstance(operand, Var) else \
+                self.vm.interp.symbol_value(operand.name) if isinstance(operand, Sym) else \
+                sem.literal_value(operand.value, TAGREF64)
+            if boxed and value is not None:
+                value = self.heap.box_get(value)
+            out[name] = value
+        return out
 
     def _roots(self):
         self.recent_identities.clear()   # after this collection a profiled word may be freed

@@ -99,7 +99,17 @@ class StackCursor:
         return frame.value(name)
 
     def values(self) -> dict:
+        """Every SSA name of the frame's version with its value (None: undefined here,
+        or not kept by compiled code)."""
         return self.guest.frame.values()
+
+    def variables(self) -> dict:
+        """The client's source variables in scope, by name (`VM.source_variables`, e.g.
+        Lox's locals): their values, None for one compiled code did not keep."""
+        source = self._view.vm.source_variables
+        if source is None:
+            raise ClientAPIError("the client gives no source variables")
+        return source(self.guest.frame)
 
     def keepalives(self) -> tuple:
         return self.guest.frame.keepalive_values()

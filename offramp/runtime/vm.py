@@ -83,6 +83,8 @@ class VM:
         self.interp.memory.thread_word = self.threads.block_word
         self.optimizer = None
         self.assumptions = Assumptions(self)
+        # fn(Frame) -> {source name: value}: the client's variables of a frame (frames.py)
+        self.source_variables = None
         self.tiers = None
         if self.config.tier != "interp":
             from .tiering import TierPolicy

@@ -30,10 +30,12 @@ print spin();
 
 
 def sample(view):
-    """(kind, function, line, values) of every frame, innermost first."""
+    """(kind, function, line, source variables) of every frame, innermost first."""
+    if not len(view):
+        return []          # the thread has not started its program yet
     out, cursor = [], view.cursor()
     while True:
-        out.append((cursor.kind, cursor.func.split(".")[-1], cursor.line, cursor.values()))
+        out.append((cursor.kind, cursor.func.split(".")[-1], cursor.line, cursor.variables()))
         if not cursor.has_caller():
             return out
         cursor = cursor.next()
@@ -51,12 +53,12 @@ def wait_for(vm, wanted, seconds=90):
 
 
 def stop_spin(view):
-    """Set spin's `stop` (the variables holding false) to true, in whatever tier."""
+    """Set spin's `stop` to true through the SSA names holding it (in whatever tier)."""
     cursor = view.cursor()
     while not cursor.func.endswith(".spin"):
         cursor = cursor.next()
+    assert cursor.variables()["stop"] == tagref.FALSE
     falses = [n for n, v in cursor.values().items() if v == tagref.FALSE]
-    assert falses, cursor.values()
     for name in falses:
         cursor.set_value(name, tagref.TRUE)
     return cursor.kind
@@ -64,7 +66,7 @@ def stop_spin(view):
 
 @pytest.mark.parametrize("tier, kinds", [
     ("interp", {"interp"}),
-    ("eager", {"native"}),
+    ("eager", {"native", "inlined"}),
     ("jit", {"native", "inlined"})])
 def test_a_tool_stops_the_loop_walks_its_frames_and_sets_a_variable(tier, kinds):
     runtime, out = runtime_for(PROGRAM, tier=tier)
@@ -75,9 +77,12 @@ def test_a_tool_stops_the_loop_walks_its_frames_and_sets_a_variable(tier, kinds)
                           >= kinds)
         spin = next(f for f in frames if f[1] == "spin")
         assert spin[0] in kinds and spin[2] in (5, 6, 7)
+        assert spin[3]["stop"] == tagref.FALSE
+        assert spin[3]["i"] is None or tagref.is_fp(spin[3]["i"])
         if "inlined" in kinds:
             inner = frames[0]
             assert inner[:2] == ("inlined", "step") and inner[2] == 2
+            assert tagref.to_fp(inner[3]["k"]) >= 0 and tagref.to_fp(inner[3]["j"]) < 3
             assert frames[1][:2] == ("native", "spin")
         assert vm.inspect(vm.threads.main, stop_spin) in kinds
     finally:
