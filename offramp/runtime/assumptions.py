@@ -8,10 +8,10 @@ guarding it at every use.  It names each such fact by a key (a hashable tuple wh
 item is its kind), asks `holds(key)` before relying on it, and registers the version it
 builds as a dependent (`depend`).  The client also watches the writes that could make the
 fact false and calls `break_(key, why)` when one happens: every dependent version is then
-dropped — taken off its function's versions, so no new call runs it, and its native code
-invalidated, so that running activations in every thread leave it lazily at their next
-call return or poll (native/trample.py) — and the key is never assumed again: the
-function is compiled anew, later, without it.
+dropped — its native code invalidated, so that no new call enters it and running
+activations in every thread leave it lazily at their next call return or poll
+(native/trample.py) — and the key is never assumed again: the function is compiled anew,
+later, without it.
 
 A version that relies on assumptions carries their keys (`FunctionVersion.assumptions`)
 and only runs as native code: the interpreter runs the newest version without any

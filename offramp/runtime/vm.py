@@ -173,11 +173,9 @@ class VM:
         return inspect_thread(self, thread, operation)
 
     def drop_version(self, version) -> None:
-        """A version relying on a broken assumption: no new call runs it (it leaves its
-        function's versions) and its native code is invalidated (running frames leave)."""
-        versions = self.module.functions[version.func].versions
-        if any(v is version for v in versions):
-            versions[:] = [v for v in versions if v is not version]
+        """A version relying on a broken assumption: its native code is invalidated (no
+        new call enters it, running frames leave).  It stays among its function's
+        versions (side tables name it), which the interpreter never runs (it assumes)."""
         if self.tiers is not None:
             self.tiers.drop_version(version)
 
