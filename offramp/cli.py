@@ -2,7 +2,7 @@
 
     offramp run FILE.lox|FILE.ir [--tier=interp|jit|eager] [--deopt-stress=N] [--gc-stress]
                                  [--handshake-stress=N] [--ic-stress=N]
-                                 [--assumption-stress=N]
+                                 [--assumption-stress=N] [--debuggable]
                                  [--trace=CATS] [--stats] [--max-frames=N] [--dump-ir]
                                  [--unsafe]
     offramp debug FILE.lox
@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--assumption-stress", type=_count(0), default=0, metavar="N",
                      help="every Nth runtime entry of native code breaks every assumption "
                           "compiled code holds, invalidating it (0: off)")
+    run.add_argument("--debuggable", action="store_true",
+                     help="compiled code keeps every source variable in scope in its frame "
+                          "states, so a debugger or the frame API can read it (without it, "
+                          "a variable no later code reads is optimized out)")
     run.add_argument("--trace", type=_trace_categories, default=frozenset(), metavar="CATS",
                      help=f"comma-separated event categories to print on stderr: "
                           f"{','.join(TRACE_EVENTS)}")
@@ -145,7 +149,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     """Turn the parsed options of `run` into the one Config the VM is built from."""
     config = Config(tier=args.tier, gc_stress=args.gc_stress, deopt_stress=args.deopt_stress,
                     handshake_stress=args.handshake_stress, ic_stress=args.ic_stress,
-                    assumption_stress=args.assumption_stress,
+                    assumption_stress=args.assumption_stress, debuggable=args.debuggable,
                     trace=args.trace, stats=args.stats, dump_ir=args.dump_ir,
                     verify_ir=args.verify_ir, fail_compile_stage=args.fail_compile,
                     unsafe=args.unsafe)

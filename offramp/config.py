@@ -21,6 +21,8 @@ class Config:
                                       # uninitialized (0: off)
     assumption_stress: int = 0        # every Nth runtime entry of native code breaks every
                                       # assumption compiled code holds (0: off)
+    debuggable: bool = False          # compiled code keeps every source variable in scope
+                                      # in its frame states (else a dead one is optimized out)
     handshake_stress: int = 0         # every Nth poll (every tier) runs an empty handshake
                                       # and every Nth allocation a stop-the-world GC (0: off)
     # False compiles the native back-edge polls (SAFEPOINT) out, to measure what they cost

@@ -102,10 +102,19 @@ class LoxRuntime:
         self.heap.add_root_provider(self._roots)
         self.assumptions = LoxAssumptions(self)
         self.vm.source_variables = self.source_variables
+        self.vm.debug_names = self.debug_names
         self._load()
         if config.tier != "interp":
             from .optimizer import make_optimizer
             self.vm.set_optimizer(make_optimizer(self, verify_passes=config.verify_ir))
+
+    def debug_names(self, version, block: str, index: int) -> set:
+        """The SSA names holding Lox locals in scope before instruction `index` of a block
+        of a baseline version (what --debuggable keeps alive)."""
+        scopes = self.program.scopes.get(version.func, {}).get(block, ())
+        if index >= len(scopes):
+            return set()
+        return {operand.name for _, operand, _ in scopes[index] if isinstance(operand, Var)}
 
     def source_variables(self, frame) -> dict:
         """The Lox locals in scope in a frame (of a baseline version, or at an instruction

@@ -158,12 +158,13 @@ class Speculator:
         self.active = self.baseline is original.versions[0]
         self.baseline_code = runtime.vm.interp.code_for(self.baseline)
         # In an OSR clone a baseline variable may be held under another name (osr.py).
-        self.held = held_by(self.source, self.baseline, self.baseline_code.live_in()) \
+        self.held = held_by(self.source, self.baseline, self.clone_live_in()) \
             if self.func != self.source.func else {}
         self.profiles = self.baseline_code.profiles
         self.excluded = excluded
         self.guarded = guarded
         self.failed_reasons = failed_reasons
+        self.debuggable = runtime.vm.config.debuggable
         self.resume = 0
         self.names = NameSupply(self.source)
         self.subst = Substitution()
@@ -178,6 +179,12 @@ class Speculator:
         self.where = None
         self.line = None
         _name_type(module, "double", DOUBLE)
+
+    def clone_live_in(self) -> dict:
+        """The baseline's liveness as the OSR entry clone being speculated was made with
+        it (VM.osr_live_in: with --debuggable, every source variable at its header)."""
+        header = self.source.blocks[0].instrs[-1].arg("dest").label
+        return self.runtime.vm.osr_live_in(self.baseline, header, self.baseline_code.live_in())
 
     def run(self, name: str) -> FunctionVersion:
         """Rewrite the blocks, each after its immediate dominator (whose facts it inherits);
@@ -385,8 +392,13 @@ class Speculator:
         return Var(self.held.get(self.where[0], {}).get(name, name))
 
     def live_before(self, label: str, index: int) -> set:
-        """The baseline's variables live before instruction `index` of block `label`."""
-        return self.baseline_code.live_before(label)[index]
+        """The baseline's variables live before instruction `index` of block `label`; with
+        --debuggable also every source variable in scope there (the essay's "just in
+        case the user stops the running code"): its frame states keep them all."""
+        live = self.baseline_code.live_before(label)[index]
+        if not self.debuggable:
+            return live
+        return live | self.runtime.debug_names(self.baseline, label, index)
 
     def waiting(self, index: int, given=()) -> FrameState:
         """Wait at the baseline's call at `index` of the current block (its result pending).

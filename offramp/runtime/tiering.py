@@ -337,7 +337,8 @@ class TierPolicy:
         """(native code of an OSR entry clone at `header` or None, its live names)."""
         from ..opt.osr import held_by, osr_entry
         code = self.vm.interp.code_for(version)
-        func, live = osr_entry(self.vm.module, version, header, code.live_in(), code.ctx.types)
+        live_in = self.vm.osr_live_in(version, header, code.live_in())
+        func, live = osr_entry(self.vm.module, version, header, live_in, code.ctx.types)
         self.vm.tracer.emit("osr", f"entry clone @{func.name} for @{version.func} "
                                    f"%{version.name} loop %{header}")
 
@@ -346,7 +347,7 @@ class TierPolicy:
             into frames of `version` (an optimizer's version gives its states itself)."""
             if compiled is not func.versions[0]:
                 return None
-            return version, held_by(compiled, version, code.live_in())
+            return version, held_by(compiled, version, live_in)
         code = self.build(func, install=False, resumes_in=resumes_in)
         if code is not None and code.invalid:   # an assumption broke while it compiled
             code = None

@@ -83,8 +83,10 @@ class VM:
         self.interp.memory.thread_word = self.threads.block_word
         self.optimizer = None
         self.assumptions = Assumptions(self)
-        # fn(Frame) -> {source name: value}: the client's variables of a frame (frames.py)
+        # fn(Frame) -> {source name: value}: the client's variables of a frame (frames.py);
+        # fn(version, block, index) -> the SSA names holding them there (--debuggable)
         self.source_variables = None
+        self.debug_names = None
         self.tiers = None
         if self.config.tier != "interp":
             from .tiering import TierPolicy
@@ -171,6 +173,14 @@ class VM:
         """Stop a VM thread at its next safepoint and return `operation(view)`: a
         ThreadView of its guest frames in every tier (runtime/frames.py)."""
         return inspect_thread(self, thread, operation)
+
+    def osr_live_in(self, version, header: str, live_in: dict) -> dict:
+        """The liveness an OSR entry clone of `version` at `header` is made with: with
+        --debuggable, the clone also takes the client's source variables in scope at the
+        header (`debug_names`), dead or not, so that its frame states can keep them."""
+        if not (self.config.debuggable and self.debug_names is not None):
+            return live_in
+        return {**live_in, header: set(live_in[header]) | self.debug_names(version, header, 0)}
 
     def drop_version(self, version) -> None:
         """A version relying on a broken assumption: its native code is invalidated (no

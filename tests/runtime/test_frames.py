@@ -96,3 +96,41 @@ def test_a_view_is_valid_only_during_its_handshake():
     view = runtime.vm.inspect(runtime.vm.threads.main, lambda v: v)
     with pytest.raises(ClientAPIError):
         view.cursor()
+
+
+DEAD_VARIABLE = """
+fun work(n) {
+  var dead = n * 2;
+  var stop = false;
+  var i = 0;
+  while (!stop) { i = i + 1; if (i > 3000000000) stop = true; }
+  return "stopped";
+}
+print work(21);
+"""
+
+
+@pytest.mark.parametrize("debuggable", [False, True])
+def test_a_dead_variable_is_optimized_out_unless_debuggable(debuggable):
+    """`dead` is never read after its declaration: compiled code keeps it in its frame
+    states only with --debuggable; without, the frame API reads None ("optimized out")."""
+    runtime, out = runtime_for(DEAD_VARIABLE, tier="jit", debuggable=debuggable)
+    vm = runtime.vm
+    worker, errors = start_worker(runtime)
+    try:
+        frames = wait_for(vm, lambda fs: any(k == "native" and f == "work"
+                                             for k, f, _, _ in fs))
+        work = next(f for f in frames if f[1] == "work")
+        assert work[3]["dead"] == (tagref.from_fp(42.0) if debuggable else None)
+
+        def stop(view):
+            cursor = view.cursor()
+            while not cursor.func.endswith(".work"):
+                cursor = cursor.next()
+            for name, value in cursor.values().items():
+                if value == tagref.FALSE:
+                    cursor.set_value(name, tagref.TRUE)
+        vm.inspect(vm.threads.main, stop)
+    finally:
+        worker.join(120)
+    assert not errors and out.getvalue() == "stopped\n"
