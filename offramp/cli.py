@@ -3,7 +3,9 @@
     offramp run FILE.lox|FILE.ir [--tier=interp|jit|eager] [--deopt-stress=N] [--gc-stress]
                                  [--handshake-stress=N] [--ic-stress=N]
                                  [--assumption-stress=N]
-                                 [--trace=CATS] [--stats] [--max-frames=N] [--dump-ir]
+                                 [--trace=CATS] [--trace-format=text|json]
+                                 [--stats] [--stats-format=text|json]
+                                 [--max-frames=N] [--dump-ir]
                                  [--unsafe]
     offramp debug FILE.lox
     offramp profile FILE.lox
@@ -29,7 +31,7 @@ import sys
 
 from offramp.config import VM_MAX_FRAMES, Config
 from offramp.native.stages import COMPILE_STAGES
-from offramp.trace import TRACE_EVENTS
+from offramp.trace import FORMATS, TRACE_EVENTS
 
 EX_USAGE = 64
 EX_SOFTWARE = 70  # an internal error (clox's status for runtime errors too)
@@ -117,8 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trace", type=_trace_categories, default=frozenset(), metavar="CATS",
                      help=f"comma-separated event categories to print on stderr: "
                           f"{','.join(TRACE_EVENTS)}")
+    run.add_argument("--trace-format", choices=FORMATS, default="text",
+                     help="text (default): '[category] message' lines; json: one JSON "
+                          "object per event (time, thread, category, message, fields)")
     run.add_argument("--stats", action="store_true",
                      help="print counts and sizes at exit")
+    run.add_argument("--stats-format", choices=FORMATS, default="text",
+                     help="of --stats: text (default): 'name: value' lines; json: one "
+                          "JSON object")
     run.add_argument("--max-frames", type=_count(1), default=None, metavar="N",
                      help=f"guest call depth before 'Stack overflow.' (default: clox's "
                           f"limit for Lox programs, {VM_MAX_FRAMES} for IR)")
@@ -146,7 +154,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     config = Config(tier=args.tier, gc_stress=args.gc_stress, deopt_stress=args.deopt_stress,
                     handshake_stress=args.handshake_stress, ic_stress=args.ic_stress,
                     assumption_stress=args.assumption_stress,
-                    trace=args.trace, stats=args.stats, dump_ir=args.dump_ir,
+                    trace=args.trace, trace_format=args.trace_format, stats=args.stats,
+                    stats_format=args.stats_format, dump_ir=args.dump_ir,
                     verify_ir=args.verify_ir, fail_compile_stage=args.fail_compile,
                     unsafe=args.unsafe)
     if args.max_frames is not None:

@@ -3,6 +3,7 @@ from dataclasses import replace
 
 from ..interp.errors import GuestError
 from ..ir.text import print_module
+from ..trace import print_stats
 from .codegen import compile_program
 from .parser import parse_program
 from .runtime import GuestExit, LoxRuntime
@@ -39,7 +40,7 @@ def run_lox(source: str, path: str, config, stdout, stderr, stdin=None) -> int:
         report_error(program, error, stdout, stderr)
         status = EXIT_RUNTIME_ERROR
     if config.stats and runtime is not None:
-        print_stats({**runtime.vm.stats(), **runtime.stats}, stderr)
+        print_stats({**runtime.vm.stats(), **runtime.stats}, stderr, config.stats_format)
     return status
 
 
@@ -86,12 +87,3 @@ def stack_trace(program, stack) -> list:
         where = "script" if info is None or info.kind == "script" else f"{info.name}()"
         lines.append(f"[line {instr.line}] in {where}")
     return lines
-
-
-def print_stats(stats: dict, stream) -> None:
-    """`--stats`: one `name: value` line per counter."""
-    for key, value in stats.items():
-        print(f"{key}: {value}", file=stream)
-
-
-
