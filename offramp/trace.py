@@ -30,11 +30,12 @@ class TraceCategory:
 TRACE_EVENTS = {c.name: c for c in (
     TraceCategory("gc", "a collection: reason, bytes before and after, objects freed "
                         "(fields: event, collection, reason, bytes_before, bytes_after, "
-                        "freed, pages_released, committed)"),
+                        "freed (objects), pages_released, committed)"),
     TraceCategory("tier", "a function version compiled or entered in another tier "
                           "(fields: event, function, version, and what the event has)"),
     TraceCategory("deopt", "a native frame left for the interpreter, with the reason "
-                           "(fields: tier, kind, reason, function, version, frames)"),
+                           "(fields: tier, kind, reason, function, version, and frames "
+                           "(each function, version, block, index) or resume)"),
     TraceCategory("osr", "an interpreted loop entered in native code mid-iteration, or "
                          "re-entered after a deopt; entry clones made (fields: event, "
                          "function, version, loop or iteration)"),
@@ -45,7 +46,7 @@ TRACE_EVENTS = {c.name: c for c in (
                         "new state, shapes (fields: site, kind, field, function, version, "
                         "line, address, old, new, shapes)"),
     TraceCategory("trap", "a TRAP or WATCHPOINT reached the client's handler (fields: "
-                          "name, function, version, block, index)"),
+                          "op, name, function, version, block, index)"),
 )}
 
 
