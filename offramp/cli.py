@@ -7,6 +7,7 @@
                                  [--stats] [--stats-format=text|json]
                                  [--max-frames=N] [--dump-ir]
                                  [--unsafe]
+    offramp disasm FILE.lox [FUNC] [--tier=jit|eager | --eager] [-o FILE]
     offramp debug FILE.lox
     offramp profile FILE.lox
     offramp fuzz [--kind lox|ir] [--seeds A:B] [--modes M,...] [--jobs N] [--out DIR] ...
@@ -40,6 +41,7 @@ EX_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
 
 TIERS = ("interp", "jit", "eager")
+NATIVE_TIERS = ("jit", "eager")
 NOT_BUILT_TOOL = "offramp {command}: not built yet (native tier and tools come in a later issue)"
 NOT_BUILT_TIER = "offramp: the native tier is not built yet; use --tier=interp"
 
@@ -141,6 +143,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="FILE.ir: run functions marked UNSAFE (they may forge references "
                           "and pointers; nothing checks them)")
 
+    disasm = commands.add_parser("disasm", help="run a Lox program, then list the machine "
+                                 "code of its compiled units with stack-map sites and patch "
+                                 "regions")
+    disasm.add_argument("file", metavar="FILE.lox")
+    disasm.add_argument("func", metavar="FUNC", nargs="?", default="",
+                        help="only units whose function name contains FUNC")
+    disasm.add_argument("--tier", choices=NATIVE_TIERS, default="jit",
+                        help="jit (default): compile when hot; eager: every function at "
+                             "its first call")
+    disasm.add_argument("--eager", dest="tier", action="store_const", const="eager",
+                        help="the same as --tier=eager")
+    disasm.add_argument("-o", "--output", metavar="FILE", default=None,
+                        help="write the listing to FILE (default: standard output, after "
+                             "the program's own output)")
+
     commands.add_parser("fuzz", add_help=False, help="run a differential fuzzing campaign "
                         "(offramp fuzz --help; the options of python -m offramp.tools.fuzz)")
     for name in ("debug", "profile"):
@@ -206,14 +223,40 @@ def run_command(args: argparse.Namespace) -> int:
     if os.path.splitext(args.file)[1] not in DRIVERS:
         raise UsageError(f'offramp: cannot run "{args.file}": expected a '
                          f'{" or ".join(DRIVERS)} file')
-    try:
-        source = read_source(args.file)
-    except OSError as error:
-        return _unreadable(args.file, error.strerror or str(error))
-    except UnicodeDecodeError as error:
-        return _unreadable(args.file, f"not valid UTF-8 (byte {error.object[error.start]:#04x} "
-                                      f"at offset {error.start})")
+    source = _source_or_status(args.file)
+    if isinstance(source, int):
+        return source
     return _driver_for(args.file)(source, args.file, config, sys.stdout, sys.stderr)
+
+
+def disasm_command(args: argparse.Namespace) -> int:
+    """`offramp disasm`: run a Lox program natively, then list its compiled code."""
+    if not native_tier_available():
+        raise UsageError(NOT_BUILT_TIER)
+    if not args.file.endswith(".lox"):
+        raise UsageError(f'offramp disasm: cannot run "{args.file}": expected a .lox file')
+    source = _source_or_status(args.file)
+    if isinstance(source, int):
+        return source
+    disasm = importlib.import_module("offramp.tools.disasm")
+    config = Config(tier=args.tier)
+    if args.output is None:
+        return disasm.run_disasm(source, args.file, config, args.func, sys.stdout,
+                                 sys.stderr, sys.stdout)
+    with open(args.output, "w", encoding="utf-8") as out:
+        return disasm.run_disasm(source, args.file, config, args.func, sys.stdout,
+                                 sys.stderr, out)
+
+
+def _source_or_status(path: str):
+    """The file's text, or the exit status of reporting that it cannot be read."""
+    try:
+        return read_source(path)
+    except OSError as error:
+        return _unreadable(path, error.strerror or str(error))
+    except UnicodeDecodeError as error:
+        return _unreadable(path, f"not valid UTF-8 (byte {error.object[error.start]:#04x} "
+                                 f"at offset {error.start})")
 
 
 def _unreadable(path: str, reason: str) -> int:
@@ -268,6 +311,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "run":
             return run_command(args)
+        if args.command == "disasm":
+            return disasm_command(args)
         print(NOT_BUILT_TOOL.format(command=args.command), file=sys.stderr)
         return EX_USAGE
     except UsageError as error:

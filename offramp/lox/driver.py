@@ -15,9 +15,10 @@ overflows where clox does unless `--max-frames` says otherwise."""
 LIBRARY_PREFIXES = ("lox.native.", "lox.rt.")
 
 
-def run_lox(source: str, path: str, config, stdout, stderr, stdin=None) -> int:
+def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=None) -> int:
     """Compile and run `source`; returns the process exit status.  `stdin` is the binary
-    stream `getc()` reads (standard input's when None)."""
+    stream `getc()` reads (standard input's when None); `after(runtime)` is called once
+    the program has ended, for tools that look at what it left (`offramp disasm`)."""
     script, errors = parse_program(source)
     if errors:
         for line in errors:
@@ -41,6 +42,8 @@ def run_lox(source: str, path: str, config, stdout, stderr, stdin=None) -> int:
         status = EXIT_RUNTIME_ERROR
     if config.stats and runtime is not None:
         print_stats({**runtime.vm.stats(), **runtime.stats}, stderr, config.stats_format)
+    if after is not None and runtime is not None:
+        after(runtime)
     return status
 
 
