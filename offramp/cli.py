@@ -25,6 +25,7 @@ The drivers (`offramp.lox.driver.run_lox`, `offramp.runtime.ir_runner.run_ir`) a
 only when a file is run, so this module — and `--help` — work whatever else is built.
 """
 import argparse
+import contextlib
 import gc
 import importlib
 import os
@@ -239,13 +240,16 @@ def disasm_command(args: argparse.Namespace) -> int:
     if isinstance(source, int):
         return source
     disasm = importlib.import_module("offramp.tools.disasm")
-    config = Config(tier=args.tier)
-    if args.output is None:
-        return disasm.run_disasm(source, args.file, config, args.func, sys.stdout,
-                                 sys.stderr, sys.stdout)
-    with open(args.output, "w", encoding="utf-8") as out:
-        return disasm.run_disasm(source, args.file, config, args.func, sys.stdout,
-                                 sys.stderr, out)
+    try:
+        listing = (contextlib.nullcontext(sys.stdout) if args.output is None else
+                   open(args.output, "w", encoding="utf-8"))
+    except OSError as error:
+        print(f'offramp: could not write file "{args.output}": '
+              f'{error.strerror or error}', file=sys.stderr)
+        return EX_IOERR
+    with listing as out:
+        return disasm.run_disasm(source, args.file, Config(tier=args.tier), args.func,
+                                 sys.stdout, sys.stderr, out)
 
 
 def _source_or_status(path: str):

@@ -123,3 +123,10 @@ def test_no_unit_compiled_says_so(tmp_path, capsys):
 def test_usage_errors_exit_64(argv, capsys):
     assert main(argv) == 64
     assert capsys.readouterr().err.strip()
+
+
+def test_an_unwritable_listing_file_exits_74(tmp_path, capsys):
+    path = tmp_path / "short.lox"
+    path.write_text("print 1;\n")
+    assert main(["disasm", "-o", str(tmp_path / "no" / "such" / "dir"), str(path)]) == 74
+    assert capsys.readouterr().err.startswith('offramp: could not write file "')
