@@ -3,8 +3,11 @@
     offramp run FILE.lox|FILE.ir [--tier=interp|jit|eager] [--deopt-stress=N] [--gc-stress]
                                  [--handshake-stress=N] [--ic-stress=N]
                                  [--assumption-stress=N] [--debuggable]
-                                 [--trace=CATS] [--stats] [--max-frames=N] [--dump-ir]
+                                 [--trace=CATS] [--trace-format=text|json]
+                                 [--stats] [--stats-format=text|json]
+                                 [--max-frames=N] [--dump-ir]
                                  [--unsafe]
+    offramp disasm FILE.lox [FUNC] [--tier=jit|eager | --eager] [-o FILE]
     offramp debug FILE.lox
     offramp profile FILE.lox
     offramp fuzz [--kind lox|ir] [--seeds A:B] [--modes M,...] [--jobs N] [--out DIR] ...
@@ -22,6 +25,7 @@ The drivers (`offramp.lox.driver.run_lox`, `offramp.runtime.ir_runner.run_ir`) a
 only when a file is run, so this module — and `--help` — work whatever else is built.
 """
 import argparse
+import contextlib
 import gc
 import importlib
 import os
@@ -29,7 +33,7 @@ import sys
 
 from offramp.config import VM_MAX_FRAMES, Config
 from offramp.native.stages import COMPILE_STAGES
-from offramp.trace import TRACE_EVENTS
+from offramp.trace import FORMATS, TRACE_EVENTS
 
 EX_USAGE = 64
 EX_SOFTWARE = 70  # an internal error (clox's status for runtime errors too)
@@ -38,6 +42,7 @@ EX_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
 
 TIERS = ("interp", "jit", "eager")
+NATIVE_TIERS = ("jit", "eager")
 NOT_BUILT_TOOL = "offramp {command}: not built yet (native tier and tools come in a later issue)"
 NOT_BUILT_TIER = "offramp: the native tier is not built yet; use --tier=interp"
 
@@ -121,8 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trace", type=_trace_categories, default=frozenset(), metavar="CATS",
                      help=f"comma-separated event categories to print on stderr: "
                           f"{','.join(TRACE_EVENTS)}")
+    run.add_argument("--trace-format", choices=FORMATS, default="text",
+                     help="text (default): '[category] message' lines; json: one JSON "
+                          "object per event (time, thread, category, message, fields)")
     run.add_argument("--stats", action="store_true",
                      help="print counts and sizes at exit")
+    run.add_argument("--stats-format", choices=FORMATS, default="text",
+                     help="of --stats: text (default): 'name: value' lines; json: one "
+                          "JSON object")
     run.add_argument("--max-frames", type=_count(1), default=None, metavar="N",
                      help=f"guest call depth before 'Stack overflow.' (default: clox's "
                           f"limit for Lox programs, {VM_MAX_FRAMES} for IR)")
@@ -137,6 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="FILE.ir: run functions marked UNSAFE (they may forge references "
                           "and pointers; nothing checks them)")
 
+    disasm = commands.add_parser("disasm", help="run a Lox program, then list the machine "
+                                 "code of its compiled units with stack-map sites and patch "
+                                 "regions")
+    disasm.add_argument("file", metavar="FILE.lox")
+    disasm.add_argument("func", metavar="FUNC", nargs="?", default="",
+                        help="only units whose function name contains FUNC")
+    disasm.add_argument("--tier", choices=NATIVE_TIERS, default="jit",
+                        help="jit (default): compile when hot; eager: every function at "
+                             "its first call")
+    disasm.add_argument("--eager", dest="tier", action="store_const", const="eager",
+                        help="the same as --tier=eager")
+    disasm.add_argument("-o", "--output", metavar="FILE", default=None,
+                        help="write the listing to FILE (default: standard output, after "
+                             "the program's own output)")
+
     commands.add_parser("fuzz", add_help=False, help="run a differential fuzzing campaign "
                         "(offramp fuzz --help; the options of python -m offramp.tools.fuzz)")
     for name in ("debug", "profile"):
@@ -150,7 +176,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     config = Config(tier=args.tier, gc_stress=args.gc_stress, deopt_stress=args.deopt_stress,
                     handshake_stress=args.handshake_stress, ic_stress=args.ic_stress,
                     assumption_stress=args.assumption_stress, debuggable=args.debuggable,
-                    trace=args.trace, stats=args.stats, dump_ir=args.dump_ir,
+                    trace=args.trace, trace_format=args.trace_format, stats=args.stats,
+                    stats_format=args.stats_format, dump_ir=args.dump_ir,
                     verify_ir=args.verify_ir, fail_compile_stage=args.fail_compile,
                     unsafe=args.unsafe)
     if args.max_frames is not None:
@@ -201,14 +228,43 @@ def run_command(args: argparse.Namespace) -> int:
     if os.path.splitext(args.file)[1] not in DRIVERS:
         raise UsageError(f'offramp: cannot run "{args.file}": expected a '
                          f'{" or ".join(DRIVERS)} file')
-    try:
-        source = read_source(args.file)
-    except OSError as error:
-        return _unreadable(args.file, error.strerror or str(error))
-    except UnicodeDecodeError as error:
-        return _unreadable(args.file, f"not valid UTF-8 (byte {error.object[error.start]:#04x} "
-                                      f"at offset {error.start})")
+    source = _source_or_status(args.file)
+    if isinstance(source, int):
+        return source
     return _driver_for(args.file)(source, args.file, config, sys.stdout, sys.stderr)
+
+
+def disasm_command(args: argparse.Namespace) -> int:
+    """`offramp disasm`: run a Lox program natively, then list its compiled code."""
+    if not native_tier_available():
+        raise UsageError(NOT_BUILT_TIER)
+    if not args.file.endswith(".lox"):
+        raise UsageError(f'offramp disasm: cannot run "{args.file}": expected a .lox file')
+    source = _source_or_status(args.file)
+    if isinstance(source, int):
+        return source
+    disasm = importlib.import_module("offramp.tools.disasm")
+    try:
+        listing = (contextlib.nullcontext(sys.stdout) if args.output is None else
+                   open(args.output, "w", encoding="utf-8"))
+    except OSError as error:
+        print(f'offramp: could not write file "{args.output}": '
+              f'{error.strerror or error}', file=sys.stderr)
+        return EX_IOERR
+    with listing as out:
+        return disasm.run_disasm(source, args.file, Config(tier=args.tier), args.func,
+                                 sys.stdout, sys.stderr, out)
+
+
+def _source_or_status(path: str):
+    """The file's text, or the exit status of reporting that it cannot be read."""
+    try:
+        return read_source(path)
+    except OSError as error:
+        return _unreadable(path, error.strerror or str(error))
+    except UnicodeDecodeError as error:
+        return _unreadable(path, f"not valid UTF-8 (byte {error.object[error.start]:#04x} "
+                                 f"at offset {error.start})")
 
 
 def _unreadable(path: str, reason: str) -> int:
@@ -263,6 +319,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "run":
             return run_command(args)
+        if args.command == "disasm":
+            return disasm_command(args)
         print(NOT_BUILT_TOOL.format(command=args.command), file=sys.stderr)
         return EX_USAGE
     except UsageError as error:

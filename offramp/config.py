@@ -57,7 +57,9 @@ class Config:
     # and 121 MB peak RSS, 4 -> 5.3 s and 132 MB, 8 -> 3.7 s and 158 MB.
     gc_heap_growth: int = 4
     trace: frozenset = field(default_factory=frozenset)  # names from trace.TRACE_EVENTS
+    trace_format: str = "text"        # of each trace line: trace.FORMATS
     stats: bool = False
+    stats_format: str = "text"        # of the --stats report: trace.FORMATS
     dump_ir: bool = False
     verify_ir: bool = False           # verify every version the optimizer produces
     fail_compile_stage: str = ""      # a stage of native/stages.COMPILE_STAGES at which every

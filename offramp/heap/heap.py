@@ -117,7 +117,9 @@ class Heap(LoxObjects):
         self.memory = Memory(config.heap_reserve_bytes)
         if self.memory.size < config.heap_reserve_bytes and self.tracer.on("gc"):
             self.tracer.emit("gc", f"reserved {self.memory.size} bytes for the heap "
-                                   f"(address space limited; {config.heap_reserve_bytes} asked)")
+                                   f"(address space limited; {config.heap_reserve_bytes} asked)",
+                             event="reserved", reserved=self.memory.size,
+                             asked=config.heap_reserve_bytes)
         self.mem64 = self.memory.mem64
         self.base = self.memory.base
         self._b3 = self.base >> 3           # mem64 index of address a: (a >> 3) - _b3
@@ -471,7 +473,11 @@ class Heap(LoxObjects):
             self.tracer.emit("gc", f"collection {self._collections} ({reason}): live bytes "
                                    f"{before} -> {live}, {freed} objects freed, "
                                    f"{pages_freed} pages released, "
-                                   f"{self.memory.committed_bytes} bytes committed")
+                                   f"{self.memory.committed_bytes} bytes committed",
+                             event="collection", collection=self._collections, reason=reason,
+                             bytes_before=before, bytes_after=live, freed=freed,
+                             pages_released=pages_freed,
+                             committed=self.memory.committed_bytes)
 
     def _grey(self, words, stack: list) -> None:
         """Mark the unmarked objects among `words` and push them on the mark stack."""

@@ -323,7 +323,10 @@ class Interpreter:
         if self.trap_handler is None:
             raise VMError(f"TRAP at {frame!r} but no trap handler is registered")
         frame.waiting = True
-        self.tracer.emit("trap", f"{frame!r}")
+        self.tracer.emit("trap", f"{frame!r}", op=frame.instruction.op,
+                         name=frame.instruction.name,
+                         function=frame.code.version.func, version=frame.code.version.name,
+                         block=frame.block, index=frame.index)
         bottom = thread.frames[base] if len(thread.frames) > base else frame
         call_results = bottom.code.func.sig.results
         resumption = self.trap_handler(thread, frame)
@@ -348,7 +351,10 @@ class Interpreter:
         """Replace `frame` by the frames its frame state describes (innermost last)."""
         self.deopts[reason] = self.deopts.get(reason, 0) + 1
         self.tracer.emit("deopt", f"{reason}: @{frame.code.version.func} "
-                                  f"%{frame.code.version.name} -> {state[0]} %{state[1]}")
+                                  f"%{frame.code.version.name} -> {state[0]} %{state[1]}",
+                         tier="interp", kind="deopt", reason=reason,
+                         function=frame.code.version.func, version=frame.code.version.name,
+                         resume=f"@{state[0]} %{state[1]} %{state[2]}[{state[3]}]")
         rebuilt = []
         waiting = False
         while state is not None:

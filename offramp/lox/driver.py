@@ -3,6 +3,7 @@ from dataclasses import replace
 
 from ..interp.errors import GuestError
 from ..ir.text import print_module
+from ..trace import print_stats
 from .codegen import compile_program
 from .parser import parse_program
 from .runtime import GuestExit, LoxRuntime
@@ -14,9 +15,10 @@ overflows where clox does unless `--max-frames` says otherwise."""
 LIBRARY_PREFIXES = ("lox.native.", "lox.rt.")
 
 
-def run_lox(source: str, path: str, config, stdout, stderr, stdin=None) -> int:
+def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=None) -> int:
     """Compile and run `source`; returns the process exit status.  `stdin` is the binary
-    stream `getc()` reads (standard input's when None)."""
+    stream `getc()` reads (standard input's when None); `after(runtime)` is called once
+    the program has ended, for tools that look at what it left (`offramp disasm`)."""
     script, errors = parse_program(source)
     if errors:
         for line in errors:
@@ -39,7 +41,9 @@ def run_lox(source: str, path: str, config, stdout, stderr, stdin=None) -> int:
         report_error(program, error, stdout, stderr)
         status = EXIT_RUNTIME_ERROR
     if config.stats and runtime is not None:
-        print_stats({**runtime.vm.stats(), **runtime.stats}, stderr)
+        print_stats({**runtime.vm.stats(), **runtime.stats}, stderr, config.stats_format)
+    if after is not None and runtime is not None:
+        after(runtime)
     return status
 
 
@@ -86,12 +90,3 @@ def stack_trace(program, stack) -> list:
         where = "script" if info is None or info.kind == "script" else f"{info.name}()"
         lines.append(f"[line {instr.line}] in {where}")
     return lines
-
-
-def print_stats(stats: dict, stream) -> None:
-    """`--stats`: one `name: value` line per counter."""
-    for key, value in stats.items():
-        print(f"{key}: {value}", file=stream)
-
-
-

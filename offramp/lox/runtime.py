@@ -79,7 +79,7 @@ class LoxRuntime:
         self.stderr = stderr if stderr is not None else sys.stderr
         self.stdin = stdin       # a binary stream for getc(); sys.stdin's when None
         self.start = time.perf_counter()
-        self.vm = VM(program.module, config, Tracer(config.trace, stderr),
+        self.vm = VM(program.module, config, Tracer(config.trace, stderr, config.trace_format),
                      helpers=self.helpers(), classify=self.classify)
         self.heap = self.vm.heap
         self.functions = {}      # code_id -> FUNCTION word

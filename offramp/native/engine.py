@@ -379,7 +379,10 @@ class NativeEngine:
         if install:
             self.install(code)
         self.vm.tracer.emit("tier", f"compiled @{version.func} VERSION %{version.name} "
-                                    f"({len(table)} sites, {table.nbytes} side-table bytes)")
+                                    f"({len(table)} sites, {table.nbytes} side-table bytes)",
+                            event="compiled", function=version.func, version=version.name,
+                            address=address, size=code.size, sites=len(table),
+                            side_table_bytes=table.nbytes)
         return code
 
     def dump(self, version, symbol: str, llvm_text: str) -> None:
@@ -458,7 +461,9 @@ class NativeEngine:
         self.vm.tracer.emit("tier", f"invalidated @{code.version.func} VERSION "
                                     f"%{code.version.name}: no new call enters it, its "
                                     f"running frames leave lazily "
-                                    f"({len(code.trample_regions)} regions trampled)")
+                                    f"({len(code.trample_regions)} regions trampled)",
+                            event="invalidated", function=code.version.func,
+                            version=code.version.name, trampled=len(code.trample_regions))
         code.invalid = True
         fid = self.function_id(code.version.func)
 
@@ -731,7 +736,12 @@ class NativeEngine:
             self.reset_stress()
         code = self.code_at(ra)
         self.vm.tracer.emit("deopt", f"{site.kind} '{site.reason}' in @{code.version.func}"
-                                     f" %{code.version.name} -> {len(site.frames)} frame(s)")
+                                     f" %{code.version.name} -> {len(site.frames)} frame(s)",
+                            tier="native", kind=site.kind, reason=site.reason,
+                            function=code.version.func, version=code.version.name,
+                            frames=[{"function": f.desc.func, "version": f.desc.version,
+                                     "block": f.desc.block, "index": f.desc.index}
+                                    for f in site.frames])
         if site.kind in TRAP_SITES:
             self.vm.note_deopt(code, site.kind, site.reason)
             return self._serve_trap(anchor)

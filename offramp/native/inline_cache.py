@@ -88,6 +88,12 @@ class ICSite:
         return f"ic{self.index} {self.kind}{name} in @{self.code.version.func} " \
                f"%{self.code.version.name}{where}"
 
+    def fields(self) -> dict:
+        """What `describe` says, as the structured fields of a trace event."""
+        return {"site": self.index, "kind": self.kind, "field": self.name or None,
+                "function": self.code.version.func, "version": self.code.version.name,
+                "line": self.line, "address": self.address}
+
 
 # --- encoding ------------------------------------------------------------------------------
 
@@ -285,7 +291,9 @@ class InlineCaches:
         tracer = self.engine.vm.tracer
         if tracer.on("ic"):
             shapes = ",".join(str(e.shape) for e in entries) or "-"
-            tracer.emit("ic", f"{site.describe()}: {old} -> {state} (shapes {shapes})")
+            tracer.emit("ic", f"{site.describe()}: {old} -> {state} (shapes {shapes})",
+                        **site.fields(), old=old, new=state,
+                        shapes=[e.shape for e in entries])
 
     def reset_all(self) -> None:
         """--ic-stress: every region of code still in use back to uninitialized."""

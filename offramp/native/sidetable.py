@@ -663,15 +663,22 @@ def dump(table: SideTable) -> str:
              f"{len(body.strings) - len(PRESET_STRINGS)} strings, "
              f"{len(body.locations)} locations, {table.nbytes} bytes"]
     for site in table.sites():
-        roots = " ".join(loc.text() for loc in site.gc_locations)
-        reason = f" {site.reason!r}" if site.reason else ""
-        lines.append(f"+{site.offset:#x} {site.kind}{reason} frames={len(site.frames)}"
-                     f" gc=[{roots}]")
-        for depth, frame in enumerate(site.frames):
-            desc = frame.desc
-            values = " ".join(f"%{name}:{ty.text()}={loc.text()}"
-                              for name, ty, loc in frame.variables())
-            wait = " waiting" if desc.waiting else ""
-            lines.append(f"  #{depth} @{desc.func} {desc.version} %{desc.block}:{desc.index}"
-                         f"{wait}" + (f" {values}" if values else ""))
+        lines += site_lines(site)
     return "\n".join(lines)
+
+
+def site_lines(site: Site) -> list:
+    """One site as text (`dump`'s lines, the disassembler's annotations): its offset,
+    kind, reason and GC roots, then one line per frame, innermost first, with the
+    location of every variable."""
+    roots = " ".join(loc.text() for loc in site.gc_locations)
+    reason = f" {site.reason!r}" if site.reason else ""
+    lines = [f"+{site.offset:#x} {site.kind}{reason} frames={len(site.frames)} gc=[{roots}]"]
+    for depth, frame in enumerate(site.frames):
+        desc = frame.desc
+        values = " ".join(f"%{name}:{ty.text()}={loc.text()}"
+                          for name, ty, loc in frame.variables())
+        wait = " waiting" if desc.waiting else ""
+        lines.append(f"  #{depth} @{desc.func} {desc.version} %{desc.block}:{desc.index}"
+                     f"{wait}" + (f" {values}" if values else ""))
+    return lines

@@ -50,8 +50,11 @@ class Assumptions:
             self.dependents.setdefault(key, []).append(version)
             self.registered += 1
         if self.vm.tracer.on("tier"):
+            assumed = sorted(self.text(k) for k in keys)
             self.vm.tracer.emit("tier", f"@{version.func} VERSION %{version.name} assumes "
-                                        f"{', '.join(sorted(self.text(k) for k in keys))}")
+                                        f"{', '.join(assumed)}", event="assumes",
+                                function=version.func, version=version.name,
+                                assumptions=assumed)
 
     def valid(self, version) -> bool:
         """Whether every assumption of `version` still holds."""
@@ -68,7 +71,9 @@ class Assumptions:
             return
         self.broken_count += 1
         self.vm.tracer.emit("tier", f"assumption broken: {self.text(key)} ({why}); "
-                                    f"{len(dependents)} dependent version(s)")
+                                    f"{len(dependents)} dependent version(s)",
+                            event="assumption-broken", assumption=self.text(key), reason=why,
+                            dependents=[f"@{v.func} %{v.name}" for v in dependents])
         for version in dependents:
             self.vm.drop_version(version)
 

@@ -26,6 +26,7 @@ from ..ir.types import (DOUBLE, I1, I64, TAGREF64, DoubleType, FuncRefType, Func
                         TagRef64Type)
 from ..ir.verify import VerifyError, verify_module
 from ..interp.semantics import signed
+from ..trace import print_stats
 from .vm import VM
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_RUNTIME_ERROR = 0, 65, 70
@@ -188,6 +189,5 @@ def run_ir(source: str, path: str, config, stdout, stderr) -> int:
     if results:
         print(format_value(result, results[0]), file=stdout)
     if config.stats:
-        for key, value in vm.stats().items():
-            print(f"{key}: {value}", file=stderr)
+        print_stats(vm.stats(), stderr, config.stats_format)
     return EXIT_OK

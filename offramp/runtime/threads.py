@@ -558,4 +558,6 @@ class Threads:
         if tracer.on("safepoint"):
             who = "every thread" if target is None else f"thread {target.index} ({target.name})"
             tracer.emit("safepoint", f"handshake {kind} -> {who}: ran {how}, "
-                                     f"{seconds * 1e6:.0f} us")
+                                     f"{seconds * 1e6:.0f} us", kind=kind,
+                        target="all" if target is None else target.index, how=how,
+                        microseconds=round(seconds * 1e6, 1))

@@ -189,7 +189,9 @@ class TierPolicy:
     def note_failure(self, func, error: CompileError, outcome: str) -> None:
         """Count a failed compilation by stage and trace it."""
         self.compile_failures[error.stage] = self.compile_failures.get(error.stage, 0) + 1
-        self.vm.tracer.emit("tier", f"compiling @{func.name} failed: {error}; {outcome}")
+        self.vm.tracer.emit("tier", f"compiling @{func.name} failed: {error}; {outcome}",
+                            event="failed", function=func.name, stage=error.stage,
+                            error=str(error), outcome=outcome)
 
     def give_up(self, func, error: CompileError):
         """`func` cannot be compiled: it runs in the interpreter from now on."""
@@ -210,7 +212,9 @@ class TierPolicy:
             return
         self.recompiles[base] = self.recompiles.get(base, 0) + 1
         self.vm.tracer.emit("tier", f"invalidated @{code.version.func} VERSION "
-                                    f"%{code.version.name} after {n} deopts ('{reason}')")
+                                    f"%{code.version.name} after {n} deopts ('{reason}')",
+                            event="invalidated", function=code.version.func,
+                            version=code.version.name, deopts=n, reason=reason)
         self.retire(code, refund=False)
 
     def reoptimize(self, code, why: str) -> bool:
@@ -221,7 +225,9 @@ class TierPolicy:
         if code is None or code.invalid:
             return False
         self.reoptimized += 1
-        self.vm.tracer.emit("tier", f"compiling @{code.version.func} again: {why}")
+        self.vm.tracer.emit("tier", f"compiling @{code.version.func} again: {why}",
+                            event="recompile", function=code.version.func,
+                            version=code.version.name, reason=why)
         self.retire(code, refund=True)
         return True
 
@@ -304,10 +310,14 @@ class TierPolicy:
         if again:
             self.osr_reentries += 1
             self.vm.tracer.emit("osr", f"re-enter @{code.version.func} at iteration "
-                                       f"{iteration} ({'new' if fresh else 'same'} clone)")
+                                       f"{iteration} ({'new' if fresh else 'same'} clone)",
+                                event="re-enter", function=code.version.func,
+                                iteration=iteration, fresh=fresh)
         else:
             self.osr_entries += 1
-            self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration {iteration}")
+            self.vm.tracer.emit("osr", f"enter @{code.version.func} at iteration {iteration}",
+                                event="enter", function=code.version.func,
+                                iteration=iteration)
         entered = self.enter(code, [frame.value(n) for n in live], thread, osr=True)
         rebuilt = self.engine.take_rebuilt()
         if rebuilt is not None:
@@ -326,7 +336,9 @@ class TierPolicy:
         n = self.osr_compiles[key] = self.osr_compiles.get(key, 0) + 1
         if n > self.vm.config.max_recompiles + 1:
             self.vm.tracer.emit("osr", f"@{version.func} %{version.name} loop %{header} "
-                                       f"stays interpreted after {n - 1} entry clones")
+                                       f"stays interpreted after {n - 1} entry clones",
+                                event="stays-interpreted", function=version.func,
+                                version=version.name, loop=header, clones=n - 1)
             entry = (None, ())
         else:
             entry = self.compile_osr_entry(version, header)
@@ -340,7 +352,9 @@ class TierPolicy:
         live_in = self.vm.osr_live_in(version, header, code.live_in())
         func, live = osr_entry(self.vm.module, version, header, live_in, code.ctx.types)
         self.vm.tracer.emit("osr", f"entry clone @{func.name} for @{version.func} "
-                                   f"%{version.name} loop %{header}")
+                                   f"%{version.name} loop %{header}", event="entry-clone",
+                            clone=func.name, function=version.func, version=version.name,
+                            loop=header)
 
         def resumes_in(compiled):
             """The clone as copied: where it has no frame state of its own, it deoptimizes

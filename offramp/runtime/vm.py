@@ -63,7 +63,7 @@ class VM:
         self.config = config or Config(tier="interp")
         if self.config.max_frames is None:
             self.config = replace(self.config, max_frames=VM_MAX_FRAMES)
-        self.tracer = tracer or Tracer(self.config.trace)
+        self.tracer = tracer or Tracer(self.config.trace, format=self.config.trace_format)
         self.heap = Heap(self.config, self.tracer)
         self.global_addresses = self._link_globals()
         self.trap_handler = None
@@ -76,6 +76,7 @@ class VM:
         self.heap.add_root_provider(self._frame_roots)
         self.interrupted = False
         self.threads = Threads(self)
+        self.tracer.current_thread = self.threads.current
         self.heap.add_root_provider(self.threads.roots)
         self.heap.stop_the_world = lambda collect: self.threads.stop_the_world(collect, "gc")
         self.main_thread = self.threads.main.interp
