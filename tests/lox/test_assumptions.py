@@ -29,7 +29,7 @@ fun worker() {
   return "the worker saw the new f";
 }
 var t = spawn(worker);
-while (count < 20000) {}
+while (count < 5000) {}
 fun two() { return 2; }
 f = two;
 print join(t);
@@ -48,7 +48,7 @@ fun worker() {
   return "the worker saw the field";
 }
 var t = spawn(worker);
-while (count < 20000) {}
+while (count < 5000) {}
 fun two() { return 2; }
 a.m = two;
 print join(t);
