@@ -108,13 +108,17 @@ class LoxRuntime:
             from .optimizer import make_optimizer
             self.vm.set_optimizer(make_optimizer(self, verify_passes=config.verify_ir))
 
+    def scope_at(self, func: str, block: str, index: int) -> tuple:
+        """The Lox locals in scope before instruction `index` of a block of `func`'s
+        baseline: ((name, operand holding it, boxed), ...) as codegen recorded them."""
+        scopes = self.program.scopes.get(func, {}).get(block, ())
+        return scopes[index] if index < len(scopes) else ()
+
     def debug_names(self, version, block: str, index: int) -> set:
         """The SSA names holding Lox locals in scope before instruction `index` of a block
         of a baseline version (what --debuggable keeps alive)."""
-        scopes = self.program.scopes.get(version.func, {}).get(block, ())
-        if index >= len(scopes):
-            return set()
-        return {operand.name for _, operand, _ in scopes[index] if isinstance(operand, Var)}
+        return {operand.name for _, operand, _ in self.scope_at(version.func, block, index)
+                if isinstance(operand, Var)}
 
     def source_variables(self, frame) -> dict:
         """The Lox locals in scope in a frame (of a baseline version, or at an instruction
@@ -127,11 +131,8 @@ class LoxRuntime:
             if state is None or state.version != baseline.name:
                 return {}
             block, index = state.block, state.index
-        scopes = self.program.scopes.get(version.func, {}).get(block, ())
-        if index >= len(scopes):
-            return {}
         out = {}
-        for name, operand, boxed in scopes[index]:
+        for name, operand, boxed in self.scope_at(version.func, block, index):
             if not name:
                 continue
             value = frame.value(operand.name) if isinstance(operand, Var) else \

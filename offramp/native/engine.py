@@ -890,29 +890,37 @@ class NativeEngine:
         self._refresh_lazy(self.current)
         return True
 
+    def machine_frames(self, nt, thread):
+        """A thread's stack, outermost first, across all tier transitions: ("interp",
+        Frame) for each interpreter frame, ("native", site, reader, frame address) for
+        each native frame still running (deoptimizing frames live in the interpreter)."""
+        frames, depth = thread.frames, 0
+        for item in nt.transitions:
+            if item[0] == "enter":
+                yield from (("interp", f) for f in frames[depth:item[1] - item[3]])
+                depth = item[1]
+                continue
+            native = list(self.native_frames(item[1]))[item[2]:]
+            for site, read, bp in reversed(native):
+                yield "native", site, read, bp
+        yield from (("interp", f) for f in frames[depth:])
+
     def virtual_frames(self, nt=None, thread=None):
         """Every guest frame of a thread (the calling one by default), outermost first:
         ("interp", Frame, None) for interpreter frames, ("native", (FunctionVersion,
         Instr), frame address) for each virtual frame of a native frame (several for
-        inlined code), across all tier transitions."""
+        inlined code)."""
         out = []
-        nt = nt or self.current
-        thread = thread or self.vm.current_thread()
-        frames = thread.frames
-        depth = 0
-        for item in nt.transitions:
-            if item[0] == "enter":
-                out += [("interp", f, None) for f in frames[depth:item[1] - item[3]]]
-                depth = item[1]
+        for item in self.machine_frames(nt or self.current,
+                                        thread or self.vm.current_thread()):
+            if item[0] == "interp":
+                out.append(("interp", item[1], None))
                 continue
-            # deoptimizing frames: their frames now live in the interpreter
-            native = list(self.native_frames(item[1]))[item[2]:]
-            for site, _, bp in reversed(native):
-                for fd in reversed([f.desc for f in site.frames]):
-                    version = self.module.version(fd.func, fd.version)
-                    out.append(("native", (version, version.block(fd.block).instrs[fd.index]),
-                                bp))
-        out += [("interp", f, None) for f in frames[depth:]]
+            _, site, _, bp = item
+            for fd in reversed([f.desc for f in site.frames]):
+                version = self.module.version(fd.func, fd.version)
+                out.append(("native", (version, version.block(fd.block).instrs[fd.index]),
+                            bp))
         return out
 
     def native_snapshots(self, nt, thread):
@@ -922,20 +930,16 @@ class NativeEngine:
         code inlined into it), each a Frame rebuilt from the side table — a snapshot:
         changing it changes nothing (see `defer_value`); place is its index in its
         site's chain (0: innermost)."""
-        out, depth, frames = [], 0, thread.frames
-        for item in nt.transitions:
-            if item[0] == "enter":
-                out += [("interp", f, None, 0) for f in frames[depth:item[1] - item[3]]]
-                depth = item[1]
+        out = []
+        for item in self.machine_frames(nt, thread):
+            if item[0] == "interp":
+                out.append(("interp", item[1], None, 0))
                 continue
-            native = list(self.native_frames(item[1]))[item[2]:]
-            for site, read, bp in reversed(native):
-                rebuilt, _ = self.rebuild(site, read)
-                self._apply_deferred(nt, bp, rebuilt, keep=True)
-                for j, frame in enumerate(rebuilt):
-                    place = len(rebuilt) - 1 - j
-                    out.append(("native" if j == 0 else "inlined", frame, bp, place))
-        out += [("interp", f, None, 0) for f in frames[depth:]]
+            _, site, read, bp = item
+            rebuilt, _ = self.rebuild(site, read)
+            self._apply_deferred(nt, bp, rebuilt, keep=True)
+            for j, frame in enumerate(rebuilt):
+                out.append(("native" if j == 0 else "inlined", frame, bp, len(rebuilt) - 1 - j))
         return out
 
     def defer_value(self, nt, bp: int, place: int, name: str, value) -> None:
