@@ -8,7 +8,7 @@
                                  [--max-frames=N] [--dump-ir]
                                  [--unsafe]
     offramp disasm FILE.lox [FUNC] [--tier=jit|eager | --eager] [-o FILE]
-    offramp debug FILE.lox
+    offramp debug FILE.lox [--commands FILE] [the options of run]
     offramp profile FILE.lox
     offramp fuzz [--kind lox|ir] [--seeds A:B] [--modes M,...] [--jobs N] [--out DIR] ...
 
@@ -100,53 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a .lox program or a .ir file")
     run.add_argument("file", metavar="FILE", help="a .lox or .ir file")
-    run.add_argument("--tier", choices=TIERS, default="jit",
-                     help="interp: interpreter only; jit (default): interpret, compile when "
-                          "hot; eager: compile every function and loop at once")
-    run.add_argument("--deopt-stress", type=_count(0), default=0, metavar="N",
-                     help="every Nth guard, safepoint or call site in native code "
-                          "deoptimizes regardless (1: all, 0: off)")
-    run.add_argument("--gc-stress", action="store_true",
-                     help="collect at every allocation and at every deopt exit of native code "
-                          "(slow; for tests)")
-    run.add_argument("--handshake-stress", type=_count(0), default=0, metavar="N",
-                     help="every Nth poll (function entries and loop back-edges, every "
-                          "tier) runs an empty handshake, and every Nth allocation a "
-                          "stop-the-world collection (0: off)")
-    run.add_argument("--ic-stress", type=_count(0), default=0, metavar="N",
-                     help="every Nth inline-cache miss in native code resets every inline "
-                          "cache to uninitialized, repatching them all (0: off)")
-    run.add_argument("--assumption-stress", type=_count(0), default=0, metavar="N",
-                     help="every Nth runtime entry of native code breaks every assumption "
-                          "compiled code holds, invalidating it (0: off)")
-    run.add_argument("--debuggable", action="store_true",
-                     help="compiled code keeps every source variable in scope in its frame "
-                          "states, so a debugger or the frame API can read it (without it, "
-                          "a variable no later code reads is optimized out)")
-    run.add_argument("--trace", type=_trace_categories, default=frozenset(), metavar="CATS",
-                     help=f"comma-separated event categories to print on stderr: "
-                          f"{','.join(TRACE_EVENTS)}")
-    run.add_argument("--trace-format", choices=FORMATS, default="text",
-                     help="text (default): '[category] message' lines; json: one JSON "
-                          "object per event (time, thread, category, message, fields)")
-    run.add_argument("--stats", action="store_true",
-                     help="print counts and sizes at exit")
-    run.add_argument("--stats-format", choices=FORMATS, default="text",
-                     help="of --stats: text (default): 'name: value' lines; json: one "
-                          "JSON object")
-    run.add_argument("--max-frames", type=_count(1), default=None, metavar="N",
-                     help=f"guest call depth before 'Stack overflow.' (default: clox's "
-                          f"limit for Lox programs, {VM_MAX_FRAMES} for IR)")
-    run.add_argument("--verify-ir", action="store_true",
-                     help="verify every optimized version and every pass's result (slow)")
-    run.add_argument("--dump-ir", action="store_true",
-                     help="print the IR of every function as it is built")
-    run.add_argument("--fail-compile", choices=COMPILE_STAGES, default="", metavar="STAGE",
-                     help=f"make every native compilation fail at STAGE (tests of the "
-                          f"fallback to the interpreter): {', '.join(COMPILE_STAGES)}")
-    run.add_argument("--unsafe", action="store_true",
-                     help="FILE.ir: run functions marked UNSAFE (they may forge references "
-                          "and pointers; nothing checks them)")
+    _add_run_options(run)
+
+    debug = commands.add_parser("debug", help="debug a Lox program (gdb-like commands on "
+                                "standard input; the options of run)")
+    debug.add_argument("file", metavar="FILE.lox")
+    debug.add_argument("--commands", metavar="FILE", default=None,
+                       help="read the debugger's commands from FILE (default: standard "
+                            "input)")
+    _add_run_options(debug)
 
     disasm = commands.add_parser("disasm", help="run a Lox program, then list the machine "
                                  "code of its compiled units with stack-map sites and patch "
@@ -165,10 +127,61 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("fuzz", add_help=False, help="run a differential fuzzing campaign "
                         "(offramp fuzz --help; the options of python -m offramp.tools.fuzz)")
-    for name in ("debug", "profile"):
+    for name in ("profile",):
         tool = commands.add_parser(name, help=f"{name} a Lox program (not built yet)")
         tool.add_argument("file", metavar="FILE.lox")
     return parser
+
+
+def _add_run_options(parser) -> None:
+    """The options that say how to run a program (`run`, `debug`)."""
+    parser.add_argument("--tier", choices=TIERS, default="jit",
+                     help="interp: interpreter only; jit (default): interpret, compile when "
+                          "hot; eager: compile every function and loop at once")
+    parser.add_argument("--deopt-stress", type=_count(0), default=0, metavar="N",
+                     help="every Nth guard, safepoint or call site in native code "
+                          "deoptimizes regardless (1: all, 0: off)")
+    parser.add_argument("--gc-stress", action="store_true",
+                     help="collect at every allocation and at every deopt exit of native code "
+                          "(slow; for tests)")
+    parser.add_argument("--handshake-stress", type=_count(0), default=0, metavar="N",
+                     help="every Nth poll (function entries and loop back-edges, every "
+                          "tier) runs an empty handshake, and every Nth allocation a "
+                          "stop-the-world collection (0: off)")
+    parser.add_argument("--ic-stress", type=_count(0), default=0, metavar="N",
+                     help="every Nth inline-cache miss in native code resets every inline "
+                          "cache to uninitialized, repatching them all (0: off)")
+    parser.add_argument("--assumption-stress", type=_count(0), default=0, metavar="N",
+                     help="every Nth runtime entry of native code breaks every assumption "
+                          "compiled code holds, invalidating it (0: off)")
+    parser.add_argument("--debuggable", action="store_true",
+                     help="compiled code keeps every source variable in scope in its frame "
+                          "states, so a debugger or the frame API can read it (without it, "
+                          "a variable no later code reads is optimized out)")
+    parser.add_argument("--trace", type=_trace_categories, default=frozenset(), metavar="CATS",
+                     help=f"comma-separated event categories to print on stderr: "
+                          f"{','.join(TRACE_EVENTS)}")
+    parser.add_argument("--trace-format", choices=FORMATS, default="text",
+                     help="text (default): '[category] message' lines; json: one JSON "
+                          "object per event (time, thread, category, message, fields)")
+    parser.add_argument("--stats", action="store_true",
+                     help="print counts and sizes at exit")
+    parser.add_argument("--stats-format", choices=FORMATS, default="text",
+                     help="of --stats: text (default): 'name: value' lines; json: one "
+                          "JSON object")
+    parser.add_argument("--max-frames", type=_count(1), default=None, metavar="N",
+                     help=f"guest call depth before 'Stack overflow.' (default: clox's "
+                          f"limit for Lox programs, {VM_MAX_FRAMES} for IR)")
+    parser.add_argument("--verify-ir", action="store_true",
+                     help="verify every optimized version and every pass's result (slow)")
+    parser.add_argument("--dump-ir", action="store_true",
+                     help="print the IR of every function as it is built")
+    parser.add_argument("--fail-compile", choices=COMPILE_STAGES, default="", metavar="STAGE",
+                     help=f"make every native compilation fail at STAGE (tests of the "
+                          f"fallback to the interpreter): {', '.join(COMPILE_STAGES)}")
+    parser.add_argument("--unsafe", action="store_true",
+                     help="FILE.ir: run functions marked UNSAFE (they may forge references "
+                          "and pointers; nothing checks them)")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -256,6 +269,27 @@ def disasm_command(args: argparse.Namespace) -> int:
                                  sys.stdout, sys.stderr, out)
 
 
+def debug_command(args: argparse.Namespace) -> int:
+    """`offramp debug`: run a Lox program under the command-line debugger."""
+    config = config_from_args(args)
+    if config.tier != "interp" and not native_tier_available():
+        raise UsageError(NOT_BUILT_TIER)
+    if not args.file.endswith(".lox"):
+        raise UsageError(f'offramp debug: cannot debug "{args.file}": expected a .lox file')
+    source = _source_or_status(args.file)
+    if isinstance(source, int):
+        return source
+    debug_cli = importlib.import_module("offramp.tools.debug_cli")
+    try:
+        commands = sys.stdin if args.commands is None else \
+            open(args.commands, encoding="utf-8")
+    except OSError as error:
+        return _unreadable(args.commands, error.strerror or str(error))
+    with commands:
+        return debug_cli.debug_lox(source, args.file, config, commands, sys.stdout,
+                                   sys.stderr, prompt=commands.isatty())
+
+
 def _source_or_status(path: str):
     """The file's text, or the exit status of reporting that it cannot be read."""
     try:
@@ -321,6 +355,8 @@ def main(argv=None) -> int:
             return run_command(args)
         if args.command == "disasm":
             return disasm_command(args)
+        if args.command == "debug":
+            return debug_command(args)
         print(NOT_BUILT_TOOL.format(command=args.command), file=sys.stderr)
         return EX_USAGE
     except UsageError as error:

@@ -23,6 +23,8 @@ class Config:
                                       # assumption compiled code holds (0: off)
     debuggable: bool = False          # compiled code keeps every source variable in scope
                                       # in its frame states (else a dead one is optimized out)
+    debug: bool = False               # the client puts breakpoint sites in its code (a
+                                      # debugger runs it: runtime/breakpoints.py)
     handshake_stress: int = 0         # every Nth poll (every tier) runs an empty handshake
                                       # and every Nth allocation a stop-the-world GC (0: off)
     # False compiles the native back-edge polls (SAFEPOINT) out, to measure what they cost

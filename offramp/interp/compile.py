@@ -20,7 +20,7 @@ from . import semantics as sem
 from .errors import GuestError, VMError
 
 # Action tags: the first element of a non-int step result.
-CALL, RET, TRAP, DEOPT, SAFEPOINT, HOT_LOOP = range(6)
+CALL, RET, TRAP, DEOPT, SAFEPOINT, HOT_LOOP, BREAK = range(7)
 
 
 class CompiledVersion:
@@ -554,6 +554,17 @@ def _safepoint(code, instr, pc):
     return step
 
 
+def _breakpoint(code, instr, pc):
+    armed, stepping = code.interp.breakpoints_armed, code.interp.stepping
+    bpid = instr.arg("id")
+    action = (BREAK, pc, bpid)
+
+    def step(regs):
+        if bpid in armed or stepping[0]:
+            return action
+    return step
+
+
 def compile_state(code, state: FrameState):
     """Turn a frame state into (func, version, block, index, [(name, slot)], parent), in a
     loop: a chain of parents may be thousands deep."""
@@ -623,6 +634,7 @@ HANDLERS.update({
     "TRAP": _trap,
     "WATCHPOINT": _watchpoint,
     "SAFEPOINT": _safepoint,
+    "BREAKPOINT": _breakpoint,
     "GUARD": _guard,
     "DEOPT": _deopt,
     "PROFILE": _profile,

@@ -20,7 +20,7 @@ from ..config import Config
 from ..ir import tagref
 from ..ir.types import DoubleType, FuncRefType, IntType, byte_width
 from ..trace import Tracer
-from .compile import CALL, DEOPT, HOT_LOOP, RET, SAFEPOINT, TRAP, CompiledVersion
+from .compile import BREAK, CALL, DEOPT, HOT_LOOP, RET, SAFEPOINT, TRAP, CompiledVersion
 from .errors import GuestError, VMError
 from .frames import Frame, InterpThread
 from .semantics import checked_value
@@ -98,6 +98,11 @@ class Interpreter:
         self.thread_block_address = None   # fn() -> the running thread's native thread
                                            # block (THREAD_LOCAL), when there is a native tier
         self.enabled_watchpoints = set()
+        # BREAKPOINT sites stop when their id is armed or a thread steps (breakpoints.py);
+        # break_handler(thread, frame, id) decides.
+        self.breakpoints_armed = set()
+        self.stepping = [False]
+        self.break_handler = None
         self.codes = {}
         self.threads = []
         self.deopts = {}
@@ -271,6 +276,10 @@ class Interpreter:
                     if self.safepoint_handler is not None:
                         self.safepoint_handler(thread, frame)
                     frame.pc = pc + 1
+                elif tag == BREAK:
+                    frame.pc = pc + 1     # a stop shows the frame at the statement
+                    if self.break_handler is not None:
+                        self.break_handler(thread, frame, r[2])
                 else:
                     raise VMError(f"unknown step action {r!r}")
                 frame = frames[-1]

@@ -347,6 +347,10 @@ _ROWS = [
     OpDef("SAFEPOINT", (S("state", Kind.STATE, optional=True),), no_results,
           Flag.SAFEPOINT | Flag.MAY_GC | Flag.MAY_DEOPT | Flag.SIDE_EFFECT,
           "A poll: runs pending handshakes (GC, invalidation, debugger stops) here."),
+    OpDef("BREAKPOINT", (S("id", Kind.INT), S("state", Kind.STATE, optional=True)),
+          no_results, Flag.SAFEPOINT | Flag.MAY_GC | Flag.MAY_DEOPT | Flag.SIDE_EFFECT,
+          "A debugger's breakpoint site: while breakpoint `id` is armed (or its thread is "
+          "stepping), stop here for the debugger, a safepoint resuming after itself."),
     OpDef("GUARD", (S("cond", V, fixed(I1)), S("else", Kind.WORD), S("deopt", Kind.WORD),
                     S("reason", Kind.REASON), S("state", Kind.STATE)), no_results,
           Flag.GUARD | Flag.MAY_DEOPT | Flag.SIDE_EFFECT,

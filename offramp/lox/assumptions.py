@@ -10,6 +10,9 @@
 | method   | ("method", CLASS, NAME)       | no instance of the class has  | the first instance of    |
 |          |                               | ever had a field NAME         | the class to get a field |
 |          |                               |                               | NAME (a new shape edge)  |
+| breakpoint| ("breakpoint", LINE)         | (`offramp debug`) no          | arming it                |
+|          |                               | breakpoint is armed at LINE:  | (runtime/breakpoints.py) |
+|          |                               | its site is left out          |                          |
 
 A call of a global function (`f(x)`) or class (`K(x)`) then calls it with no check of the
 callee, and `obj.m()` on instances of one class checks the class, not every shape an
@@ -54,6 +57,8 @@ class LoxAssumptions:
         """global(f), method(Point.norm): as the trace prints a key."""
         if key[0] in ("global", "unwatched"):
             return f"{key[0]}({key[1]})"
+        if key[0] == "breakpoint":
+            return f"no breakpoint at line {key[1]}"
         heap = self.vm.heap
         class_name = heap.string_text(heap.class_name(tagref.from_ref(key[1])))
         return f"method({class_name}.{heap.string_text(key[2])})"

@@ -133,8 +133,9 @@ def lox_sig_name(arity: int) -> str:
 class ModuleCodegen:
     """Owns the module being built and the tables shared by all functions."""
 
-    def __init__(self, profile: bool = False):
+    def __init__(self, profile: bool = False, debug: bool = False):
         self.profile = profile
+        self.debug = debug              # a BREAKPOINT (id: the line) at every statement
         self.mb = ModuleBuilder()
         mb = self.mb
         mb.typedef("tr", TAGREF64)
@@ -262,11 +263,13 @@ class ModuleCodegen:
 RETURN_THIS = "lox.rt.return_this"
 
 
-def compile_program(script: ast.FunctionNode, profile: bool = False) -> LoxProgram:
-    """Compile a resolved script into a LoxProgram (with PROFILE sites when `profile`).
+def compile_program(script: ast.FunctionNode, profile: bool = False,
+                    debug: bool = False) -> LoxProgram:
+    """Compile a resolved script into a LoxProgram (with PROFILE sites when `profile`,
+    with a breakpoint site at every statement and loop test when `debug`).
 
     The walk recurses once per nesting level, which the parser keeps within MAX_NESTING."""
-    cg = ModuleCodegen(profile)
+    cg = ModuleCodegen(profile, debug)
     cg.natives()
     if profile:
         cg.helper("lox.instantiate")   # speculated class calls allocate with it
@@ -381,6 +384,8 @@ class FunctionCodegen:
         self.statements(node.body)
         if not self.dead:
             with self.vb.at_line(node.end_line or node.line):
+                if node.kind is not FunctionKind.SCRIPT:   # a function's closing brace
+                    self.breakpoint_site()
                 self.emit_return(None)
 
     def declare(self, local: ast.Local, value):
@@ -426,8 +431,16 @@ class FunctionCodegen:
         per node was a fifth of the time on a big source.)"""
         vb = self.vb
         saved, vb.line = vb.line, stmt.line
+        if stmt.__class__ is not ast.Block:
+            self.breakpoint_site()
         getattr(self, "stmt_" + type(stmt).__name__)(stmt)
         vb.line = saved
+
+    def breakpoint_site(self) -> None:
+        """Where a debugger may stop (runtime/breakpoints.py): the breakpoint of the
+        current line, before its code."""
+        if self.mcg.debug:
+            self.emit("BREAKPOINT", self.vb.line, None)
 
     def stmt_ExpressionStmt(self, s):
         self.expr(s.expr)
@@ -476,6 +489,7 @@ class FunctionCodegen:
         for k, (name, _) in zip(assigned, params):
             self.env[k] = Var(name)
         with self.vb.at_line(s.cond.line):
+            self.breakpoint_site()
             cond = self.truthy(self.expr(s.cond))
         body, exit_ = self.new_block("body"), self.new_block("exit")
         self.emit("BRANCH2", cond, dest(body), dest(exit_))

@@ -15,16 +15,18 @@ overflows where clox does unless `--max-frames` says otherwise."""
 LIBRARY_PREFIXES = ("lox.native.", "lox.rt.")
 
 
-def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=None) -> int:
+def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=None,
+            before=None) -> int:
     """Compile and run `source`; returns the process exit status.  `stdin` is the binary
-    stream `getc()` reads (standard input's when None); `after(runtime)` is called once
-    the program has ended, for tools that look at what it left (`offramp disasm`)."""
+    stream `getc()` reads (standard input's when None); `before(runtime)` is called
+    before the program starts (`offramp debug` attaches there), `after(runtime)` once it
+    has ended, for tools that look at what it left (`offramp disasm`)."""
     script, errors = parse_program(source)
     if errors:
         for line in errors:
             print(line, file=stderr)
         return EXIT_COMPILE_ERROR
-    program = compile_program(script, profile=config.tier != "interp")
+    program = compile_program(script, profile=config.tier != "interp", debug=config.debug)
     if config.max_frames is None:
         config = replace(config, max_frames=FRAMES_MAX)
     if config.dump_ir:
@@ -32,6 +34,8 @@ def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=No
     runtime = None
     try:
         runtime = LoxRuntime(program, config, stdout, stderr, stdin)
+        if before is not None:
+            before(runtime)
         with runtime.vm.sigint_interrupts():
             status = run_threads(runtime, program, stdout, stderr)
     except GuestExit as stop:

@@ -7,6 +7,7 @@ their inputs are safe: inputs sit in the calling frame's registers, which are GC
 import collections
 import math
 import os
+import re
 import sys
 import time
 
@@ -59,6 +60,9 @@ def _integer(w):
         return None
     x = to_fp(w)
     return int(x) if x == x and abs(x) != math.inf and x == int(x) else None
+
+
+LOX_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 class GuestExit(GuestError):
@@ -124,15 +128,8 @@ class LoxRuntime:
         """The Lox locals in scope in a frame (of a baseline version, or at an instruction
         whose frame state resumes in one), by name: their values, None for one that
         compiled code did not keep ("optimized out")."""
-        version, block, index = frame.version, frame.block, frame.index
-        baseline = self.vm.module.functions[version.func].versions[0]
-        if version is not baseline:
-            state = frame.instruction.state()
-            if state is None or state.version != baseline.name:
-                return {}
-            block, index = state.block, state.index
         out = {}
-        for name, operand, boxed in self.scope_at(version.func, block, index):
+        for name, operand, boxed in self._frame_scope(frame):
             if not name:
                 continue
             value = frame.value(operand.name) if isinstance(operand, Var) else \
@@ -142,6 +139,54 @@ class LoxRuntime:
                 value = self.heap.box_get(value)
             out[name] = value
         return out
+
+    def _frame_scope(self, frame) -> tuple:
+        """The Lox locals in scope in a frame of a baseline version (or at an instruction
+        whose frame state resumes in one), as `scope_at` gives them."""
+        version, block, index = frame.version, frame.block, frame.index
+        baseline = self.vm.module.functions[version.func].versions[0]
+        if version is not baseline:
+            state = frame.instruction.state()
+            if state is None or state.version != baseline.name:
+                return ()
+            block, index = state.block, state.index
+        return self.scope_at(version.func, block, index)
+
+    def source_operand(self, frame, name: str):
+        """(SSA name, boxed) of the variable holding Lox local `name` in a frame (the
+        local's box when it is captured), or None: not in scope, or a constant there."""
+        for local, operand, boxed in reversed(self._frame_scope(frame)):
+            if local == name:
+                return (operand.name, boxed) if isinstance(operand, Var) else None
+        return None
+
+    def global_word(self, name: str):
+        """The value of Lox global `name`, or None when it is not defined."""
+        cell = self.program.globals.get(name)
+        if cell is None:
+            return None
+        word = self.vm.read_global(cell)
+        return None if word == tagref.UNDEFINED else word
+
+    def assign_global(self, name: str, word: int) -> None:
+        """Assign a defined Lox global as the program would (what compiled code assumed
+        about it breaks)."""
+        if self.global_word(name) is None:
+            raise ValueError(f"no global variable '{name}'")
+        cell = self.vm.global_address(self.program.globals[name])
+        self.heap.store64(cell, word)
+        self.assumptions.written(cell)
+
+    def literal(self, text: str) -> int:
+        """The value of a Lox literal: a number, a "string", true, false or nil."""
+        text = text.strip()
+        if text in ("true", "false", "nil"):
+            return {"true": TRUE, "false": FALSE, "nil": NIL}[text]
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            return self.heap.intern(text[1:-1])
+        if not LOX_NUMBER.fullmatch(text):
+            raise ValueError(f"not a Lox literal: {text}")
+        return from_fp(float(text))
 
     def _roots(self):
         self.recent_identities.clear()   # after this collection a profiled word may be freed

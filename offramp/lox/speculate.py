@@ -330,9 +330,21 @@ class Speculator:
             self.keep_call(instr)
         elif instr.op == "SAFEPOINT" and instr.arg("state") is None:
             self.append(replace(instr, operands=(self.state(self.where[1] + 1),)))
+        elif instr.op == "BREAKPOINT":
+            self.breakpoint(instr)
         else:
             self.append(instr)
         return 1
+
+    def breakpoint(self, instr) -> None:
+        """A debugger's site: compiled in (resuming after itself in the baseline) once
+        its breakpoint has been armed; left out before, under the assumption that it is
+        not — arming it invalidates this code (runtime/breakpoints.py)."""
+        bpid = instr.arg("id")
+        if self.runtime.vm.breakpoints.may_leave_out(bpid):
+            self.assumed.add(("breakpoint", bpid))
+            return
+        self.append(replace(instr, operands=(bpid, self.state(self.where[1] + 1))))
 
     def attempt(self, handler, instrs, i, profiled) -> int:
         """Run a handler; undo what it emitted if it needs a guard that failed before."""

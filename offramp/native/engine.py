@@ -51,8 +51,8 @@ from .trample import TRAMPLE_ID_BASE, region_from_record, write_regions
 from .stackmaps import LocationKind, parse_stackmaps, records_by_function, split_statepoint
 from .stub import (GPR_DWARF, SAVE_AREA_BYTES, STUB_SYMBOL, XMM_BASE_DWARF, XMM_SAVE_OFFSET,
                    stub_module_asm)
-from .threadblock import (OFFSET, PAYLOAD_SHIFT, REQUEST, REQUEST_BY_CODE, SIZE_WORDS, STATUS_ERROR,
-                          STATUS_LAZY_DEOPT, STATUS_OK)
+from .threadblock import (DEOPT_ALL, OFFSET, PAYLOAD_SHIFT, REQUEST, REQUEST_BY_CODE, SIZE_WORDS,
+                          STATUS_ERROR, STATUS_LAZY_DEOPT, STATUS_OK)
 
 CELL_CAPACITY = 1 << 16
 WORD = ctypes.c_uint64
@@ -163,6 +163,7 @@ class NativeThread:
         # frame deoptimizes: (frame address, place in its site's chain) -> {name: value}.
         self.deferred = {}
         self.reentry = 0         # interpreter->native entries nested on this thread
+        self.stepping = False    # a debugger steps it: no native code runs (DEOPT_ALL)
         self.deopt_stress = engine.vm.config.deopt_stress
         self.poll_stress = bool(engine.vm.config.handshake_stress)   # every poll enters
         block = self.block
@@ -323,6 +324,7 @@ class NativeEngine:
                         function_id=self.function_id, helper_index=self.helper_index,
                         cells_base=ctypes.addressof(self.cells),
                         watchpoint_address=self.watchpoint_address,
+                        breakpoint_address=self.vm.breakpoints.address,
                         symbol_value=self.vm.interp.symbol_value,
                         deopt_stress=self.vm.config.deopt_stress,
                         loop_polls=self.vm.config.loop_polls,
@@ -474,9 +476,26 @@ class NativeEngine:
         self.vm.threads.stop_the_world(trample, "deopt")
         self.trampled_regions += len(code.trample_regions)
 
+    def set_stepping(self, nt: NativeThread, on: bool) -> None:
+        """A debugger steps the thread (through the interpreter's statement sites): every
+        native frame of it leaves lazily, at its next call return or poll, and no native
+        code is entered until the step ends (`TierPolicy.enter`)."""
+        nt.stepping = on
+        tb = nt.block
+        if on:
+            tb[OFFSET["deopt_target"] // 8] = DEOPT_ALL
+        elif tb[OFFSET["deopt_target"] // 8] == DEOPT_ALL:
+            # a frame still holding values a client set stays marked
+            tb[OFFSET["deopt_target"] // 8] = next(iter(nt.deferred))[0] if nt.deferred else 0
+        self._refresh_lazy(nt)
+
     def _refresh_lazy(self, nt: NativeThread) -> None:
         tb = nt.block
         if tb[OFFSET["status"] // 8] == STATUS_ERROR:
+            return
+        if nt.stepping:
+            nt.lazy_pending = 1
+            self._set_lazy_status(nt)
             return
         target = tb[OFFSET["deopt_target"] // 8]
         running = list(self._running_native_frames(nt))
@@ -491,7 +510,7 @@ class NativeEngine:
         invalid code deoptimizes once per frame)."""
         nt = self.current
         tb = nt.block
-        if tb[OFFSET["deopt_target"] // 8] != frame_address:
+        if tb[OFFSET["deopt_target"] // 8] != frame_address or nt.stepping:
             return
         tb[OFFSET["deopt_target"] // 8] = 0   # a later frame may get the same address
         nt.lazy_pending = max(0, nt.lazy_pending - 1)
@@ -706,6 +725,14 @@ class NativeEngine:
     def _serve_safepoint(self, payload, buffer, save_ptr):
         self.current.polled()
         self.vm.safepoint_poll()
+        return 0
+
+    def _serve_breakpoint(self, payload, buffer, save_ptr):
+        """An armed breakpoint in native code: the thread stops here, its frame native,
+        while the debugger looks (and may defer values: the frame then leaves lazily)."""
+        self.current.polled()
+        self.vm.safepoint_poll()
+        self.vm.breakpoints.reached(self.vm.threads.current(), payload)
         return 0
 
     def _serve_entry_poll(self, payload, buffer, save_ptr):
@@ -948,10 +975,11 @@ class NativeEngine:
         (HotSpot's deferred locals).  One native frame per thread may hold such values."""
         block = nt.block
         target = block[OFFSET["deopt_target"] // 8]
-        if target not in (0, bp):
+        if target not in (0, bp, DEOPT_ALL):
             raise VMError("another native frame of this thread is already marked to leave")
         nt.deferred.setdefault((bp, place), {})[name] = value
-        block[OFFSET["deopt_target"] // 8] = bp
+        if target != DEOPT_ALL:
+            block[OFFSET["deopt_target"] // 8] = bp
         self._refresh_lazy(nt)
 
     @staticmethod

@@ -31,7 +31,7 @@ from ..ir.nodes import FrameState, Imm, Var
 from ..ir.types import TAGREF64, DoubleType, IntType, RefType, TagRef64Type, VoidType, is_traced
 from .sidetable import FrameDesc
 from .stub import STUB_SYMBOL
-from .threadblock import OFFSET, REQUEST, STATUS_ERROR, STATUS_MASK, STATUS_TRAMPLED
+from .threadblock import DEOPT_ALL, OFFSET, REQUEST, STATUS_ERROR, STATUS_MASK, STATUS_TRAMPLED
 from .trample import REGION_BYTES as TRAMPLE_BYTES
 from .trample import TRAMPLE_ID_BASE
 
@@ -138,7 +138,7 @@ class LinkInfo:
     """Addresses and numbering the lowering embeds (supplied by the engine)."""
 
     def __init__(self, *, global_addresses, function_id, helper_index, cells_base,
-                 watchpoint_address, symbol_value, deopt_stress=0,
+                 watchpoint_address, symbol_value, breakpoint_address=None, deopt_stress=0,
                  version_types=None, max_frames=10_000, resumes_in=None, loop_polls=True):
         self.global_addresses = global_addresses
         self.function_id = function_id          # fn(name) -> int
@@ -146,6 +146,7 @@ class LinkInfo:
         self.cells_base = cells_base
         self.watchpoint_address = watchpoint_address  # fn(id) -> address of its flag word
         self.symbol_value = symbol_value        # fn(name) -> constant value of a .const
+        self.breakpoint_address = breakpoint_address  # fn(id) -> its armed flag's address
         self.deopt_stress = deopt_stress
         self.loop_polls = loop_polls            # False: SAFEPOINT polls compiled out
         self.max_frames = max_frames            # guest frames before "Stack overflow."
@@ -455,8 +456,11 @@ class Lowering:
         else:
             t, mine, hit = self.tmp(), self.tmp(), self.tmp()
             self.emit(f"{t} = load i64, ptr {self.thread_word('deopt_target')}")
+            every, marked = self.tmp(), self.tmp()
             self.emit(f"{mine} = icmp eq i64 {t}, %frame_address")
-            self.emit(f"{hit} = or i1 {mine}, {self.is_trampled(s)}")
+            self.emit(f"{every} = icmp eq i64 {t}, {DEOPT_ALL}")
+            self.emit(f"{marked} = or i1 {mine}, {every}")
+            self.emit(f"{hit} = or i1 {marked}, {self.is_trampled(s)}")
             go = self.label("lazy_deopt")
             self.emit(f"br i1 {hit}, label %{go}, label %{cont}")
             self.start_block(go)

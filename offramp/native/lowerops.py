@@ -432,21 +432,35 @@ def _safepoint(lw, block, index, instr):
     lw.stress_check(lambda: lw.deopt_exit("stress", "deopt-stress at SAFEPOINT", state))
 
 
-def _poll(lw, block, index, instr, state):
-    """Read the thread's poll word; when set, stop at a safepoint with `state`."""
-    p = lw.thread_word("poll")
+def _breakpoint(lw, block, index, instr):
+    """An enabled safepoint: read the breakpoint's flag word; when armed, stop there for
+    the debugger with the frame state (the frame stays native, runtime/breakpoints.py)."""
+    state = instr.state() or lw.identity_state(block, index + 1)
+    bpid = instr.arg("id")
+    p = lw.tmp()
+    lw.emit(f"{p} = inttoptr i64 {lw.link.breakpoint_address(bpid)} to ptr")
+    _poll(lw, block, index, instr, state, word=p, kind="breakpoint",
+          request=REQUEST["breakpoint"] | (bpid << PAYLOAD_SHIFT))
+
+
+def _poll(lw, block, index, instr, state, word=None, kind="safepoint",
+          request=REQUEST["safepoint"]):
+    """Read the thread's poll word (or `word`); when set, stop at a safepoint with
+    `state`."""
+    p = word or lw.thread_word("poll")
     v, on = lw.tmp(), lw.tmp()
     lw.emit(f"{v} = load volatile i64, ptr {p}")
     lw.emit(f"{on} = icmp ne i64 {v}, 0")
-    slow, cont = lw.label("poll_slow"), lw.label("polled")
+    slow, cont = lw.label(f"{kind}_slow"), lw.label("polled")
     lw.emit(f"br i1 {on}, label %{slow}, label %{cont}, !prof !0")
     lw.start_block(slow)
     frames, values = lw.flatten(state, False)
     # A thread may stop here while another collects: traced values the optimized code
     # keeps across the poll that no frame state names are roots too.
     extras = lw.gc_extras(block, index, instr, values)
-    site = lw.new_site(SiteDesc("safepoint", "poll", frames, len(extras)))
-    lw.statepoint_stub(REQUEST["safepoint"], lw.recorded(values + extras), site_id=site)
+    site = lw.new_site(SiteDesc(kind, "poll" if kind == "safepoint" else kind, frames,
+                                len(extras)))
+    lw.statepoint_stub(request, lw.recorded(values + extras), site_id=site)
     lw.check_status(lazy=(state, False, None))
     lw.emit(f"br label %{cont}")
     lw.start_block(cont)
@@ -510,6 +524,7 @@ LOWER = {
     "BRANCH": _branch, "BRANCH2": _branch2, "SWITCH": _switch, "RET": _ret,
     "CALL": _call, "PATCHPOINT": _call, "CCALL": _ccall,
     "TRAP": _trap, "WATCHPOINT": _watchpoint, "SAFEPOINT": _safepoint,
+    "BREAKPOINT": _breakpoint,
     "GUARD": _guard, "DEOPT": _deopt, "PROFILE": _profile, "UNREACHABLE": _unreachable,
 }
 

@@ -79,7 +79,7 @@ CODE_TYPES = {code: ty for ty, code in TYPE_CODES.items()}
 
 # Why native code stops at a site: the one table of site kinds (the code is the index).
 SITE_KINDS = ("guard", "deopt", "call", "ccall", "safepoint", "trap", "patchpoint",
-              "watchpoint", "stress", "lazy", "entry")
+              "watchpoint", "stress", "lazy", "entry", "breakpoint")
 SITE_KIND_CODES = {kind: code for code, kind in enumerate(SITE_KINDS)}
 
 

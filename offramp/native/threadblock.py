@@ -30,7 +30,8 @@ FIELDS = (
     Field("runtime_entry", 32, "address of the runtime's callback the entry stub calls"),
     Field("cells", 40, "address of the function entry-cell table"),
     Field("deopt_target", 48, "frame address of the native frame that must deoptimize "
-                              "when its call returns (status LAZY_DEOPT)"),
+                              "when its call returns (status LAZY_DEOPT); DEOPT_ALL: "
+                              "every native frame of the thread (a debugger steps)"),
     Field("depth", 56, "guest frames (of every tier) under the callee of a call request "
                        "(native callees get it as their hidden depth argument)"),
     Field("thread_id", 64, "the VM thread's index + 1 (0: a block of no thread): what a "
@@ -48,6 +49,7 @@ OFFSET = {f.name: f.offset for f in FIELDS}
 SIZE_WORDS = sum(f.words for f in FIELDS)
 
 STATUS_OK, STATUS_ERROR, STATUS_LAZY_DEOPT = 0, 1, 2
+DEOPT_ALL = 1       # a deopt_target no frame has (frames are 16-byte aligned)
 # Never stored in the word: a trampled region (trample.py) ORs it into what it reads, so
 # the code after a call of an invalid unit leaves lazily; the low bits keep the status.
 STATUS_TRAMPLED, STATUS_MASK = 8, 7
@@ -75,6 +77,8 @@ REQUESTS = (
                              "request (then the function starts) or a stack overflow"),
     Request("ic_miss", 8, "an inline cache missed (payload: its index in the unit): call "
                           "its helper with the argument buffer, then maybe patch the region"),
+    Request("breakpoint", 9, "an armed breakpoint site was reached (payload: its id): stop "
+                             "for the debugger"),
 )
 REQUEST = {r.name: r.code for r in REQUESTS}
 REQUEST_BY_CODE = {r.code: r for r in REQUESTS}

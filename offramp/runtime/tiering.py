@@ -131,7 +131,7 @@ class TierPolicy:
     def enter(self, code, args, thread, osr=False):
         """Call native code from the interpreter, unless entries are nested too deep."""
         native = self.engine.current          # nesting is counted per thread
-        if native.reentry >= self.max_reentry:
+        if native.reentry >= self.max_reentry or native.stepping:
             return None
         native.reentry += 1
         try:
@@ -305,6 +305,10 @@ class TierPolicy:
             entry = self.new_osr_entry(key, version, frame.block)
         code, live = entry
         if code is None:
+            return None
+        if self.engine.current.stepping:     # a debugger steps: stay, and ask again at
+            self.reentering.add(key)         # the next iteration (re-entered after)
+            self.vm.interp.rearm_hot_loops(frame)
             return None
         iteration = frame.code.loop_counts.get(frame.pc, 0)
         if again:

@@ -19,6 +19,7 @@ from ..ir import tagref
 from ..ir.types import RefType, TagRef64Type
 from ..trace import Tracer
 from .assumptions import Assumptions
+from .breakpoints import Breakpoints
 from .frames import inspect as inspect_thread
 from .threads import Threads
 from .traps import TrapContext
@@ -84,6 +85,11 @@ class VM:
         self.interp.memory.thread_word = self.threads.block_word
         self.optimizer = None
         self.assumptions = Assumptions(self)
+        self.breakpoints = Breakpoints(self)
+        self.interp.breakpoints_armed = self.breakpoints.armed
+        self.interp.stepping = self.breakpoints.stepping
+        self.interp.break_handler = lambda thread, frame, bpid: self.breakpoints.reached(
+            self.threads.current(), bpid)
         # fn(Frame) -> {source name: value}: the client's variables of a frame (frames.py);
         # fn(version, block, index) -> the SSA names holding them there (--debuggable)
         self.source_variables = None
@@ -292,5 +298,6 @@ class VM:
             "deopts by reason": dict(self.interp.deopts),
             **(self.tiers.stats() if self.tiers is not None else {}),
             **self.assumptions.stats(),
+            **self.breakpoints.stats(),
             **{f"heap {k}": v for k, v in self.heap.stats().items()},
         }
