@@ -2,7 +2,8 @@
 
     offramp run FILE.lox|FILE.ir [--tier=interp|jit|eager] [--deopt-stress=N] [--gc-stress]
                                  [--handshake-stress=N] [--ic-stress=N]
-                                 [--assumption-stress=N] [--debuggable]
+                                 [--assumption-stress=N] [--breakpoint-stress=N]
+                                 [--debuggable]
                                  [--trace=CATS] [--trace-format=text|json]
                                  [--stats] [--stats-format=text|json]
                                  [--max-frames=N] [--dump-ir]
@@ -154,6 +155,11 @@ def _add_run_options(parser) -> None:
     parser.add_argument("--assumption-stress", type=_count(0), default=0, metavar="N",
                      help="every Nth runtime entry of native code breaks every assumption "
                           "compiled code holds, invalidating it (0: off)")
+    parser.add_argument("--breakpoint-stress", type=_count(0), default=0, metavar="N",
+                        help="stop at a breakpoint on every line, every tier; at every Nth "
+                             "stop set each variable of the innermost frame to its own "
+                             "value through the frame API (compiled frames then leave "
+                             "lazily and their loops re-enter native code) (0: off)")
     parser.add_argument("--debuggable", action="store_true",
                      help="compiled code keeps every source variable in scope in its frame "
                           "states, so a debugger or the frame API can read it (without it, "
@@ -189,6 +195,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
     config = Config(tier=args.tier, gc_stress=args.gc_stress, deopt_stress=args.deopt_stress,
                     handshake_stress=args.handshake_stress, ic_stress=args.ic_stress,
                     assumption_stress=args.assumption_stress, debuggable=args.debuggable,
+                    breakpoint_stress=args.breakpoint_stress,
                     trace=args.trace, trace_format=args.trace_format, stats=args.stats,
                     stats_format=args.stats_format, dump_ir=args.dump_ir,
                     verify_ir=args.verify_ir, fail_compile_stage=args.fail_compile,

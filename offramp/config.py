@@ -25,6 +25,9 @@ class Config:
                                       # in its frame states (else a dead one is optimized out)
     debug: bool = False               # the client puts breakpoint sites in its code (a
                                       # debugger runs it: runtime/breakpoints.py)
+    breakpoint_stress: int = 0        # stop at every breakpoint site (debug sites armed on
+                                      # every line); at every Nth stop, set each variable of
+                                      # the innermost frame to its own value (0: off)
     handshake_stress: int = 0         # every Nth poll (every tier) runs an empty handshake
                                       # and every Nth allocation a stop-the-world GC (0: off)
     # False compiles the native back-edge polls (SAFEPOINT) out, to measure what they cost

@@ -3,6 +3,7 @@ from dataclasses import replace
 
 from ..interp.errors import GuestError
 from ..ir.text import print_module
+from ..runtime.traps import ClientAPIError
 from ..trace import print_stats
 from .codegen import compile_program
 from .parser import parse_program
@@ -26,7 +27,8 @@ def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=No
         for line in errors:
             print(line, file=stderr)
         return EXIT_COMPILE_ERROR
-    program = compile_program(script, profile=config.tier != "interp", debug=config.debug)
+    program = compile_program(script, profile=config.tier != "interp",
+                              debug=config.debug or bool(config.breakpoint_stress))
     if config.max_frames is None:
         config = replace(config, max_frames=FRAMES_MAX)
     if config.dump_ir:
@@ -34,6 +36,8 @@ def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=No
     runtime = None
     try:
         runtime = LoxRuntime(program, config, stdout, stderr, stdin)
+        if config.breakpoint_stress:
+            stress_breakpoints(runtime, config.breakpoint_stress)
         if before is not None:
             before(runtime)
         with runtime.vm.sigint_interrupts():
@@ -94,3 +98,38 @@ def stack_trace(program, stack) -> list:
         where = "script" if info is None or info.kind == "script" else f"{info.name}()"
         lines.append(f"[line {instr.line}] in {where}")
     return lines
+
+
+def stress_breakpoints(runtime, every: int) -> None:
+    """--breakpoint-stress=N: a breakpoint armed on every line with code; at every Nth
+    stop, each local of the innermost frame is set to its own value through the frame
+    API — in a compiled frame a deferred change, so the frame leaves lazily and its loop
+    re-enters native code by OSR: the debugger's rare paths, forced."""
+    vm = runtime.vm
+    for line in breakpoint_lines(runtime.program.module):
+        vm.breakpoints.arm(line)
+    stops = [0]
+
+    def reached(thread, line):
+        stops[0] += 1
+        if stops[0] % every == 0:
+            vm.inspect(thread, lambda view: _set_to_themselves(runtime, view.cursor()))
+    vm.breakpoints.handler = reached
+
+
+def _set_to_themselves(runtime, cursor) -> None:
+    for name, value in cursor.variables().items():
+        held = runtime.source_operand(cursor.guest.frame, name)
+        if value is None or held is None or held[1]:
+            continue      # optimized out, a constant, or a box (shared memory)
+        try:
+            cursor.set_value(held[0], value)
+        except ClientAPIError:
+            return        # another native frame of the thread holds deferred values
+
+
+def breakpoint_lines(module) -> set:
+    """The lines with a breakpoint site (the ids of the baselines' BREAKPOINTs)."""
+    return {instr.arg("id") for func in module.functions.values()
+            for block in func.versions[0].blocks for instr in block.instrs
+            if instr.op == "BREAKPOINT"}

@@ -43,11 +43,13 @@ NATIVE_GC_STRESS_ARGS = ["--tier=eager", "--gc-stress"]
 # both tiers. Inline-cache stress: every IC miss resets every cache (eager: code compiled
 # before its profile is full of caches), with deopt-stress on every 3rd site.
 # Assumption stress: every 2nd runtime entry of native code breaks every assumption held.
+# Breakpoint stress: a stop on every line, each local set to itself at each stop.
 SAMPLED_STRESS_MODES = {
     "interp-handshake": ["--tier=interp", "--handshake-stress=1"],
     "eager-handshake": ["--tier=eager", "--handshake-stress=1"],
     "eager-ic": ["--tier=eager", "--ic-stress=1", "--deopt-stress=3"],
     "eager-assume": ["--tier=eager", "--assumption-stress=2"],
+    "eager-break": ["--tier=eager", "--breakpoint-stress=1"],
 }
 GC_STRESS_SAMPLE_SIZE = 40
 TIMEOUT_SECONDS = 60

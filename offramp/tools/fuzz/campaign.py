@@ -52,7 +52,7 @@ KINDS = {
     "lox": Kind("lox", ".lox", "offramp.tools.fuzz.lox_gen:generate",
                 "offramp.tools.fuzz.lox_gen:generate_tree",
                 ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress", "ic-stress",
-                 "assume-stress"), True),
+                 "assume-stress", "break-stress"), True),
     "ir": Kind("ir", ".ir", "offramp.tools.fuzz.ir_gen:generate", None,
                ("jit", "eager", "eager-deopt1", "deopt-random", "gc-stress"), False),
     # Threaded Lox programs whose output does not depend on the interleaving (clox has
@@ -60,7 +60,7 @@ KINDS = {
     "threads": Kind("threads", ".lox", "offramp.tools.fuzz.thread_gen:generate",
                     "offramp.tools.fuzz.thread_gen:generate_tree",
                     ("jit", "eager", "eager-deopt1", "gc-stress", "handshake1", "handshake7",
-                     "ic-stress", "assume-stress"), False),
+                     "ic-stress", "assume-stress", "break-stress"), False),
 }
 
 
@@ -95,6 +95,8 @@ MODES = {mode.name: mode for mode in (
     Mode("ic-stress", lambda seed: ["--tier=eager", f"--ic-stress={1 + seed % 3}"]),
     Mode("assume-stress", lambda seed: [("--tier=jit", "--tier=eager")[seed % 2],
                                         f"--assumption-stress={1 + seed % 5}"]),
+    Mode("break-stress", lambda seed: [("--tier=jit", "--tier=eager")[seed % 2],
+                                       f"--breakpoint-stress={1 + seed % 3}"]),
 )}
 
 
