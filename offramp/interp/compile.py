@@ -21,6 +21,7 @@ from .errors import GuestError, VMError
 
 # Action tags: the first element of a non-int step result.
 CALL, RET, TRAP, DEOPT, SAFEPOINT, HOT_LOOP, BREAK = range(7)
+INLINED_TRAP = "trap in inlined code"     # the deopt reason that unfolds one
 
 
 class CompiledVersion:
@@ -527,6 +528,12 @@ def _ccall(code, instr, pc):
 
 
 def _trap(code, instr, pc):
+    state = instr.state()
+    if state is not None and state.parent is not None:
+        # A trap inlined from another function stops as the frames it was inlined from:
+        # they replace this one (the innermost at its TRAP), which then traps.
+        action = (DEOPT, INLINED_TRAP, compile_state(code, state))
+        return lambda regs: action
     code.keepalive_slots(pc)
     action = (TRAP, pc)
     return lambda regs: action

@@ -94,6 +94,10 @@ class InterpThread:
     # Guest frames under this thread's frames that the interpreter does not hold (the
     # native frames of the runtime entry it runs for): they count towards max_frames.
     depth_base: int = 0
+    # Frames a trap in native code rebuilt for the trap handler, by id: the kind each had
+    # when the thread stopped ("native": a compiled function's frame, "inlined": a frame
+    # of code inlined into one); the cursor reports it (runtime/traps.py).
+    origins: dict = field(default_factory=dict)
 
     def top(self) -> Frame:
         return self.frames[-1]

@@ -215,6 +215,18 @@ def liveness(version) -> dict:
     return live_in
 
 
+def waiting_live(version, block_label: str, index: int, live_in=None) -> set:
+    """What a frame waiting at instruction `index` (a call or a TRAP) must keep: the names
+    live after it, less its results — and for a TRAP its keep-alive variables as well,
+    which its handler reads while it waits; so a trap inlined into another function can
+    stop as the frames it was inlined from (its waiting state, composed by the inliner)."""
+    instr = version.block(block_label).instrs[index]
+    live = live_at(version, block_label, index + 1, live_in) - set(instr.results)
+    if instr.op == "TRAP":
+        live |= {v.name for v in instr.arg("keepalive") if isinstance(v, Var)}
+    return live
+
+
 def live_at(version, block_label: str, index: int, live_in=None) -> set:
     """SSA names live just before instruction `index` of a block (the resume point)."""
     live_in = live_in if live_in is not None else liveness(version)

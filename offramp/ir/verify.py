@@ -52,7 +52,8 @@ Invariants (each has a negative test in tests/ir/test_verify.py):
    CALL, PATCHPOINT, CCALL or TRAP is *waiting*: its innermost frame resumes at a matching
    instruction (a call or helper call for either — an optimized version may do by a call
    of IR what its baseline does by a helper, as Lox's instance allocators do; a TRAP for a
-   TRAP) with as many results, and gives the variables live after it, less its results.
+   TRAP) with as many results, and gives the variables live after it, less its results
+   (and, at a TRAP, its keep-alive variables: `analysis.waiting_live`).
 8. The table (`check_table`).  Every MAY_GC kind is a SAFEPOINT; every TERMINATOR defines
    no results; every VALUE position has an `expect` rule; every kind with a STATE may
    deopt; every kind with a DEST or CASES is a terminator; this module has a rule for
@@ -75,7 +76,7 @@ to it, and that a GUARD does not resume at itself with its own values (either wo
 deoptimize forever).
 """
 from .analysis import (dominates, dominators_in_order, live_at, liveness, symbol_type,
-                       value_types)
+                       value_types, waiting_live)
 from . import tagref
 from .inline_caches import ic_signature_error
 from .nodes import Imm, Sym, Var
@@ -672,7 +673,7 @@ class _VersionChecker:
                 self.fail(f"{role}: %{state.block} {state.index} defines "
                           f"{len(there.results)} results, the {waiting.op} "
                           f"{len(waiting.results)}", *where)
-            live = live_at(target, block.label, state.index + 1, live_in) - set(there.results)
+            live = waiting_live(target, block.label, state.index, live_in)
         elif child is None:
             live = live_at(target, block.label, state.index, live_in)
         else:

@@ -805,7 +805,7 @@ class NativeEngine:
         # rebuilt from native code, so the stale one leaves the stack while the rebuilt
         # frames run (the interpreter pops it when the first entry returns).
         replaced = frames[base] if replaces else None
-        stack = []
+        stack, origins = [], {}
         for i, item in enumerate(transitions):
             if item[0] == "enter":
                 if i:
@@ -816,17 +816,23 @@ class NativeEngine:
             native = list(self.native_frames(item[1]))
             left = 0 if i == len(transitions) - 1 else item[2]   # this exit: the trap's too
             for site, read, _ in reversed(native[left:]):
-                stack += self.rebuild(site, read)[0]
+                rebuilt = self.rebuild(site, read)[0]
+                origins.update((id(f), "inlined" if j else "native")
+                               for j, f in enumerate(rebuilt))
+                stack += rebuilt
             transitions[i] = ("exit", item[1], len(native))
         stack += frames[depth:]
         del frames[base:]
         transitions[0] = ("enter", base, thread, False)
+        thread.origins.update(origins)
         try:
             result = self.vm.interp.resume_frames(thread, stack)
         finally:
             if replaced is not None:
                 frames.append(replaced)
             transitions[0] = first
+            for key in origins:
+                thread.origins.pop(key, None)
         raise NativeReturn(result)
 
     def _ends_osr_entry(self, save_ptr) -> bool:

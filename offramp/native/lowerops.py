@@ -405,11 +405,15 @@ def _call(lw, block, index, instr):
 
 def _trap(lw, block, index, instr):
     """Native code does not stop in place: it leaves for the interpreter resuming *at* the
-    trap in this very version (its optional waiting state is not used), so the
-    interpreter runs the trap — handler, keep-alives, result — exactly as it would have.
-    The runtime turns every native frame of the stack into interpreter frames first
-    (engine.py); the rest of the block is not lowered."""
-    lw.deopt_exit("trap", "trap", lw.identity_state(block, index))
+    trap in this very version — or, for a trap inlined from another function (its waiting
+    state has a parent), at the trap in the frames it was inlined from, as the interpreter
+    does — so the interpreter runs the trap (handler, keep-alives, result) exactly as it
+    would have.  The runtime turns every native frame of the stack into interpreter frames
+    first (engine.py); the rest of the block is not lowered."""
+    state = instr.state()
+    if state is None or state.parent is None:
+        state = lw.identity_state(block, index)
+    lw.deopt_exit("trap", "trap", state)
 
 
 def _watchpoint(lw, block, index, instr):

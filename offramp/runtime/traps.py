@@ -36,6 +36,17 @@ class FrameCursor:
         return self._frame
 
     @property
+    def kind(self) -> str:
+        """What the frame was when the thread stopped: "interp", "native" (a compiled
+        function's own frame) or "inlined" (a frame of code inlined into one).  A trap
+        in native code rebuilds every frame above the thread's first entry into native
+        code as an interpreter frame before the handler runs — as JVMTI's PopFrame and
+        ForceEarlyReturn deoptimize the frames they touch — so that the handler can pop,
+        push and change them; the frames it leaves in place resume in the interpreter
+        and their loops re-enter native code by OSR."""
+        return self._ctx.thread.origins.get(id(self.frame), "interp")
+
+    @property
     def func(self) -> str:
         return self.frame.func_name
 

@@ -240,7 +240,7 @@ def test_trap_with_a_frame_state_runs_the_handler(tier):
 .funcdef @f VERSION %v1 <@unary> {
   %entry(<@i64> %n):
     %m = ADD <@i64> %n 1
-    %x = [%stated] TRAP <@i64> KEEPALIVE(%m %n) [@f %v1 %entry 1 (%m=%m)]
+    %x = [%stated] TRAP <@i64> KEEPALIVE(%m %n) [@f %v1 %entry 1 (%m=%m %n=%n)]
     %r = MUL <@i64> %x %m
     RET (%r)
 }""")

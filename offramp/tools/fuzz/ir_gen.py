@@ -25,7 +25,7 @@ the parsed module until they no longer change.
 """
 import random
 
-from ...ir.analysis import live_at, liveness
+from ...ir.analysis import live_at, liveness, waiting_live
 from ...ir.text import parse_module
 
 INT_TYPES = ("i1", "i8", "i16", "i32", "i64")
@@ -82,7 +82,8 @@ class StateSlot:
     - ("after", block, index): resume before instruction `index`, every live variable
       under its own name;
     - ("waiting", block, index, results): waiting at instruction `index` (a CALL or
-      TRAP), the variables live after it less its results;
+      TRAP), the variables live after it less its results (and a TRAP's keep-alives:
+      `analysis.waiting_live`);
     - ("callee", function, {param: operand}, parent slot): the entry of `function`
       with its parameters bound, below it the caller waiting at a call.
     """
@@ -103,8 +104,11 @@ class StateSlot:
         block, index = kind[1], kind[2]
         if kind[0] == "after":
             live = self._live(facts, self.func, block, index, ())
+        elif facts is None:
+            live = ()
         else:
-            live = self._live(facts, self.func, block, index + 1, kind[3])
+            version, live_in = facts[self.func]
+            live = waiting_live(version, block, index, live_in)
         values = " ".join(f"%{n}=%{n}" for n in sorted(live))
         return f"[@{self.func} %v1 %{block} {index} ({values})]"
 
