@@ -928,15 +928,29 @@ class NativeEngine:
         Frame) for each interpreter frame, ("native", site, reader, frame address) for
         each native frame still running (deoptimizing frames live in the interpreter)."""
         frames, depth = thread.frames, 0
-        for item in nt.transitions:
+        transitions = nt.transitions
+        for i, item in enumerate(transitions):
             if item[0] == "enter":
-                yield from (("interp", f) for f in frames[depth:item[1] - item[3]])
+                # An OSR entry's interpreter frame stands for the native frame that
+                # replaces it — until that frame starts (a thread stopped at its entry
+                # poll is still, for the guest, in the interpreter's frame).
+                replaced = item[3] and self._started(transitions, i + 1)
+                yield from (("interp", f) for f in frames[depth:item[1] - replaced])
                 depth = item[1]
                 continue
             native = list(self.native_frames(item[1]))[item[2]:]
             for site, read, bp in reversed(native):
-                yield "native", site, read, bp
+                if site.frames:          # not a function stopped at its entry poll
+                    yield "native", site, read, bp
         yield from (("interp", f) for f in frames[depth:])
+
+    def _started(self, transitions, i: int) -> bool:
+        """Whether the outermost native frame of the exit at `transitions[i]` has started
+        (it stopped somewhere other than its entry poll)."""
+        if i >= len(transitions) or transitions[i][0] != "exit":
+            return True
+        native = list(self.native_frames(transitions[i][1]))[transitions[i][2]:]
+        return not native or bool(native[-1][0].frames)
 
     def virtual_frames(self, nt=None, thread=None):
         """Every guest frame of a thread (the calling one by default), outermost first:

@@ -189,3 +189,36 @@ def test_quit_ends_the_program_and_end_of_commands_detaches():
     assert (status, out) == (0, "")
     status, out, _ = session(HOT, "break 7\ncontinue\n", "jit")
     assert (status, out) == (0, f"{sum(range(10000)) + 1:g}\n")
+
+
+def test_threads_lists_every_thread_and_thread_n_shows_its_frames():
+    source = textwrap.dedent("""\
+        var started = false;
+        var go = false;
+        fun worker() {
+          started = true;
+          var k = 0;
+          while (!go) {
+            k = k + 1;
+          }
+          return k > 0;
+        }
+        var t = spawn(worker);
+        while (!started) {}
+        var j = 0;
+        while (j < 10000) {
+          j = j + 1;
+          if (j == 5000) {
+            print "half";
+          }
+        }
+        go = true;
+        print join(t);
+        """)
+    for tier in ("interp", "jit"):
+        status, out, err = session(source, "break 17\ncontinue\nthreads\nthread 2\n"
+                                           "thread 1\nprint j\ncontinue\n", tier)
+        assert (status, out) == (0, "half\ntrue\n")
+        assert "* 1 main (running)" in err and "  2 thread 1 (" in err
+        assert "*#0 worker at t.lox:" in err and "*#0 script at t.lox:17" in err
+        assert "j = 5000" in err
