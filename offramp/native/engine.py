@@ -772,6 +772,14 @@ class NativeEngine:
         if site.kind in TRAP_SITES:
             self.vm.note_deopt(code, site.kind, site.reason)
             return self._serve_trap(anchor)
+        if not site.frames:         # an OSR entry clone declined at its entry poll:
+            entered = self.transitions[-2]     # its entering frame goes on
+            if entered[0] != "enter" or not entered[3]:
+                raise VMError(f"{site.reason} outside an OSR entry")
+            frame = entered[2].frames[entered[1] - 1]
+            self.rebuilt = ([frame], None)
+            self.vm.note_deopt(code, site.kind, site.reason, [frame])   # its loop counts again
+            return 0
         if self.vm.config.gc_stress:
             # Collect with the frame still native, as when another thread collects while
             # this one waits for the VM lock here: the site's values are its only roots.

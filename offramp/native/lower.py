@@ -603,13 +603,32 @@ class Lowering:
         self.start_block(unwind)
         self.emit(self.zero())
         self.start_block(checked)
-        if self.resumed_version() is None:   # no state to leave with: nothing assumed
+        osr_clone = self.resumed_version() is None and self.resumes_elsewhere()
+        if self.resumed_version() is None and not osr_clone:   # nothing assumed
             self.emit(f"br label %{start}")
             return
         trampled = self.label("entry_trampled")
         self.emit(f"br i1 {self.is_trampled(s)}, label %{trampled}, label %{start}")
         self.start_block(trampled)
-        self.entry_deopt(entry)
+        if osr_clone:
+            self.declined_entry()
+        else:
+            self.entry_deopt(entry)
+
+    def resumes_elsewhere(self) -> bool:
+        """Whether this version's frame states resume another function: an OSR entry
+        clone (`F.osr.HEADER`), entered only from the interpreter frame it replaces."""
+        return any(instr.state() is not None for block in self.version.blocks
+                   for instr in block.instrs)
+
+    def declined_entry(self) -> None:
+        """An OSR entry clone invalidated while the thread waited at its entry poll: it
+        does not start, and the interpreter frame that entered it goes on (the engine
+        hands it back: a deopt site with no frames)."""
+        site = self.new_site(SiteDesc("entry", "osr entry declined", ()))
+        under = self.tmp("under")
+        self.emit(f"{under} = inttoptr i64 {DEPTH} to ptr")
+        self.ret_i64(self.statepoint_stub(REQUEST["deopt"], [], buf=under, site_id=site))
 
     def entry_deopt(self, entry) -> None:
         """Deoptimize at the entry, into the version this one's frame states resume in

@@ -128,3 +128,15 @@ def test_assumption_stress_breaks_every_assumption_and_the_output_stays():
                            trace=frozenset({"tier"}))
     assert (out, status) == ("the worker saw the new f\n2\n", 0)
     assert "--assumption-stress" in err
+
+
+def test_an_osr_clone_invalidated_at_its_entry_poll_declines_and_the_loop_enters_again():
+    # Handshake stress makes the clone's entry poll stop; assumption stress breaks what
+    # the clone assumed (unwatched(g)) in that very runtime entry: its trampled entry
+    # hands the interpreter back the frame that entered, whose loop re-enters later.
+    source = "var g = 0;\nvar i = 0;\nwhile (i < 3000) {\n  g = g + i;\n  i = i + 1;\n}\nprint g;\n"
+    out, err, status = run(source, tier="jit", handshake_stress=1, assumption_stress=2,
+                           trace=frozenset({"deopt", "osr"}))
+    assert (status, out) == (0, "4.4985e+06\n")
+    assert "[deopt] entry 'osr entry declined'" in err
+    assert "[osr] re-enter" in err.split("osr entry declined")[1]
