@@ -9,7 +9,9 @@
                                  [--unsafe]
     offramp disasm FILE.lox [FUNC] [--tier=jit|eager | --eager] [-o FILE]
     offramp debug FILE.lox
-    offramp profile FILE.lox
+    offramp profile FILE.lox [--tier=jit|eager|interp] [--rate=HZ]
+                             [--mode=safepoint|async|compare]
+                             [--format=speedscope|collapsed|svg] [-o FILE] [--top=N]
     offramp fuzz [--kind lox|ir] [--seeds A:B] [--modes M,...] [--jobs N] [--out DIR] ...
 
 Exit statuses follow clox (and BSD sysexits): 0 success, 64 bad usage (including asking for
@@ -165,10 +167,58 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("fuzz", add_help=False, help="run a differential fuzzing campaign "
                         "(offramp fuzz --help; the options of python -m offramp.tools.fuzz)")
-    for name in ("debug", "profile"):
+    add_profile_parser(commands)
+    for name in ("debug",):
         tool = commands.add_parser(name, help=f"{name} a Lox program (not built yet)")
         tool.add_argument("file", metavar="FILE.lox")
     return parser
+
+
+PROFILE_SUFFIXES = {".json": "speedscope", ".svg": "svg", ".folded": "collapsed",
+                    ".collapsed": "collapsed", ".txt": "collapsed"}
+"""The format `offramp profile -o FILE` writes when --format is not given."""
+
+
+def _rate(text: str) -> float:
+    """An argparse type for --rate: samples a second, from 1 to 10000."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 1 <= value <= 10000:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 10000 samples a second, "
+                                         f"got {text}")
+    return value
+
+
+def add_profile_parser(commands) -> None:
+    """`offramp profile`'s options."""
+    profile = commands.add_parser("profile", help="run a Lox program under the sampling "
+                                  "profiler; write its profile and print the hottest "
+                                  "functions")
+    profile.add_argument("file", metavar="FILE", help="a .lox file")
+    profile.add_argument("--tier", choices=TIERS, default="jit",
+                         help="as for run (default jit)")
+    profile.add_argument("--rate", type=_rate, default=1000.0, metavar="HZ",
+                         help="samples a second of each running thread (default 1000)")
+    profile.add_argument("--mode", choices=("safepoint", "async", "compare"),
+                         default="safepoint",
+                         help="safepoint (default): each thread is stopped at its next "
+                              "safepoint and its frames walked; async: a thread in native "
+                              "code is sampled by a SIGPROF handler where it is (return "
+                              "addresses mapped through the side tables), other threads at "
+                              "a safepoint; compare: both for each native sample, and the "
+                              "safepoint bias reported")
+    profile.add_argument("--format", choices=("speedscope", "collapsed", "svg"),
+                         default=None,
+                         help="of -o: speedscope JSON, collapsed stacks (flamegraph.pl) or "
+                              "an SVG flame graph (default: from FILE's suffix, .json "
+                              "speedscope, .svg svg, .folded/.collapsed/.txt collapsed)")
+    profile.add_argument("-o", "--output", metavar="FILE", default=None,
+                         help="write the profile to FILE (without it only the table of "
+                              "the hottest functions is printed, on stderr)")
+    profile.add_argument("--top", type=_count(1), default=10, metavar="N",
+                         help="rows of the hottest-functions table (default 10)")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -256,6 +306,36 @@ def disasm_command(args: argparse.Namespace) -> int:
                                  sys.stdout, sys.stderr, out)
 
 
+def profile_command(args: argparse.Namespace) -> int:
+    """`offramp profile`: run a Lox program under the sampler, then write its profile."""
+    if args.tier != "interp" and not native_tier_available():
+        raise UsageError(NOT_BUILT_TIER)
+    if not args.file.endswith(".lox"):
+        raise UsageError(f'offramp profile: cannot run "{args.file}": expected a .lox file')
+    if args.mode != "safepoint" and args.tier == "interp":
+        raise UsageError(f"offramp profile: --mode={args.mode} samples native code by "
+                         f"signal; with --tier=interp there is none (use "
+                         f"--mode=safepoint)")
+    if args.format is not None and args.output is None:
+        raise UsageError("offramp profile: --format says how to write -o FILE; give -o")
+    if args.output is not None and args.format is None:
+        args.format = PROFILE_SUFFIXES.get(os.path.splitext(args.output)[1], "speedscope")
+    source = _source_or_status(args.file)
+    if isinstance(source, int):
+        return source
+    profile = importlib.import_module("offramp.tools.profile")
+    try:
+        written = (contextlib.nullcontext(None) if args.output is None else
+                   open(args.output, "w", encoding="utf-8"))
+    except OSError as error:
+        print(f'offramp: could not write file "{args.output}": '
+              f'{error.strerror or error}', file=sys.stderr)
+        return EX_IOERR
+    with written as out:
+        return profile.run_profile(source, args.file, Config(tier=args.tier), args,
+                                   sys.stdout, sys.stderr, out)
+
+
 def _source_or_status(path: str):
     """The file's text, or the exit status of reporting that it cannot be read."""
     try:
@@ -321,6 +401,8 @@ def main(argv=None) -> int:
             return run_command(args)
         if args.command == "disasm":
             return disasm_command(args)
+        if args.command == "profile":
+            return profile_command(args)
         print(NOT_BUILT_TOOL.format(command=args.command), file=sys.stderr)
         return EX_USAGE
     except UsageError as error:

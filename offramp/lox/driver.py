@@ -1,4 +1,5 @@
 """Running a Lox source file: compile errors, runtime errors and exit codes as clox does."""
+import contextlib
 from dataclasses import replace
 
 from ..interp.errors import GuestError
@@ -15,10 +16,13 @@ overflows where clox does unless `--max-frames` says otherwise."""
 LIBRARY_PREFIXES = ("lox.native.", "lox.rt.")
 
 
-def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=None) -> int:
+def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=None,
+            during=None) -> int:
     """Compile and run `source`; returns the process exit status.  `stdin` is the binary
     stream `getc()` reads (standard input's when None); `after(runtime)` is called once
-    the program has ended, for tools that look at what it left (`offramp disasm`)."""
+    the program has ended, for tools that look at what it left (`offramp disasm`);
+    `during(runtime)` is a context manager entered around the run, for tools that watch
+    it (`offramp profile`)."""
     script, errors = parse_program(source)
     if errors:
         for line in errors:
@@ -32,7 +36,8 @@ def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=No
     runtime = None
     try:
         runtime = LoxRuntime(program, config, stdout, stderr, stdin)
-        with runtime.vm.sigint_interrupts():
+        watching = during(runtime) if during is not None else contextlib.nullcontext()
+        with runtime.vm.sigint_interrupts(), watching:
             status = run_threads(runtime, program, stdout, stderr)
     except GuestExit as stop:
         stdout.flush()

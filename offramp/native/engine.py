@@ -890,15 +890,21 @@ class NativeEngine:
         self._refresh_lazy(self.current)
         return True
 
-    def machine_frames(self, nt, thread):
+    def machine_frames(self, nt, thread, segments: bool = False):
         """A thread's stack, outermost first, across all tier transitions: ("interp",
         Frame) for each interpreter frame, ("native", site, reader, frame address) for
-        each native frame still running (deoptimizing frames live in the interpreter)."""
+        each native frame still running (deoptimizing frames live in the interpreter).
+        With `segments`, each run of native frames under a runtime entry comes as one
+        ("segment", save area, frames left) instead, for a caller that walks it its own
+        way (a profiler collecting return addresses)."""
         frames, depth = thread.frames, 0
         for item in nt.transitions:
             if item[0] == "enter":
                 yield from (("interp", f) for f in frames[depth:item[1] - item[3]])
                 depth = item[1]
+                continue
+            if segments:
+                yield "segment", item[1], item[2]
                 continue
             native = list(self.native_frames(item[1]))[item[2]:]
             for site, read, bp in reversed(native):
