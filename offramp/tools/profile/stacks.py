@@ -6,15 +6,24 @@ A raw stack is a tuple of parts, innermost first: a FrameSample for an interpret
 addresses the native walk collected (native.py), mapped later (`Resolver`) through the
 side tables to the native and inlined frames each call site stands for
 (`frames.site_samples`).  A signal sample's innermost run starts with the instruction
-pointer, which is no call site: it is mapped to the next side-table site of its unit in
-address order (a call, guard exit or poll after it: within the same inlined code, unless
-LLVM moved blocks around), while the function is exact.
+pointer, which is no call site: it is mapped to the next anchor of its unit in address
+order — a call's return address or the branch of a guard to its deopt exit (`anchors`,
+the unit's machine code decoded with iced-x86) — whose frames are those of the code
+just ahead (within the same inlined code, unless LLVM moved blocks around); the
+function holding the machine frame is exact.
 """
+import ctypes
 from bisect import bisect_left
 from dataclasses import dataclass
 
+import iced_x86 as ix
+
 from ...native.engine import anchor_of
 from ...runtime.frames import FrameSample, interp_sample, site_samples
+
+
+BRANCHES = (ix.FlowControl.CONDITIONAL_BRANCH, ix.FlowControl.UNCONDITIONAL_BRANCH)
+EXIT_KINDS = ("guard", "deopt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,7 @@ class Resolver:
     def __init__(self, engine):
         self.engine = engine
         self.known = {}              # (address, is a pc) -> FrameSamples, innermost first
+        self.anchors = {}            # unit address -> its anchors
 
     def frames(self, raw: tuple) -> tuple:
         """The FrameSamples of a raw stack, innermost first."""
@@ -86,11 +96,41 @@ class Resolver:
         return self.known[key]
 
     def next_site(self, pc: int):
-        """The first site at or after an instruction pointer in its unit (its last site
-        when none follows), or None outside compiled code or in a unit without sites."""
+        """The site an instruction pointer stands for: that of the first anchor at or
+        after it in its unit (`anchors`), or None outside compiled code or in a unit
+        without sites."""
         code = self.engine.code_at(pc)
         if code is None or not len(code.table):
             return None
-        offsets = code.table.body.offsets
-        i = min(bisect_left(offsets, pc - code.address), len(offsets) - 1)
-        return code.lookup(code.address + offsets[i])
+        found = self.anchors.get(code.address)
+        if found is None:
+            found = self.anchors[code.address] = anchors(code)
+        i = min(bisect_left(found, (pc, -1)), len(found) - 1)
+        return found[i][2]
+
+
+EXIT_REACH = 512
+"""Bytes from a branch target to the deopt exit's call it leads to (the exit block loads
+its arguments, then calls): further, the branch is not taken to be that exit's."""
+
+
+def anchors(code) -> list:
+    """(hot address, tie-break, site) of a unit, sorted: each call site at its return
+    address, and each deopt exit at the branch in the hot path that jumps to its cold
+    block (a guard's check, where the guarded code runs).  Inlined code that makes no
+    call keeps its place in the hot path only through its guards: without them an
+    instruction pointer in it would map to the next call or poll, often the caller's."""
+    sites = code.table.sites()
+    starts = [site.address for site in sites]
+    out = [(site.address, 0, site) for site in sites]
+    data = ctypes.string_at(code.address, code.size)
+    for instr in ix.Decoder(64, data, ip=code.address):
+        if instr.flow_control not in BRANCHES:
+            continue
+        target = instr.near_branch_target
+        i = bisect_left(starts, target)
+        if i < len(sites) and sites[i].kind in EXIT_KINDS and \
+                starts[i] - target <= EXIT_REACH:
+            out.append((instr.ip, 1, sites[i]))
+    out.sort(key=lambda anchor: anchor[:2])
+    return out
