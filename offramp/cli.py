@@ -294,13 +294,9 @@ def disasm_command(args: argparse.Namespace) -> int:
     if isinstance(source, int):
         return source
     disasm = importlib.import_module("offramp.tools.disasm")
-    try:
-        listing = (contextlib.nullcontext(sys.stdout) if args.output is None else
-                   open(args.output, "w", encoding="utf-8"))
-    except OSError as error:
-        print(f'offramp: could not write file "{args.output}": '
-              f'{error.strerror or error}', file=sys.stderr)
-        return EX_IOERR
+    listing = _output_or_status(args.output, sys.stdout)
+    if isinstance(listing, int):
+        return listing
     with listing as out:
         return disasm.run_disasm(source, args.file, Config(tier=args.tier), args.func,
                                  sys.stdout, sys.stderr, out)
@@ -324,16 +320,25 @@ def profile_command(args: argparse.Namespace) -> int:
     if isinstance(source, int):
         return source
     profile = importlib.import_module("offramp.tools.profile")
-    try:
-        written = (contextlib.nullcontext(None) if args.output is None else
-                   open(args.output, "w", encoding="utf-8"))
-    except OSError as error:
-        print(f'offramp: could not write file "{args.output}": '
-              f'{error.strerror or error}', file=sys.stderr)
-        return EX_IOERR
+    written = _output_or_status(args.output, None)
+    if isinstance(written, int):
+        return written
     with written as out:
         return profile.run_profile(source, args.file, Config(tier=args.tier), args,
                                    sys.stdout, sys.stderr, out)
+
+
+def _output_or_status(path, default):
+    """A context manager giving the file a tool's `-o` names (or `default` without one),
+    or the exit status of reporting that it cannot be written (74)."""
+    if path is None:
+        return contextlib.nullcontext(default)
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as error:
+        print(f'offramp: could not write file "{path}": {error.strerror or error}',
+              file=sys.stderr)
+        return EX_IOERR
 
 
 def _source_or_status(path: str):
