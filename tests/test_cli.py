@@ -100,7 +100,7 @@ def test_native_tiers_run_programs(tier_args, run_offramp):
     assert (result.returncode, result.stdout, result.stderr) == (0, "Hello, world!\n", "")
 
 
-@pytest.mark.parametrize("tool", ["debug", "profile"])
+@pytest.mark.parametrize("tool", ["debug"])
 def test_tools_say_they_are_not_built(tool, capsys):
     assert main([tool, HELLO]) == 64
     assert capsys.readouterr().err == (
