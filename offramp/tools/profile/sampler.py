@@ -1,7 +1,7 @@
 """The sampling loop: a profiler thread outside the VM takes a stack sample of every running
 VM thread `rate` times a second.
 
-Two ways to take one (`Sampler.mode`):
+The modes (`Sampler.mode`):
 - "safepoint": the thread is asked (an operation of handshake kind "profile" posted to
   it) to record its own stack at its next safepoint — a poll at a function entry or loop
   back-edge, or a runtime entry of native code — through the frame walk the debugger
