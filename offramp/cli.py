@@ -10,7 +10,9 @@
                                  [--unsafe]
     offramp disasm FILE.lox [FUNC] [--tier=jit|eager | --eager] [-o FILE]
     offramp debug FILE.lox [--commands FILE] [the options of run]
-    offramp profile FILE.lox
+    offramp profile FILE.lox [--tier=jit|eager|interp] [--rate=HZ]
+                             [--mode=safepoint|async|compare]
+                             [--format=speedscope|collapsed|svg] [-o FILE] [--top=N]
     offramp fuzz [--kind lox|ir] [--seeds A:B] [--modes M,...] [--jobs N] [--out DIR] ...
 
 Exit statuses follow clox (and BSD sysexits): 0 success, 64 bad usage (including asking for
@@ -128,32 +130,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("fuzz", add_help=False, help="run a differential fuzzing campaign "
                         "(offramp fuzz --help; the options of python -m offramp.tools.fuzz)")
-    for name in ("profile",):
-        tool = commands.add_parser(name, help=f"{name} a Lox program (not built yet)")
-        tool.add_argument("file", metavar="FILE.lox")
+    add_profile_parser(commands)
     return parser
 
 
 def _add_run_options(parser) -> None:
     """The options that say how to run a program (`run`, `debug`)."""
     parser.add_argument("--tier", choices=TIERS, default="jit",
-                     help="interp: interpreter only; jit (default): interpret, compile when "
+                        help="interp: interpreter only; jit (default): interpret, compile when "
                           "hot; eager: compile every function and loop at once")
     parser.add_argument("--deopt-stress", type=_count(0), default=0, metavar="N",
-                     help="every Nth guard, safepoint or call site in native code "
+                        help="every Nth guard, safepoint or call site in native code "
                           "deoptimizes regardless (1: all, 0: off)")
     parser.add_argument("--gc-stress", action="store_true",
-                     help="collect at every allocation and at every deopt exit of native code "
+                        help="collect at every allocation and at every deopt exit of native code "
                           "(slow; for tests)")
     parser.add_argument("--handshake-stress", type=_count(0), default=0, metavar="N",
-                     help="every Nth poll (function entries and loop back-edges, every "
+                        help="every Nth poll (function entries and loop back-edges, every "
                           "tier) runs an empty handshake, and every Nth allocation a "
                           "stop-the-world collection (0: off)")
     parser.add_argument("--ic-stress", type=_count(0), default=0, metavar="N",
-                     help="every Nth inline-cache miss in native code resets every inline "
+                        help="every Nth inline-cache miss in native code resets every inline "
                           "cache to uninitialized, repatching them all (0: off)")
     parser.add_argument("--assumption-stress", type=_count(0), default=0, metavar="N",
-                     help="every Nth runtime entry of native code breaks every assumption "
+                        help="every Nth runtime entry of native code breaks every assumption "
                           "compiled code holds, invalidating it (0: off)")
     parser.add_argument("--breakpoint-stress", type=_count(0), default=0, metavar="N",
                         help="stop at a breakpoint on every line, every tier; at every Nth "
@@ -161,33 +161,80 @@ def _add_run_options(parser) -> None:
                              "value through the frame API (compiled frames then leave "
                              "lazily and their loops re-enter native code) (0: off)")
     parser.add_argument("--debuggable", action="store_true",
-                     help="compiled code keeps every source variable in scope in its frame "
+                        help="compiled code keeps every source variable in scope in its frame "
                           "states, so a debugger or the frame API can read it (without it, "
                           "a variable no later code reads is optimized out)")
     parser.add_argument("--trace", type=_trace_categories, default=frozenset(), metavar="CATS",
-                     help=f"comma-separated event categories to print on stderr: "
+                        help=f"comma-separated event categories to print on stderr: "
                           f"{','.join(TRACE_EVENTS)}")
     parser.add_argument("--trace-format", choices=FORMATS, default="text",
-                     help="text (default): '[category] message' lines; json: one JSON "
+                        help="text (default): '[category] message' lines; json: one JSON "
                           "object per event (time, thread, category, message, fields)")
     parser.add_argument("--stats", action="store_true",
-                     help="print counts and sizes at exit")
+                        help="print counts and sizes at exit")
     parser.add_argument("--stats-format", choices=FORMATS, default="text",
-                     help="of --stats: text (default): 'name: value' lines; json: one "
+                        help="of --stats: text (default): 'name: value' lines; json: one "
                           "JSON object")
     parser.add_argument("--max-frames", type=_count(1), default=None, metavar="N",
-                     help=f"guest call depth before 'Stack overflow.' (default: clox's "
+                        help=f"guest call depth before 'Stack overflow.' (default: clox's "
                           f"limit for Lox programs, {VM_MAX_FRAMES} for IR)")
     parser.add_argument("--verify-ir", action="store_true",
-                     help="verify every optimized version and every pass's result (slow)")
+                        help="verify every optimized version and every pass's result (slow)")
     parser.add_argument("--dump-ir", action="store_true",
-                     help="print the IR of every function as it is built")
+                        help="print the IR of every function as it is built")
     parser.add_argument("--fail-compile", choices=COMPILE_STAGES, default="", metavar="STAGE",
-                     help=f"make every native compilation fail at STAGE (tests of the "
+                        help=f"make every native compilation fail at STAGE (tests of the "
                           f"fallback to the interpreter): {', '.join(COMPILE_STAGES)}")
     parser.add_argument("--unsafe", action="store_true",
-                     help="FILE.ir: run functions marked UNSAFE (they may forge references "
+                        help="FILE.ir: run functions marked UNSAFE (they may forge references "
                           "and pointers; nothing checks them)")
+
+
+PROFILE_SUFFIXES = {".json": "speedscope", ".svg": "svg", ".folded": "collapsed",
+                    ".collapsed": "collapsed", ".txt": "collapsed"}
+"""The format `offramp profile -o FILE` writes when --format is not given."""
+
+
+def _rate(text: str) -> float:
+    """An argparse type for --rate: samples a second, from 1 to 10000."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 1 <= value <= 10000:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 10000 samples a second, "
+                                         f"got {text}")
+    return value
+
+
+def add_profile_parser(commands) -> None:
+    """`offramp profile`'s options."""
+    profile = commands.add_parser("profile", help="run a Lox program under the sampling "
+                                  "profiler; write its profile and print the hottest "
+                                  "functions")
+    profile.add_argument("file", metavar="FILE", help="a .lox file")
+    profile.add_argument("--tier", choices=TIERS, default="jit",
+                         help="as for run (default jit)")
+    profile.add_argument("--rate", type=_rate, default=1000.0, metavar="HZ",
+                         help="samples a second of each running thread (default 1000)")
+    profile.add_argument("--mode", choices=("safepoint", "async", "compare"),
+                         default="safepoint",
+                         help="safepoint (default): each thread is stopped at its next "
+                              "safepoint and its frames walked; async: a thread in native "
+                              "code is sampled by a SIGPROF handler where it is (return "
+                              "addresses mapped through the side tables), other threads at "
+                              "a safepoint; compare: both for each native sample, and the "
+                              "safepoint bias reported")
+    profile.add_argument("--format", choices=("speedscope", "collapsed", "svg"),
+                         default=None,
+                         help="of -o: speedscope JSON, collapsed stacks (flamegraph.pl) or "
+                              "an SVG flame graph (default: from FILE's suffix, .json "
+                              "speedscope, .svg svg, .folded/.collapsed/.txt collapsed)")
+    profile.add_argument("-o", "--output", metavar="FILE", default=None,
+                         help="write the profile to FILE (without it only the table of "
+                              "the hottest functions is printed, on stderr)")
+    profile.add_argument("--top", type=_count(1), default=10, metavar="N",
+                         help="rows of the hottest-functions table (default 10)")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -264,13 +311,9 @@ def disasm_command(args: argparse.Namespace) -> int:
     if isinstance(source, int):
         return source
     disasm = importlib.import_module("offramp.tools.disasm")
-    try:
-        listing = (contextlib.nullcontext(sys.stdout) if args.output is None else
-                   open(args.output, "w", encoding="utf-8"))
-    except OSError as error:
-        print(f'offramp: could not write file "{args.output}": '
-              f'{error.strerror or error}', file=sys.stderr)
-        return EX_IOERR
+    listing = _output_or_status(args.output, sys.stdout)
+    if isinstance(listing, int):
+        return listing
     with listing as out:
         return disasm.run_disasm(source, args.file, Config(tier=args.tier), args.func,
                                  sys.stdout, sys.stderr, out)
@@ -295,6 +338,45 @@ def debug_command(args: argparse.Namespace) -> int:
     with commands:
         return debug_cli.debug_lox(source, args.file, config, commands, sys.stdout,
                                    sys.stderr, prompt=commands.isatty())
+
+
+def profile_command(args: argparse.Namespace) -> int:
+    """`offramp profile`: run a Lox program under the sampler, then write its profile."""
+    if args.tier != "interp" and not native_tier_available():
+        raise UsageError(NOT_BUILT_TIER)
+    if not args.file.endswith(".lox"):
+        raise UsageError(f'offramp profile: cannot run "{args.file}": expected a .lox file')
+    if args.mode != "safepoint" and args.tier == "interp":
+        raise UsageError(f"offramp profile: --mode={args.mode} samples native code by "
+                         f"signal; with --tier=interp there is none (use "
+                         f"--mode=safepoint)")
+    if args.format is not None and args.output is None:
+        raise UsageError("offramp profile: --format says how to write -o FILE; give -o")
+    if args.output is not None and args.format is None:
+        args.format = PROFILE_SUFFIXES.get(os.path.splitext(args.output)[1], "speedscope")
+    source = _source_or_status(args.file)
+    if isinstance(source, int):
+        return source
+    profile = importlib.import_module("offramp.tools.profile")
+    written = _output_or_status(args.output, None)
+    if isinstance(written, int):
+        return written
+    with written as out:
+        return profile.run_profile(source, args.file, Config(tier=args.tier), args,
+                                   sys.stdout, sys.stderr, out)
+
+
+def _output_or_status(path, default):
+    """A context manager giving the file a tool's `-o` names (or `default` without one),
+    or the exit status of reporting that it cannot be written (74)."""
+    if path is None:
+        return contextlib.nullcontext(default)
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as error:
+        print(f'offramp: could not write file "{path}": {error.strerror or error}',
+              file=sys.stderr)
+        return EX_IOERR
 
 
 def _source_or_status(path: str):
@@ -364,6 +446,8 @@ def main(argv=None) -> int:
             return disasm_command(args)
         if args.command == "debug":
             return debug_command(args)
+        if args.command == "profile":
+            return profile_command(args)
         print(NOT_BUILT_TOOL.format(command=args.command), file=sys.stderr)
         return EX_USAGE
     except UsageError as error:

@@ -100,13 +100,6 @@ def test_native_tiers_run_programs(tier_args, run_offramp):
     assert (result.returncode, result.stdout, result.stderr) == (0, "Hello, world!\n", "")
 
 
-@pytest.mark.parametrize("tool", ["profile"])
-def test_tools_say_they_are_not_built(tool, capsys):
-    assert main([tool, HELLO]) == 64
-    assert capsys.readouterr().err == (
-        f"offramp {tool}: not built yet (native tier and tools come in a later issue)\n")
-
-
 def test_options_build_one_config(fake_drivers, capsys):
     argv = ["run", "--tier=interp", "--gc-stress", "--deopt-stress=3", "--trace=gc,tier",
             "--stats", "--max-frames=64", "--dump-ir", HELLO]

@@ -234,6 +234,10 @@ class FunctionVersion:
     (runtime/assumptions.py): such a version runs only as native code, whose frames the
     VM can make leave it when one breaks.  They are the runtime's (client objects), not
     part of the IR's meaning: the text format does not carry them, equality ignores them.
+    `replays` are the GUARD and DEOPT instructions (by value) whose frame state is an
+    earlier guard's (opt/states.py: a deopt there replays from the last valid state); the
+    native tier counts their deopts (`--stats`).  Like `assumptions`, not printed and
+    not compared.
     """
 
     func: str
@@ -241,6 +245,7 @@ class FunctionVersion:
     blocks: list = field(default_factory=list)
     unsafe: bool = False
     assumptions: frozenset = field(default=frozenset(), compare=False)
+    replays: frozenset = field(default=frozenset(), compare=False)
     # label -> position in `blocks`, rebuilt when a block has moved (labels are unique, so
     # a block found at its recorded position is the one): `block()` in constant time.
     _positions: dict = field(default_factory=dict, init=False, repr=False, compare=False)

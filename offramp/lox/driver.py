@@ -1,4 +1,5 @@
 """Running a Lox source file: compile errors, runtime errors and exit codes as clox does."""
+import contextlib
 from dataclasses import replace
 
 from ..interp.errors import GuestError
@@ -17,11 +18,13 @@ LIBRARY_PREFIXES = ("lox.native.", "lox.rt.")
 
 
 def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=None,
-            before=None) -> int:
+            before=None, during=None) -> int:
     """Compile and run `source`; returns the process exit status.  `stdin` is the binary
     stream `getc()` reads (standard input's when None); `before(runtime)` is called
     before the program starts (`offramp debug` attaches there), `after(runtime)` once it
-    has ended, for tools that look at what it left (`offramp disasm`)."""
+    has ended, for tools that look at what it left (`offramp disasm`); `during(runtime)`
+    is a context manager entered around the run, for tools that watch it (`offramp
+    profile`)."""
     script, errors = parse_program(source)
     if errors:
         for line in errors:
@@ -40,7 +43,8 @@ def run_lox(source: str, path: str, config, stdout, stderr, stdin=None, after=No
             stress_breakpoints(runtime, config.breakpoint_stress)
         if before is not None:
             before(runtime)
-        with runtime.vm.sigint_interrupts():
+        watching = during(runtime) if during is not None else contextlib.nullcontext()
+        with runtime.vm.sigint_interrupts(), watching:
             status = run_threads(runtime, program, stdout, stderr)
     except GuestExit as stop:
         stdout.flush()

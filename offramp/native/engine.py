@@ -118,6 +118,7 @@ class NativeCode:
         self.raw_stackmap_bytes = raw_stackmap_bytes
         self.invalid = False         # set once: no call enters it, its frames leave lazily
         self.trample_regions = ()    # its status reads (trample.py)
+        self.replay_sites = frozenset()   # return addresses of its exits that replay
         func = engine.vm.module.functions[version.func]
         self.sig = func.sig
         restype = ctype_of(func.sig.results[0]) if func.sig.results else None
@@ -223,6 +224,7 @@ class NativeEngine:
         self.stats_compiled = 0
         self.invalidations = 0        # compiled units made invalid (their frames leave lazily)
         self.trampled_regions = 0     # status reads of invalid units rewritten (trample.py)
+        self.replays = 0              # deopts resumed from a state shared with an earlier guard
         self._callback = ENTRY_CALLBACK(self._runtime_entry)
         self._install_stub()
         vm.heap.set_mark_loop(NativeMarkLoop(vm.heap))
@@ -369,10 +371,12 @@ class NativeEngine:
             size = compiled.function_size(symbol)
         with compile_stage("stackmaps", fail):
             raw = compiled.section(".llvm_stackmaps") or b""
-            encoded, regions, trample_regions = self._side_table(lowered, raw, address)
+            encoded, regions, trample_regions, replays = self._side_table(lowered, raw,
+                                                                          address)
             table = SideTable(encoded, address)
         code = NativeCode(self, version, symbol, compiled, address, size, table, len(raw))
         code.trample_regions = trample_regions
+        code.replay_sites = replays
         write_regions(trample_regions, trampled=False)
         code.inline_caches = self.inline_caches.add_unit(code, lowered.inline_caches, regions)
         bisect.insort(self.code_ranges, (address, address + code.size, len(self.codes)))
@@ -397,10 +401,11 @@ class NativeEngine:
     def _side_table(lowered, raw: bytes, address: int) -> tuple:
         """Encode what each stack-map record means, keyed by its return-address offset;
         the offsets of the unit's inline-cache regions and its trample regions (records
-        of their own ids)."""
-        builder, regions, trample_regions = SideTableBuilder(), {}, []
+        of their own ids); the return addresses of its deopt exits that replay (their
+        state is an earlier guard's)."""
+        builder, regions, trample_regions, replays = SideTableBuilder(), {}, [], set()
         if not raw:
-            return builder.build(), regions, trample_regions
+            return builder.build(), regions, trample_regions, frozenset()
         stackmap = parse_stackmaps(raw)
         for _, records in records_by_function(stackmap):
             for record in records:
@@ -424,7 +429,9 @@ class NativeEngine:
                           else None)
                 builder.add_site(offset, SiteInfo(desc.kind, desc.reason, desc.frames,
                                                   tuple(locations[:nstate]), gc, result))
-        return builder.build(), regions, trample_regions
+                if desc.replay:
+                    replays.add(address + offset)
+        return builder.build(), regions, trample_regions, frozenset(replays)
 
     def code_at(self, address: int):
         """The compiled code holding this address (a return address into it), or None."""
@@ -762,6 +769,8 @@ class NativeEngine:
         if site.kind == "stress":
             self.reset_stress()
         code = self.code_at(ra)
+        if ra in code.replay_sites:
+            self.replays += 1
         self.vm.tracer.emit("deopt", f"{site.kind} '{site.reason}' in @{code.version.func}"
                                      f" %{code.version.name} -> {len(site.frames)} frame(s)",
                             tier="native", kind=site.kind, reason=site.reason,
@@ -931,10 +940,13 @@ class NativeEngine:
         self._refresh_lazy(self.current)
         return True
 
-    def machine_frames(self, nt, thread):
+    def machine_frames(self, nt, thread, segments: bool = False):
         """A thread's stack, outermost first, across all tier transitions: ("interp",
         Frame) for each interpreter frame, ("native", site, reader, frame address) for
-        each native frame still running (deoptimizing frames live in the interpreter)."""
+        each native frame still running (deoptimizing frames live in the interpreter).
+        With `segments`, each run of native frames under a runtime entry comes as one
+        ("segment", save area, frames left) instead, for a caller that walks it its own
+        way (a profiler collecting return addresses)."""
         frames, depth = thread.frames, 0
         transitions = nt.transitions
         for i, item in enumerate(transitions):
@@ -945,6 +957,9 @@ class NativeEngine:
                 replaced = item[3] and self._started(transitions, i + 1)
                 yield from (("interp", f) for f in frames[depth:item[1] - replaced])
                 depth = item[1]
+                continue
+            if segments:
+                yield "segment", item[1], item[2]
                 continue
             native = list(self.native_frames(item[1]))[item[2]:]
             for site, read, bp in reversed(native):
@@ -1056,6 +1071,7 @@ class NativeEngine:
                 "stack map bytes": sum(c.raw_stackmap_bytes for c in self.codes),
                 "side table bytes": sum(c.table.nbytes for c in self.codes),
                 "native deopts by reason": dict(self.deopts),
+                "deopt replays (resumed from an earlier guard's state)": self.replays,
                 **self.inline_caches.stats()}
 
 

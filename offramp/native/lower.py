@@ -70,6 +70,7 @@ class SiteDesc:
     frames: tuple           # FrameDesc, innermost first
     gc_count: int = 0       # extra GC-only values (tagref64 words) after the state's values
     result_type: object = None   # deopt after a call: type of the pending result, last value
+    replay: bool = False    # a deopt exit whose state is an earlier guard's (opt/states.py)
 
 
 @dataclass(slots=True)
@@ -403,7 +404,7 @@ class Lowering:
         self.emit(f"{res} = call i64 @llvm.experimental.gc.result.i64(token {tok})")
         return res
 
-    def deopt_exit(self, kind, reason, state, waiting=False, pending=None):
+    def deopt_exit(self, kind, reason, state, waiting=False, pending=None, replay=False):
         """A statepoint call of the stub that deoptimizes here; ends the LLVM block with ret.
 
         A statepoint, not a patchpoint: LLVM spills a statepoint's "deopt" values to stack
@@ -419,7 +420,7 @@ class Lowering:
             val, ty = pending
             rec += self.recorded([(val, ty)])
             result_type = ty
-        site = self.new_site(SiteDesc(kind, reason, frames, 0, result_type))
+        site = self.new_site(SiteDesc(kind, reason, frames, 0, result_type, replay))
         under = self.tmp("under")     # the frames under the rebuilt ones, in the buffer's place
         self.emit(f"{under} = inttoptr i64 {DEPTH} to ptr")
         self.ret_i64(self.statepoint_stub(REQUEST["deopt"], rec, buf=under, site_id=site))

@@ -473,17 +473,20 @@ def _poll(lw, block, index, instr, state, word=None, kind="safepoint",
 def _guard(lw, block, index, instr):
     state = instr.state()
     reason = instr.arg("reason")
-    lw.stress_check(lambda: lw.deopt_exit("stress", f"deopt-stress at guard {reason}", state))
+    replay = instr in lw.version.replays
+    lw.stress_check(lambda: lw.deopt_exit("stress", f"deopt-stress at guard {reason}", state,
+                                          replay=replay))
     (c,) = _operands(lw, instr, "cond")
     ok, fail = lw.label("guard_ok"), lw.label("guard_fail")
     lw.emit(f"br i1 {c}, label %{ok}, label %{fail}, !prof !1")
     lw.start_block(fail)
-    lw.deopt_exit("guard", reason, state)
+    lw.deopt_exit("guard", reason, state, replay=replay)
     lw.start_block(ok)
 
 
 def _deopt(lw, block, index, instr):
-    lw.deopt_exit("deopt", instr.arg("reason"), instr.arg("state"))
+    lw.deopt_exit("deopt", instr.arg("reason"), instr.arg("state"),
+                  replay=instr in lw.version.replays)
 
 
 def _profile(lw, block, index, instr):

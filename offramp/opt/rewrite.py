@@ -28,7 +28,7 @@ def copy_version(version: FunctionVersion, name: str | None = None) -> FunctionV
     """A new version with fresh Block objects (instructions are frozen, so shared)."""
     blocks = [Block(b.label, list(b.params), list(b.instrs)) for b in version.blocks]
     return FunctionVersion(version.func, name if name is not None else version.name, blocks,
-                           unsafe=version.unsafe)
+                           unsafe=version.unsafe, replays=version.replays)
 
 
 # ---------------------------------------------------------------------------- operands

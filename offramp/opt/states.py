@@ -14,6 +14,8 @@ before the first guard, in the same block or above it.
 Each guard keeps its own reason, so deopt counts by reason are unchanged; what changes is
 where the interpreter resumes (and how many frames it rebuilds when the states' depths
 differ).  `count_states` is the `--stats` measure: distinct frame states over a version.
+The instructions given an earlier guard's state are listed in the result's `replays`, so
+that the native tier can count the deopts that replay (`--stats`: "deopt replays").
 """
 from dataclasses import replace
 
@@ -33,6 +35,7 @@ def share_states(module, version, new_name: str | None = None):
     out = copy_version(version, new_name)
     preds = predecessors(out)
     at_end = {}     # label -> the state a stretch still running at the block's end uses
+    replays = set(version.replays)
     by_label = {b.label: b for b in out.blocks}
     for label in reachable(out):      # reverse postorder: a block's one way in first
         block = by_label[label]
@@ -48,11 +51,13 @@ def share_states(module, version, new_name: str | None = None):
                     current = state if instr.op == "GUARD" else None
                 elif state is not current:
                     instr = _with_state(instr, current)
+                    replays.add(instr)
             elif instr.opdef.bits & BARRIER._value_:
                 current = None
             instrs.append(instr)
         block.instrs = instrs
         at_end[label] = current
+    out.replays = frozenset(replays)
     return out
 
 

@@ -21,6 +21,12 @@ is valid only while `operation` runs: the thread runs on after it, and its frame
 
 Misuse (a view used after its handshake, a cursor past the bottom, an unknown variable)
 raises ClientAPIError.
+
+A profiler needs less than a view: `sample_stack(vm, thread)` gives each guest frame's
+kind, function and line only (no values are decoded), through the same walk
+(`NativeEngine.machine_frames`); `site_samples(module, site)` gives those of one native
+call site, for a sampler that found the site by a return address (tools/profile, which
+walks native frames in native code and maps their return addresses afterwards).
 """
 from dataclasses import dataclass
 
@@ -142,8 +148,9 @@ class StackCursor:
         return f"<StackCursor depth {self.depth} {g.kind} @{self.func} %{self.block}>"
 
 
-def inspect(vm, thread, operation):
-    """Stop `thread` at its next safepoint and return `operation(ThreadView)`."""
+def inspect(vm, thread, operation, kind: str = "debug"):
+    """Stop `thread` at its next safepoint (a handshake of `kind`: "debug" for a
+    debugger, "profile" for a sampler) and return `operation(ThreadView)`."""
     result = []
 
     def visit(target):
@@ -152,5 +159,44 @@ def inspect(vm, thread, operation):
             result.append(operation(view))
         finally:
             view.open = False
-    vm.threads.handshake(thread, visit, "debug")
+    vm.threads.handshake(thread, visit, kind)
     return result[0]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSample:
+    """A guest frame as a profiler sees it: no values, only where it is."""
+
+    kind: str                 # interp | native | inlined
+    func: str
+    line: int | None
+
+
+def sample_stack(vm, thread) -> list:
+    """The FrameSamples of a stopped thread's guest stack, innermost first."""
+    engine = vm.tiers.engine if vm.tiers is not None else None
+    if engine is None or thread.native is None:
+        return [interp_sample(f) for f in reversed(thread.interp.frames)]
+    out = []
+    for item in engine.machine_frames(thread.native, thread.interp):
+        if item[0] == "interp":
+            out.append(interp_sample(item[1]))
+        else:
+            out += reversed(site_samples(engine.module, item[1]))
+    out.reverse()
+    return out
+
+
+def interp_sample(frame) -> FrameSample:
+    return FrameSample("interp", frame.func_name, frame.line)
+
+
+def site_samples(module, site) -> list:
+    """The frames a native call site stands for, innermost first: its inlined frames,
+    then the compiled function's own ("native")."""
+    out, last = [], len(site.frames) - 1
+    for j, frame in enumerate(site.frames):
+        fd = frame.desc
+        instr = module.version(fd.func, fd.version).block(fd.block).instrs[fd.index]
+        out.append(FrameSample("native" if j == last else "inlined", fd.func, instr.line))
+    return out

@@ -510,21 +510,32 @@ class Threads:
             how = "by the thread itself" if target is requester else self._stop(target, kind)
             operation(target)
         else:
-            visitor = self._local.visitor = _Visitor(kind)
-            with self.cond:
-                was = target.state
-                self._acquire_locked(visitor)
-            try:
+            was = target.state
+
+            def stop_and_run():
                 how = self._stop(target, kind)
-                if was is ThreadState.RUNNING:
-                    how = "by the requester once the target parked at a poll"
                 operation(target)
-            finally:
-                self._local.visitor = None
-                with self.cond:
-                    self._hand_over(visitor, ThreadState.DONE)
+                return ("by the requester once the target parked at a poll"
+                        if was is ThreadState.RUNNING else how)
+            how = self.visit(stop_and_run, kind)
         self._trace(kind, target, how, time.perf_counter() - start)
         return how
+
+    def visit(self, operation, kind: str):
+        """From a thread outside the VM (a tool's): take the VM lock in turn, as a
+        visitor, and return `operation()` run while holding it.  No thread is stopped:
+        one running native code runs on, but cannot leave native code (every way back
+        takes the lock) until the visit is over, so its frames under the native code
+        stay as they are (a sampler reads them then, tools/profile)."""
+        visitor = self._local.visitor = _Visitor(kind)
+        with self.cond:
+            self._acquire_locked(visitor)
+        try:
+            return operation()
+        finally:
+            self._local.visitor = None
+            with self.cond:
+                self._hand_over(visitor, ThreadState.DONE)
 
     def _stop(self, target: VMThread, kind: str) -> str:
         """Make sure `target` is in a safe state (the caller holds the VM lock); how the

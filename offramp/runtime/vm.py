@@ -176,10 +176,11 @@ class VM:
             self.tiers.on_deopt(code, kind, reason)
             self.tiers.rearm_loops(code, kind, frames)
 
-    def inspect(self, thread, operation):
-        """Stop a VM thread at its next safepoint and return `operation(view)`: a
-        ThreadView of its guest frames in every tier (runtime/frames.py)."""
-        return inspect_thread(self, thread, operation)
+    def inspect(self, thread, operation, kind: str = "debug"):
+        """Stop a VM thread at its next safepoint (a handshake of `kind`) and return
+        `operation(view)`: a ThreadView of its guest frames in every tier
+        (runtime/frames.py)."""
+        return inspect_thread(self, thread, operation, kind)
 
     def osr_live_in(self, version, header: str, live_in: dict) -> dict:
         """The liveness an OSR entry clone of `version` at `header` is made with: with
