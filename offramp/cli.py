@@ -9,6 +9,7 @@
                                  [--unsafe]
     offramp disasm FILE.lox [FUNC] [--tier=jit|eager | --eager] [-o FILE]
     offramp debug FILE.lox [--commands FILE] [the options of run]
+    offramp dap
     offramp profile FILE.lox
     offramp fuzz [--kind lox|ir] [--seeds A:B] [--modes M,...] [--jobs N] [--out DIR] ...
 
@@ -109,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="read the debugger's commands from FILE (default: standard "
                             "input)")
     _add_run_options(debug)
+
+    commands.add_parser("dap", help="a Debug Adapter Protocol server on standard input and "
+                        "output (the program and its options come with the launch "
+                        "request)")
 
     disasm = commands.add_parser("disasm", help="run a Lox program, then list the machine "
                                  "code of its compiled units with stack-map sites and patch "
@@ -290,6 +295,18 @@ def debug_command(args: argparse.Namespace) -> int:
                                    sys.stderr, prompt=commands.isatty())
 
 
+def dap_command(args: argparse.Namespace) -> int:
+    """`offramp dap`: serve the Debug Adapter Protocol on standard input and output.
+    Standard output carries only the protocol: whatever else would be printed there
+    goes to standard error while the session lasts."""
+    dap = importlib.import_module("offramp.tools.dap")
+    protocol, sys.stdout = sys.stdout, sys.stderr
+    try:
+        return dap.serve_dap(sys.stdin.buffer, protocol.buffer)
+    finally:
+        sys.stdout = protocol
+
+
 def _source_or_status(path: str):
     """The file's text, or the exit status of reporting that it cannot be read."""
     try:
@@ -357,6 +374,8 @@ def main(argv=None) -> int:
             return disasm_command(args)
         if args.command == "debug":
             return debug_command(args)
+        if args.command == "dap":
+            return dap_command(args)
         print(NOT_BUILT_TOOL.format(command=args.command), file=sys.stderr)
         return EX_USAGE
     except UsageError as error:
