@@ -175,11 +175,20 @@ class Handles:
             self.things[self.numbers[thing]] = thing
         return self.numbers[thing]
 
-    def get(self, number, kinds: tuple) -> tuple:
+    def frame(self, number) -> tuple:
+        """(thread number, frame index) of a frame id."""
+        return self._get(number, ("frame",), "frame")[1:]
+
+    def variables(self, number) -> tuple:
+        """("locals", thread number, frame index) | ("globals",) | ("fields", instance,
+        its expression) of a variablesReference."""
+        return self._get(number, ("locals", "globals", "fields"), "variablesReference")
+
+    def _get(self, number, kinds: tuple, what: str) -> tuple:
         thing = self.things.get(number)
         if thing is None or thing[0] not in kinds:
-            raise DebuggerError(f"no {' or '.join(kinds)} {number} at this stop (references "
-                                f"are valid only until the program resumes)")
+            raise DebuggerError(f"no {what} {number} at this stop (references are valid "
+                                f"only until the program resumes)")
         return thing
 
 
@@ -505,12 +514,7 @@ class Adapter:
         """Replace the breakpoints of the program's source (DAP sends them all, per
         source, each time)."""
         lines, mine = self._breakpoint_request(args)
-        for number in list(debugger.breakpoints):
-            debugger.delete(number)
-        if mine:
-            for line in dict.fromkeys(lines):
-                if debugger.has_code(line):
-                    debugger.break_line(line)
+        self._apply_breakpoints(debugger, lines if mine else [])
         return self._breakpoint_answer(debugger, lines, mine)
 
     def _set_breakpoints_running(self, args: dict) -> dict:
@@ -518,8 +522,17 @@ class Adapter:
         thread at its next poll."""
         lines, mine = self._breakpoint_request(args)
         debugger = self.debugger
-        debugger.at_next_poll(lambda: self.set_breakpoints(debugger, args))
+        debugger.at_next_poll(lambda: self._apply_breakpoints(debugger, lines if mine else []))
         return self._breakpoint_answer(debugger, lines, mine)
+
+    @staticmethod
+    def _apply_breakpoints(debugger: Debugger, lines: list) -> None:
+        """The engine's breakpoints become those at `lines` (those with code)."""
+        for number in list(debugger.breakpoints):
+            debugger.delete(number)
+        for line in dict.fromkeys(lines):
+            if debugger.has_code(line):
+                debugger.break_line(line)
 
     def _breakpoint_request(self, args: dict) -> tuple:
         """The lines asked for (engine numbering) and whether the source is the
@@ -574,26 +587,23 @@ class Adapter:
         return {"name": os.path.basename(self.path), "path": self.path}
 
     def scopes(self, debugger: Debugger, args: dict) -> dict:
-        _, number, index = self._select_frame(debugger, argument(args, "frameId", int))
+        number, index = self.handles.frame(argument(args, "frameId", int))
         return {"scopes": [
             {"name": "Locals", "presentationHint": "locals", "expensive": False,
              "variablesReference": self.handles.number(("locals", number, index))},
             {"name": "Globals", "expensive": False,
              "variablesReference": self.handles.number(("globals",))}]}
 
-    def _select_frame(self, debugger: Debugger, frame_id: int) -> tuple:
-        """Make a frame id's frame the debugger's selected one (what evaluate and
-        assign read)."""
-        thing = self.handles.get(frame_id, ("frame", "locals"))
-        debugger.select_thread(thing[1])
-        debugger.select_frame(thing[2])
-        return thing
+    @staticmethod
+    def _select_frame(debugger: Debugger, number: int, index: int) -> None:
+        """Make a frame the debugger's selected one (what evaluate and assign read)."""
+        debugger.select_thread(number)
+        debugger.select_frame(index)
 
     def variables(self, debugger: Debugger, args: dict) -> dict:
-        thing = self.handles.get(argument(args, "variablesReference", int),
-                                 ("locals", "globals", "fields"))
+        thing = self.handles.variables(argument(args, "variablesReference", int))
         if thing[0] == "locals":
-            self._select_frame(debugger, self.handles.number(("frame", *thing[1:])))
+            self._select_frame(debugger, *thing[1:])
             words, prefix = debugger.local_words(), ""
         elif thing[0] == "globals":
             words, prefix = debugger.global_words(), ""
@@ -613,12 +623,11 @@ class Adapter:
     def set_variable(self, debugger: Debugger, args: dict) -> dict:
         """A local (in a compiled frame: deferred until it leaves native code), a global
         or a field, to a Lox literal."""
-        thing = self.handles.get(argument(args, "variablesReference", int),
-                                 ("locals", "globals", "fields"))
+        thing = self.handles.variables(argument(args, "variablesReference", int))
         name = argument(args, "name", str)
         literal = argument(args, "value", str)
         if thing[0] == "locals":
-            self._select_frame(debugger, self.handles.number(("frame", *thing[1:])))
+            self._select_frame(debugger, *thing[1:])
             if name not in debugger.local_words():
                 raise DebuggerError(f"no local variable '{name}' in this frame")
             value = debugger.assign(name, literal)
@@ -634,7 +643,7 @@ class Adapter:
         expression = argument(args, "expression", str).strip()
         frame_id = argument(args, "frameId", int, None)
         if frame_id is not None:
-            self._select_frame(debugger, frame_id)
+            self._select_frame(debugger, *self.handles.frame(frame_id))
         word = debugger.value_of(expression)
         return {"result": debugger.text(word),
                 "variablesReference": self._expansion(debugger, expression, word)}

@@ -295,7 +295,7 @@ def test_bad_requests_are_answered_and_the_session_goes_on(tmp_path, session):
     bad = [("bogus", {}, "unsupported request 'bogus'"),
            ("stackTrace", {}, "missing argument 'threadId'"),
            ("stackTrace", {"threadId": "one"}, "argument 'threadId' must be a int"),
-           ("scopes", {"frameId": 99}, "no frame or locals 99"),
+           ("scopes", {"frameId": 99}, "no frame 99 at this stop"),
            ("evaluate", {"expression": "nope"}, "no variable 'nope'"),
            ("launch", {"program": "x.lox"}, "a program was launched already")]
     for command, arguments, message in bad:
@@ -350,3 +350,55 @@ def test_offramp_dap_command_speaks_on_stdio(tmp_path):
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_breakpoint_set_while_a_native_loop_runs_stops_it(tmp_path, session):
+    client = session(tmp_path, FOREVER, tier="jit")
+    client.ok("configurationDone")
+    client.next(lambda m: m.get("event") == "output")
+    time.sleep(0.2)                            # the loop runs in native code by now
+    [bp] = set_breakpoints(client, 6)
+    assert bp["verified"]
+    stopped = client.event("stopped")["body"]
+    assert stopped["reason"] == "breakpoint" and stopped["hitBreakpointIds"] == [bp["id"]]
+    frames = client.ok("stackTrace", threadId=1)["stackFrames"]
+    assert [f["line"] for f in frames] == [6]
+    set_breakpoints(client)
+    client.ok("continue", threadId=1)
+    client.ok("pause", threadId=1)
+    assert client.event("stopped")["body"]["reason"] == "pause"
+    client.ok("disconnect", terminateDebuggee=True)
+    assert client.event("exited")["body"] == {"exitCode": 0}
+
+
+THREADS = textwrap.dedent("""\
+    var started = false;
+    var lock = Lock();
+    fun other() {
+      started = true;
+      lock.acquire();
+      lock.release();
+      return 2;
+    }
+    lock.acquire();
+    var t = spawn(other);
+    while (!started) {}
+    print "both";
+    lock.release();
+    print join(t);
+    """)
+
+
+def test_every_thread_is_listed_and_stopped_at_a_breakpoint(tmp_path, session):
+    client = session(tmp_path, THREADS, tier="jit")
+    set_breakpoints(client, 12)
+    client.ok("configurationDone")
+    stopped = client.event("stopped")["body"]
+    assert stopped["threadId"] == 1 and stopped["allThreadsStopped"]
+    threads = client.ok("threads")["threads"]
+    assert [t["id"] for t in threads] == [1, 2] and threads[0]["name"] == "main"
+    frames = client.ok("stackTrace", threadId=2)["stackFrames"]
+    assert frames[0]["name"] == "other [interp]" and frames[0]["line"] in (4, 5)
+    assert client.ok("stackTrace", threadId=1)["stackFrames"][0]["line"] == 12
+    finish(client)
+    assert client.output() == "both\n2\n"
