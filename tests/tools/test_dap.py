@@ -13,55 +13,11 @@ import time
 
 import pytest
 
-import offramp
 from offramp.tools.dap import serve_dap
+from tests.conftest import REPO_ROOT
+from tests.tools.test_debugger import HOT, INLINED, STEPS
 
 TIMEOUT = 20.0
-ROOT = os.path.dirname(os.path.dirname(offramp.__file__))
-
-HOT = textwrap.dedent("""\
-    fun work(n) {
-      var sum = 0;
-      var i = 0;
-      while (i < n) {
-        sum = sum + i;
-        if (i == 5000) {
-          sum = sum + 1;
-        }
-        i = i + 1;
-      }
-      return sum;
-    }
-    print "start";
-    print work(10000);
-    """)
-
-INLINED = textwrap.dedent("""\
-    fun add(a, b) {
-      var t = a + b;
-      if (b == 500) {
-        t = t + 0;
-      }
-      return t;
-    }
-    fun loop(n) {
-      var s = 0;
-      for (var i = 0; i < n; i = i + 1) {
-        s = add(s, i);
-      }
-      return s;
-    }
-    print loop(1000);
-    """)
-
-STEPS = textwrap.dedent("""\
-    fun f(x) {
-      var y = x + 1;
-      return y * 2;
-    }
-    var a = f(1);
-    print a;
-    """)
 
 FOREVER = textwrap.dedent("""\
     class P { init(x) { this.x = x; } }
@@ -191,12 +147,11 @@ def test_a_breakpoint_in_a_hot_loop_reads_and_changes_it_and_the_program_ends(tm
     stopped = client.event("stopped")["body"]
     assert stopped["reason"] == "breakpoint" and stopped["threadId"] == 1
     assert stopped["hitBreakpointIds"] == [bp["id"]] and stopped["allThreadsStopped"]
-    assert client.output() == "start\n"        # the output before the stop came first
     assert client.ok("threads")["threads"] == [{"id": 1, "name": "main"}]
     frames = client.ok("stackTrace", threadId=1)["stackFrames"]
     script = "native" if tier == "eager" else "interp"
     assert [(f["name"], f["line"]) for f in frames] == [("work [native]", 7),
-                                                        (f"script [{script}]", 14)]
+                                                        (f"script [{script}]", 13)]
     assert frames[0]["source"]["path"] == os.path.abspath(client.path)
     scopes = client.ok("scopes", frameId=frames[0]["id"])["scopes"]
     assert [s["name"] for s in scopes] == ["Locals", "Globals"]
@@ -211,23 +166,26 @@ def test_a_breakpoint_in_a_hot_loop_reads_and_changes_it_and_the_program_ends(tm
     assert [v["name"] for v in globals_["variables"]] == ["work"]
     set_breakpoints(client)                    # none left: the loop runs to its end
     finish(client)
-    assert client.output() == f"start\n{sum(range(5001)) + 1 + sum(range(5101, 10000)):g}\n"
+    assert client.output() == f"{sum(range(5001)) + 1 + sum(range(5101, 10000)):g}\n"
 
 
-def test_an_inlined_frame_in_a_compiled_caller(tmp_path, session):
-    client = session(tmp_path, INLINED, tier="jit")
-    set_breakpoints(client, 4)
+@pytest.mark.parametrize("debuggable", [False, True])
+def test_an_inlined_frame_in_a_compiled_caller(tmp_path, session, debuggable):
+    client = session(tmp_path, INLINED, tier="jit", debuggable=debuggable)
+    set_breakpoints(client, 5)
     client.ok("configurationDone")
     assert client.event("stopped")["body"]["description"] == "breakpoint in add (inlined)"
     frames = client.ok("stackTrace", threadId=1)["stackFrames"]
     assert [(f["name"], f["line"]) for f in frames] == [
-        ("add [inlined]", 4), ("loop [native]", 11), ("script [interp]", 15)]
+        ("add [inlined]", 5), ("loop [native]", 12), ("script [interp]", 16)]
     assert len({f["id"] for f in frames}) == 3
     scopes = client.ok("scopes", frameId=frames[1]["id"])["scopes"]
     caller = client.ok("variables", variablesReference=scopes[0]["variablesReference"])
     assert {v["name"]: v["value"] for v in caller["variables"]}["i"] == "500"
     assert client.ok("evaluate", expression="t", frameId=frames[0]["id"])["result"] == \
         "125250"
+    dead = client.ok("evaluate", expression="dead", frameId=frames[0]["id"])["result"]
+    assert dead == ("249500" if debuggable else "<optimized out>")
     set_breakpoints(client)
     finish(client)
     assert client.output() == "499500\n"
@@ -321,6 +279,7 @@ def test_errors_go_to_stderr_and_the_exit_status_to_exited(tmp_path, session):
     client.ok("configurationDone")
     assert client.event("exited")["body"] == {"exitCode": 70}
     client.event("terminated")
+    assert client.events()[-4:] == ["output", "output", "exited", "terminated"]
     assert client.output() == "a\n"
     assert client.output("stderr") == "Operands must be two numbers or two strings.\n" \
                                       "[line 2] in script\n"
@@ -335,7 +294,7 @@ def test_offramp_dap_command_speaks_on_stdio(tmp_path):
     program.write_text("print ;\n")
     process = subprocess.Popen([sys.executable, "-m", "offramp", "dap"], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONPATH": ROOT})
+                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     try:
         client = Client(process.stdin, process.stdout)
         client.ok("initialize", adapterID="offramp")
