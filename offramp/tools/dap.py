@@ -57,6 +57,8 @@ CAPABILITIES = {
 }
 STEPS = {"continue": "continue", "next": "next", "stepIn": "step", "stepOut": "finish"}
 MISSING = object()
+JSON_TYPES = {int: "an integer", str: "a string", bool: "a boolean", dict: "an object",
+              list: "an array"}
 
 
 class ProtocolError(Exception):
@@ -99,9 +101,12 @@ class Channel:
     @staticmethod
     def _length(text: bytes) -> int:
         try:
-            return int(text)
+            length = int(text)
         except ValueError:
-            raise ProtocolError(f"a bad Content-Length: {text!r}") from None
+            length = -1
+        if length < 0:
+            raise ProtocolError(f"a bad Content-Length: {text.strip().decode(errors='replace')}")
+        return length
 
     def send(self, message: dict) -> None:
         """Write one message; a client gone away is the reader's to notice (its input
@@ -198,9 +203,11 @@ def argument(args: dict, name: str, kind, default=MISSING):
     value = args.get(name, default)
     if value is MISSING:
         raise DebuggerError(f"missing argument '{name}'")
-    if value is not default and (not isinstance(value, kind) or
-                                 isinstance(value, bool) and kind is not bool):
-        raise DebuggerError(f"argument '{name}' must be a {kind.__name__}")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if value is not default and (not isinstance(value, kinds) or
+                                 isinstance(value, bool) and bool not in kinds):
+        raise DebuggerError(f"argument '{name}' must be "
+                            f"{' or '.join(JSON_TYPES[k] for k in kinds)}")
     return value
 
 
@@ -390,8 +397,8 @@ class Adapter:
     def _end(self, how: str) -> None:
         """Make every stop from now on end the program (quit) or leave it running
         (detach); wait for it to end (a detached one as long as it runs)."""
-        self.ending = how
         with self.lock:
+            self.ending = how
             state = self.state
             if state == "stopped":
                 self.state = "running"
@@ -441,13 +448,13 @@ class Adapter:
     def stopped(self, debugger: Debugger, stop) -> str:
         """The engine's call at each stop, in the stopped guest thread: report the stop,
         then answer the requests handed over until one resumes the program."""
-        if self.ending:
-            return self.ending
         self.handles = Handles()
         self.stdout.flush()
         self.stderr.flush()
         entry = stop.reason == "entry"
         with self.lock:
+            if self.ending:              # the session ends: no stop holds the program
+                return self.ending
             self.state = "stopped"
             self.at_entry = entry
         if entry:

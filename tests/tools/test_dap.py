@@ -96,7 +96,7 @@ class Client:
 @pytest.fixture
 def session():
     """Start an adapter in this process on pipes; yields a function that launches a
-    program and returns the client at its `initialized` event."""
+    program (unless it is None) and returns the client at its `initialized` event."""
     started = []
 
     def start(tmp_path, source, **launch):
@@ -109,11 +109,11 @@ def session():
         started.append((client, adapter))
         capabilities = client.ok("initialize", adapterID="offramp", linesStartAt1=True)
         assert capabilities["supportsConfigurationDoneRequest"]
-        program = tmp_path / "t.lox"
-        program.write_text(source)
-        client.ok("launch", program=str(program), **launch)
-        client.event("initialized")
-        client.path = str(program)
+        client.path = str(tmp_path / "t.lox")
+        if source is not None:
+            (tmp_path / "t.lox").write_text(source)
+            client.ok("launch", program=client.path, **launch)
+            client.event("initialized")
         return client
 
     yield start
@@ -252,14 +252,17 @@ def test_bad_requests_are_answered_and_the_session_goes_on(tmp_path, session):
     client = session(tmp_path, STEPS, tier="interp")
     bad = [("bogus", {}, "unsupported request 'bogus'"),
            ("stackTrace", {}, "missing argument 'threadId'"),
-           ("stackTrace", {"threadId": "one"}, "argument 'threadId' must be a int"),
+           ("stackTrace", {"threadId": "one"}, "argument 'threadId' must be an integer"),
            ("scopes", {"frameId": 99}, "no frame 99 at this stop"),
            ("evaluate", {"expression": "nope"}, "no variable 'nope'"),
-           ("launch", {"program": "x.lox"}, "a program was launched already")]
+           ("launch", {"program": "x.lox"}, "a program was launched already"),
+           ("setBreakpoints", {"source": {}, "breakpoints": [{"line": "2"}]},
+            "argument 'line' must be an integer")]
     for command, arguments, message in bad:
         response = client.request(command, **arguments)
         assert not response["success"] and message in response["message"], response
     client.send_raw(b"{not json")
+    client.to_adapter.write(b"Content-Length: -3\r\n\r\n")
     [bp, nowhere] = set_breakpoints(client, 6, 40)
     assert bp["verified"] and not nowhere["verified"]
     assert nowhere["message"] == "no code at line 40"
@@ -271,7 +274,30 @@ def test_bad_requests_are_answered_and_the_session_goes_on(tmp_path, session):
                                variablesReference=scopes[1]["variablesReference"])
     assert not bad_value["success"] and bad_value["message"] == "not a Lox literal: 1 +"
     finish(client)
-    assert "offramp dap: ignored a message that is not JSON" in client.output("console")
+    console = client.output("console")
+    assert "offramp dap: ignored a message that is not JSON" in console
+    assert "offramp dap: ignored a bad Content-Length: -3" in console
+
+
+def test_a_launch_that_cannot_be_obeyed_fails_and_another_may_follow(tmp_path, session):
+    client = session(tmp_path, None)
+    response = client.request("stackTrace", threadId=1)
+    assert response["message"] == "no program: launch one first"
+    assert client.ok("threads") == {"threads": []}
+    (tmp_path / "t.lox").write_text("print 1;\n")
+    for arguments, message in [
+            ({}, "missing argument 'program'"),
+            ({"program": str(tmp_path / "none.lox")}, 'could not read file'),
+            ({"program": client.path, "tier": "fast"}, "tier must be one of interp, jit, eager"),
+            ({"program": client.path, "trace": "gc,bogus"}, "unknown trace categories bogus"),
+            ({"program": client.path, "debuggable": "yes"},
+             "argument 'debuggable' must be a boolean")]:
+        response = client.request("launch", **arguments)
+        assert not response["success"] and message in response["message"], response
+    client.ok("launch", program=client.path, tier="eager", trace=["tier"])
+    client.event("initialized")
+    finish(client)
+    assert client.output() == "1\n" and "[tier]" in client.output("stderr")
 
 
 def test_errors_go_to_stderr_and_the_exit_status_to_exited(tmp_path, session):
