@@ -279,11 +279,12 @@ class Adapter:
         try:
             args = self._arguments(request)
             command = request.get("command")
-            handler = READER.get(command)
+            if not isinstance(command, str):
+                raise DebuggerError("a request without a command")
             if command == "launch":
                 self._launch(request, args)
-            elif handler is not None:
-                self.channel.respond(request, handler(self, args))
+            elif command in READER:
+                self.channel.respond(request, READER[command](self, args))
             elif command not in AT_STOP:
                 raise DebuggerError(f"unsupported request '{command}'")
             elif not self._hand_over(request):
@@ -306,8 +307,7 @@ class Adapter:
         with self.lock:
             if self.state != "stopped":
                 return False
-            command = request["command"]
-            if command in STEPS or command == "configurationDone" and self.at_entry:
+            if self._resumes(request["command"]):
                 self.state = "running"
             self.handed.put(request)
             return True
@@ -498,11 +498,14 @@ class Adapter:
         self.channel.respond(request, body)
         return self._action(debugger, command)
 
+    def _resumes(self, command: str) -> bool:
+        """Whether the request resumes the stopped program."""
+        return command in STEPS or command == "configurationDone" and self.at_entry
+
     def _resumes_anyway(self, command: str):
         """A resuming request that failed resumes all the same: the reader counts the
         program running once it handed it over."""
-        return "continue" if command in STEPS or command == "configurationDone" and \
-            self.at_entry else None
+        return "continue" if self._resumes(command) else None
 
     def _action(self, debugger: Debugger, command: str):
         if command == "configurationDone":
@@ -519,9 +522,10 @@ class Adapter:
 
     def set_breakpoints(self, debugger: Debugger, args: dict) -> dict:
         """Replace the breakpoints of the program's source (DAP sends them all, per
-        source, each time)."""
+        source, each time); those of another source are refused."""
         lines, mine = self._breakpoint_request(args)
-        self._apply_breakpoints(debugger, lines if mine else [])
+        if mine:
+            self._apply_breakpoints(debugger, lines)
         return self._breakpoint_answer(debugger, lines, mine)
 
     def _set_breakpoints_running(self, args: dict) -> dict:
@@ -529,7 +533,8 @@ class Adapter:
         thread at its next poll."""
         lines, mine = self._breakpoint_request(args)
         debugger = self.debugger
-        debugger.at_next_poll(lambda: self._apply_breakpoints(debugger, lines if mine else []))
+        if mine:
+            debugger.at_next_poll(lambda: self._apply_breakpoints(debugger, lines))
         return self._breakpoint_answer(debugger, lines, mine)
 
     @staticmethod
@@ -557,7 +562,10 @@ class Adapter:
         return [line + 1 - self.line_base for line in lines], mine
 
     def _breakpoint_answer(self, debugger: Debugger, lines: list, mine: bool) -> dict:
-        self.breakpoint_ids = {}
+        """A DAP breakpoint for each line asked for, numbered (a stop names the ids at
+        its line)."""
+        if mine:
+            self.breakpoint_ids = {}
         answers = []
         for line in lines:
             answer = {"id": self.next_id, "line": line - 1 + self.line_base,

@@ -266,6 +266,9 @@ def test_bad_requests_are_answered_and_the_session_goes_on(tmp_path, session):
     [bp, nowhere] = set_breakpoints(client, 6, 40)
     assert bp["verified"] and not nowhere["verified"]
     assert nowhere["message"] == "no code at line 40"
+    elsewhere = client.ok("setBreakpoints", source={"path": "other.lox"},
+                          breakpoints=[{"line": 2}])["breakpoints"]
+    assert elsewhere[0]["message"] == "not the launched program"
     client.ok("configurationDone")
     assert client.event("stopped")["body"]["hitBreakpointIds"] == [bp["id"]]
     frames = client.ok("stackTrace", threadId=1)["stackFrames"]
