@@ -182,10 +182,25 @@ class Debugger:
                 self._post(thread, run)
 
     def _post(self, thread, operation) -> None:
-        """Have `thread` run `operation(thread)` at its next poll, in any tier."""
-        self.vm.threads.post(thread, operation, "debug")
+        """Have `thread` run `operation(thread)` at its next poll where all its frames
+        show, in any tier."""
+        def run(target):
+            if self._between_tiers(target):
+                self._post(target, operation)
+            else:
+                operation(target)
+        self.vm.threads.post(thread, run, "debug")
         if thread.native is not None:      # it may be in a native loop, deaf to the
             thread.native.request_poll()   # interpreter's poll flag
+
+    def _between_tiers(self, thread) -> bool:
+        """Whether the thread polls where not all its frames show: at the entry poll of
+        native code, whose frame has not started.  At an OSR entry even the frame it
+        continues is gone: a pause there showed no frame, and code invalidated there
+        (a breakpoint armed) missed the entering frame, which ran on in it."""
+        view = ThreadView(self.vm, thread)
+        view.open = False
+        return len(view.frames) != self._depth(thread)
 
     def start(self) -> None:
         """Before the program runs: the front end sets breakpoints, then resumes."""

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import pytest
 
@@ -123,6 +122,12 @@ def session():
         assert not adapter.is_alive()
 
 
+def in_native_code(client):
+    """Wait until the program's loop runs in native code (`--trace=osr` says so)."""
+    client.next(lambda m: m.get("event") == "output" and
+                "[osr] enter" in m["body"]["output"])
+
+
 def set_breakpoints(client, *lines):
     return client.ok("setBreakpoints", source={"path": client.path},
                      breakpoints=[{"line": line} for line in lines])["breakpoints"]
@@ -217,10 +222,9 @@ def test_stop_on_entry_then_step_in_next_and_step_out(tmp_path, session):
 
 
 def test_pause_a_running_loop_then_fields_globals_and_disconnect(tmp_path, session):
-    client = session(tmp_path, FOREVER, tier="jit")
+    client = session(tmp_path, FOREVER, tier="jit", trace="osr")
     client.ok("configurationDone")
-    client.next(lambda m: m.get("event") == "output")
-    time.sleep(0.2)                            # the loop runs in native code by now
+    in_native_code(client)
     client.ok("pause", threadId=1)
     assert client.event("stopped")["body"]["reason"] == "pause"
     frames = client.ok("stackTrace", threadId=1)["stackFrames"]
@@ -341,10 +345,9 @@ def test_offramp_dap_command_speaks_on_stdio(tmp_path):
 
 
 def test_a_breakpoint_set_while_a_native_loop_runs_stops_it(tmp_path, session):
-    client = session(tmp_path, FOREVER, tier="jit")
+    client = session(tmp_path, FOREVER, tier="jit", trace="osr")
     client.ok("configurationDone")
-    client.next(lambda m: m.get("event") == "output")
-    time.sleep(0.2)                            # the loop runs in native code by now
+    in_native_code(client)
     [bp] = set_breakpoints(client, 6)
     assert bp["verified"]
     stopped = client.event("stopped")["body"]
@@ -390,3 +393,13 @@ def test_every_thread_is_listed_and_stopped_at_a_breakpoint(tmp_path, session):
     assert client.ok("stackTrace", threadId=1)["stackFrames"][0]["line"] == 12
     finish(client)
     assert client.output() == "both\n2\n"
+
+
+def test_disconnect_without_terminating_lets_the_program_run_to_its_end(tmp_path, session):
+    client = session(tmp_path, HOT, tier="jit")
+    set_breakpoints(client, 7)
+    client.ok("configurationDone")
+    client.event("stopped")
+    client.ok("disconnect", terminateDebuggee=False)
+    assert client.events()[-3:] == ["output", "exited", "terminated"]
+    assert client.output() == f"{sum(range(10000)) + 1:g}\n"
