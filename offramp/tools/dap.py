@@ -121,6 +121,7 @@ class Channel:
                 pass
 
     def respond(self, request: dict, body=None, error: str | None = None) -> None:
+        """The response to `request`: successful, or failed with `error` as its message."""
         message = {"type": "response", "request_seq": request.get("seq", 0),
                    "command": request.get("command", ""), "success": error is None}
         if error is not None:
@@ -359,6 +360,8 @@ class Adapter:
         self.ready.wait()
 
     def threads(self, args: dict) -> dict:
+        """The live threads, numbered as the command-line debugger numbers them (read
+        here even while the program runs: the list only grows)."""
         debugger = self.debugger
         listed = debugger.threads() if debugger is not None and self.state != "ended" else []
         return {"threads": [{"id": number, "name": name}
@@ -442,6 +445,7 @@ class Adapter:
             self._ended(status)
 
     def _ended(self, status: int) -> None:
+        """The last events of a session's program."""
         self.channel.event("exited", {"exitCode": status})
         self.channel.event("terminated")
 
@@ -584,6 +588,7 @@ class Adapter:
         """The client has set its breakpoints: the program starts (see `_action`)."""
 
     def stack_trace(self, debugger: Debugger, args: dict) -> dict:
+        """A thread's frames, innermost first, each named with its kind."""
         number = argument(args, "threadId", int)
         debugger.select_thread(number)
         frames = debugger.frames()
@@ -602,6 +607,7 @@ class Adapter:
         return {"name": os.path.basename(self.path), "path": self.path}
 
     def scopes(self, debugger: Debugger, args: dict) -> dict:
+        """A frame's Locals, and the Globals."""
         number, index = self.handles.frame(argument(args, "frameId", int))
         return {"scopes": [
             {"name": "Locals", "presentationHint": "locals", "expensive": False,
@@ -616,6 +622,7 @@ class Adapter:
         debugger.select_frame(index)
 
     def variables(self, debugger: Debugger, args: dict) -> dict:
+        """The variables of a scope, or the fields of an instance (expandable in turn)."""
         thing = self.handles.variables(argument(args, "variablesReference", int))
         if thing[0] == "locals":
             self._select_frame(debugger, *thing[1:])

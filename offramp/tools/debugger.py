@@ -12,7 +12,10 @@ side table).  A variable changed in a compiled frame is deferred: the frame leav
 lazily, resuming in the interpreter with the value, and its loop is re-entered in native
 code by OSR.  Stepping (`step`, `next`, `finish`) runs the stepping thread in the
 interpreter (its native frames leave lazily, no native code is entered) until the step
-ends; `continue` lets it run native code again.
+ends; `continue` lets it run native code again.  A front end that runs on an OS thread
+of its own while the program runs (the DAP adapter's reader) changes nothing itself:
+`pause` and `at_next_poll` post the work to guest threads, which do it at their next
+poll (a native loop is made to poll), holding the VM lock.
 """
 from dataclasses import dataclass, field
 
