@@ -10,6 +10,7 @@
                                  [--unsafe]
     offramp disasm FILE.lox [FUNC] [--tier=jit|eager | --eager] [-o FILE]
     offramp debug FILE.lox [--commands FILE] [the options of run]
+    offramp dap
     offramp profile FILE.lox [--tier=jit|eager|interp] [--rate=HZ]
                              [--mode=safepoint|async|compare]
                              [--format=speedscope|collapsed|svg] [-o FILE] [--top=N]
@@ -46,7 +47,6 @@ EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGP
 
 TIERS = ("interp", "jit", "eager")
 NATIVE_TIERS = ("jit", "eager")
-NOT_BUILT_TOOL = "offramp {command}: not built yet (native tier and tools come in a later issue)"
 NOT_BUILT_TIER = "offramp: the native tier is not built yet; use --tier=interp"
 
 
@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="read the debugger's commands from FILE (default: standard "
                             "input)")
     _add_run_options(debug)
+
+    commands.add_parser("dap", help="a Debug Adapter Protocol server on standard input and "
+                        "output (the program and its options come with the launch "
+                        "request)")
 
     disasm = commands.add_parser("disasm", help="run a Lox program, then list the machine "
                                  "code of its compiled units with stack-map sites and patch "
@@ -379,6 +383,18 @@ def _output_or_status(path, default):
         return EX_IOERR
 
 
+def dap_command(args: argparse.Namespace) -> int:
+    """`offramp dap`: serve the Debug Adapter Protocol on standard input and output.
+    Standard output carries only the protocol: whatever else would be printed there
+    goes to standard error while the session lasts."""
+    dap = importlib.import_module("offramp.tools.dap")
+    protocol, sys.stdout = sys.stdout, sys.stderr
+    try:
+        return dap.serve_dap(sys.stdin.buffer, protocol.buffer)
+    finally:
+        sys.stdout = protocol
+
+
 def _source_or_status(path: str):
     """The file's text, or the exit status of reporting that it cannot be read."""
     try:
@@ -429,6 +445,10 @@ def fuzz_command(argv) -> int:
         return stop.code if isinstance(stop.code, int) else EX_USAGE
 
 
+COMMANDS = {"run": run_command, "disasm": disasm_command, "debug": debug_command,
+            "profile": profile_command, "dap": dap_command}
+
+
 def main(argv=None) -> int:
     """Run the `offramp` command line `argv` (default: sys.argv); returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
@@ -440,16 +460,7 @@ def main(argv=None) -> int:
     except SystemExit as stop:  # --help (0) or a usage error (64)
         return stop.code if isinstance(stop.code, int) else EX_USAGE
     try:
-        if args.command == "run":
-            return run_command(args)
-        if args.command == "disasm":
-            return disasm_command(args)
-        if args.command == "debug":
-            return debug_command(args)
-        if args.command == "profile":
-            return profile_command(args)
-        print(NOT_BUILT_TOOL.format(command=args.command), file=sys.stderr)
-        return EX_USAGE
+        return COMMANDS[args.command](args)
     except UsageError as error:
         print(error, file=sys.stderr)
         return EX_USAGE

@@ -46,6 +46,7 @@ def fake_drivers_fixture(monkeypatch):
     ["run", "--tier=interp", HELLO, "extra"],
     ["run", "--tier=interp", HELLO[:-3] + "txt"],
     ["debug"],
+    ["dap", "x.lox"],          # the program comes with the launch request
 ])
 def test_usage_errors_exit_64_with_a_message(argv, capsys):
     assert main(argv) == 64

@@ -12,7 +12,10 @@ side table).  A variable changed in a compiled frame is deferred: the frame leav
 lazily, resuming in the interpreter with the value, and its loop is re-entered in native
 code by OSR.  Stepping (`step`, `next`, `finish`) runs the stepping thread in the
 interpreter (its native frames leave lazily, no native code is entered) until the step
-ends; `continue` lets it run native code again.
+ends; `continue` lets it run native code again.  A front end that runs on an OS thread
+of its own while the program runs (the DAP adapter's reader) changes nothing itself:
+`pause` and `at_next_poll` post the work to guest threads, which do it at their next
+poll (a native loop is made to poll), holding the VM lock.
 """
 from dataclasses import dataclass, field
 
@@ -83,6 +86,7 @@ class Debugger:
         self.next_number = 1
         self.lines = self._site_lines()
         self.step = None
+        self.pausing = False          # a pause asked for and not yet answered by a stop
         self.stop = None
         self.view = None              # the stopped thread's frames
         self.other_views = {}         # thread -> frames, of other threads looked at
@@ -105,9 +109,14 @@ class Debugger:
 
     def break_line(self, line: int) -> Breakpoint:
         """A breakpoint at a source line with code (a statement or a loop test)."""
-        if line not in self.lines:
+        if not self.has_code(line):
             raise DebuggerError(f"no code at line {line}")
         return self._add(Breakpoint(self.next_number, line))
+
+    def has_code(self, line: int) -> bool:
+        """Whether a breakpoint may be set at `line` (fixed once the program is compiled:
+        safe to ask from any thread)."""
+        return line in self.lines
 
     def break_function(self, name: str) -> Breakpoint:
         """A breakpoint at the first line of a function's body (every function and
@@ -149,9 +158,40 @@ class Debugger:
         """The thread's guest depth (frames of every tier, inlined ones included)."""
         return thread.interp.depth_base + len(thread.interp.frames)
 
-    def pause(self, thread, reason: str = "pause") -> None:
-        """Stop a thread at its next safepoint (from another thread: `pause` of DAP)."""
-        self.vm.inspect(thread, lambda view: self._stopped(Stop(thread, reason), view))
+    def pause(self, thread) -> None:
+        """Stop a thread at its next poll, asked from any OS thread (DAP's `pause`, from
+        the adapter's reader): the thread stops itself there, the world stopped, as at a
+        breakpoint, so the front end runs in a guest thread as at every stop.  A stop of
+        any kind before then answers the request (no second stop comes of it)."""
+        self.pausing = True
+
+        def stop(target):
+            if self.pausing:
+                self._stop_here(Stop(target, "pause"))
+        self._post(thread, stop)
+
+    def at_next_poll(self, operation) -> None:
+        """Run `operation()` once, in whichever live guest thread polls first: how a
+        front end changes the program while it runs (DAP's setBreakpoints then) — the VM
+        is changed only by its own threads, holding the VM lock."""
+        done = []
+
+        def run(thread):
+            if not done:
+                done.append(thread)
+                operation()
+        for thread in list(self.vm.threads.all):
+            if not thread.done:
+                self._post(thread, run)
+
+    def _post(self, thread, operation) -> None:
+        """Have `thread` run `operation(thread)` at its next poll, in any tier (at the
+        entry poll of an OSR clone it still shows the interpreter frame that entered;
+        code invalidated there does not start: `NativeEngine.machine_frames`, the
+        declined entry of native/lower.py)."""
+        self.vm.threads.post(thread, operation, "debug")
+        if thread.native is not None:      # it may be in a native loop, deaf to the
+            thread.native.request_poll()   # interpreter's poll flag
 
     def start(self) -> None:
         """Before the program runs: the front end sets breakpoints, then resumes."""
@@ -165,6 +205,7 @@ class Debugger:
 
     def _stopped(self, stop: Stop, view) -> None:
         self.stop, self.view, self.frame_index = stop, view, 0
+        self.pausing = False
         self._set_step(None)
         try:
             action = self.frontend.stopped(self, stop)
@@ -270,16 +311,36 @@ class Debugger:
     def locals(self, frame: Frame | None = None) -> dict:
         """{name: text} of the frame's Lox variables in scope ("<optimized out>" for one
         compiled code did not keep)."""
-        frame = frame or self.selected_frame()
-        return {name: self.text(value) for name, value in frame.cursor.variables().items()}
+        return {name: self.text(word) for name, word in self.local_words(frame).items()}
+
+    def local_words(self, frame: Frame | None = None) -> dict:
+        """{name: word} of the frame's Lox variables in scope (None: optimized out)."""
+        return (frame or self.selected_frame()).cursor.variables()
 
     def evaluate(self, expr: str) -> str:
         """NAME, NAME.field.field...: a local of the selected frame, else a global."""
+        return self.text(self.value_of(expr))
+
+    def value_of(self, expr: str):
+        """The word `evaluate` shows (a front end that expands instances needs it)."""
         name, *fields = [part.strip() for part in expr.split(".")]
         word = self._lookup(name)
         for field_name in fields:
             word = self._field(word, field_name)
-        return self.text(word)
+        return word
+
+    def global_words(self) -> dict:
+        """{name: word} of the Lox globals defined so far, in the order they were
+        declared."""
+        words = {name: self.runtime.global_word(name) for name in self.runtime.program.globals}
+        return {name: word for name, word in words.items() if word is not None}
+
+    def fields(self, word) -> dict:
+        """{name: word} of an instance's fields ({} for any other value)."""
+        heap = self.vm.heap
+        if word is None or heap.kind_of(word) is not ObjKind.INSTANCE:
+            return {}
+        return {heap.string_text(name): value for name, value in heap.instance_fields(word)}
 
     def _lookup(self, name: str):
         if self.stop is not None and self.frames():
@@ -303,29 +364,52 @@ class Debugger:
     def assign(self, name: str, literal: str) -> str:
         """`set NAME = VALUE`: a local of the selected frame (in a compiled frame the
         change is deferred until it leaves native code), else a global."""
-        try:
-            word = self.runtime.literal(literal)
-        except ValueError as error:
-            raise DebuggerError(str(error)) from None
+        word = self._literal(literal)
         frame = self.selected_frame() if self.frames() else None
         if frame is not None and name in frame.cursor.variables():
-            held = self.runtime.source_operand(frame.cursor.guest.frame, name)
-            if held is None:
-                raise DebuggerError(f"'{name}' is a constant here")
-            ssa, boxed = held
-            if boxed:
-                self.vm.heap.box_set(frame.cursor.value(ssa), word)
-            else:
-                try:
-                    frame.cursor.set_value(ssa, word)
-                except ClientAPIError as error:
-                    raise DebuggerError(str(error)) from None
+            self._assign_local(frame, name, word)
         else:
-            try:
-                self.runtime.assign_global(name, word)
-            except ValueError as error:
-                raise DebuggerError(str(error)) from None
+            self._assign_global(name, word)
         return self.text(word)
+
+    def assign_global(self, name: str, literal: str) -> str:
+        """A global, even where a local of the selected frame has its name (a front end
+        that shows globals apart from locals)."""
+        word = self._literal(literal)
+        self._assign_global(name, word)
+        return self.text(word)
+
+    def assign_field(self, instance, name: str, literal: str) -> str:
+        """An existing field of an instance (a word `value_of` or `fields` gave)."""
+        word = self._literal(literal)
+        self._field(instance, name)
+        self.vm.heap.instance_set_field(instance, self.vm.heap.intern(name), word)
+        return self.text(word)
+
+    def _literal(self, literal: str):
+        try:
+            return self.runtime.literal(literal)
+        except ValueError as error:
+            raise DebuggerError(str(error)) from None
+
+    def _assign_local(self, frame: Frame, name: str, word) -> None:
+        held = self.runtime.source_operand(frame.cursor.guest.frame, name)
+        if held is None:
+            raise DebuggerError(f"'{name}' is a constant here")
+        ssa, boxed = held
+        if boxed:
+            self.vm.heap.box_set(frame.cursor.value(ssa), word)
+            return
+        try:
+            frame.cursor.set_value(ssa, word)
+        except ClientAPIError as error:
+            raise DebuggerError(str(error)) from None
+
+    def _assign_global(self, name: str, word) -> None:
+        try:
+            self.runtime.assign_global(name, word)
+        except ValueError as error:
+            raise DebuggerError(str(error)) from None
 
     def threads(self) -> list:
         """(number, name, state, stopped here) of every VM thread."""
