@@ -307,11 +307,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def disasm_command(args: argparse.Namespace) -> int:
     """`offramp disasm`: run a Lox program natively, then list its compiled code."""
-    if not native_tier_available():
-        raise UsageError(NOT_BUILT_TIER)
-    if not args.file.endswith(".lox"):
-        raise UsageError(f'offramp disasm: cannot run "{args.file}": expected a .lox file')
-    source = _source_or_status(args.file)
+    source = _lox_source(args, "disasm", "eager")
     if isinstance(source, int):
         return source
     disasm = importlib.import_module("offramp.tools.disasm")
@@ -323,14 +319,20 @@ def disasm_command(args: argparse.Namespace) -> int:
                                  sys.stdout, sys.stderr, out)
 
 
+def _lox_source(args: argparse.Namespace, command: str, tier: str):
+    """A tool's Lox program: its text, or the exit status of reporting that it cannot be
+    read; UsageError for another kind of file or a native tier that is not built."""
+    if tier != "interp" and not native_tier_available():
+        raise UsageError(NOT_BUILT_TIER)
+    if not args.file.endswith(".lox"):
+        raise UsageError(f'offramp {command}: cannot run "{args.file}": expected a .lox file')
+    return _source_or_status(args.file)
+
+
 def debug_command(args: argparse.Namespace) -> int:
     """`offramp debug`: run a Lox program under the command-line debugger."""
     config = config_from_args(args)
-    if config.tier != "interp" and not native_tier_available():
-        raise UsageError(NOT_BUILT_TIER)
-    if not args.file.endswith(".lox"):
-        raise UsageError(f'offramp debug: cannot debug "{args.file}": expected a .lox file')
-    source = _source_or_status(args.file)
+    source = _lox_source(args, "debug", config.tier)
     if isinstance(source, int):
         return source
     debug_cli = importlib.import_module("offramp.tools.debug_cli")
@@ -346,10 +348,6 @@ def debug_command(args: argparse.Namespace) -> int:
 
 def profile_command(args: argparse.Namespace) -> int:
     """`offramp profile`: run a Lox program under the sampler, then write its profile."""
-    if args.tier != "interp" and not native_tier_available():
-        raise UsageError(NOT_BUILT_TIER)
-    if not args.file.endswith(".lox"):
-        raise UsageError(f'offramp profile: cannot run "{args.file}": expected a .lox file')
     if args.mode != "safepoint" and args.tier == "interp":
         raise UsageError(f"offramp profile: --mode={args.mode} samples native code by "
                          f"signal; with --tier=interp there is none (use "
@@ -358,7 +356,7 @@ def profile_command(args: argparse.Namespace) -> int:
         raise UsageError("offramp profile: --format says how to write -o FILE; give -o")
     if args.output is not None and args.format is None:
         args.format = PROFILE_SUFFIXES.get(os.path.splitext(args.output)[1], "speedscope")
-    source = _source_or_status(args.file)
+    source = _lox_source(args, "profile", args.tier)
     if isinstance(source, int):
         return source
     profile = importlib.import_module("offramp.tools.profile")

@@ -222,3 +222,21 @@ def test_threads_lists_every_thread_and_thread_n_shows_its_frames():
         assert "* 1 main (running)" in err and "  2 thread 1 (" in err
         assert "*#0 worker at t.lox:" in err and "*#0 script at t.lox:17" in err
         assert "j = 5000" in err
+
+
+def test_finish_from_code_inlined_into_a_native_caller_stops_in_the_caller():
+    commands = """\
+        break 5
+        continue
+        finish
+        backtrace
+        print i
+        continue
+        """
+    for tier in ("jit", "eager"):
+        status, out, err = session(INLINED, commands, tier, trace=frozenset({"osr"}))
+        assert (status, out) == (0, "499500\n")
+        assert stops(err) == ["stopped at t.lox:5 in add (inlined)",
+                              "stopped at t.lox:11 in loop (interp)"]
+        assert "*#0 loop at t.lox:11 (interp)" in err and "i = 500" in err
+        assert "[osr] re-enter" in err[err.rindex("stopped at"):]

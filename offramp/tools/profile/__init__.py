@@ -2,7 +2,7 @@
 
 The program runs as `offramp run` runs it (its output and exit status are its own) while
 a profiler thread samples its threads (sampler.py: at safepoints by handshake, or by
-SIGPROF in native code, signals.py).  Each sample is the guest stack — interpreted,
+SIGPROF in native code, native.py).  Each sample is the guest stack — interpreted,
 native and inlined frames, each with its function, line and tier — read through the
 frame walk the debugger uses (runtime/frames.py) or mapped from return addresses through
 the side tables.  At the end the profile is written (`-o FILE`, output.py: speedscope

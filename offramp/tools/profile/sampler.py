@@ -11,7 +11,7 @@ The modes (`Sampler.mode`):
   handed to the profiler and back) cost 0.45 ms of the program's time per sample on
   fib, 40% at 1000 samples a second.
 - "async": a thread running native code gets a SIGPROF whose handler (native code,
-  signals.py) records where it is — the instruction pointer and the return addresses of
+  native.py) records where it is — the instruction pointer and the return addresses of
   its frame-pointer chain while they lie in compiled code — and the sampler maps those
   addresses through the side tables afterwards, the frames under that native code (the
   interpreter frames and native frames that entered it) read while the visit keeps them
