@@ -184,6 +184,16 @@ class ModuleCodegen:
             self.mb.extern(name, hsig)
         return name
 
+    def invoke_helper(self, arity: int) -> str:
+        """`lox.invoke.A`: a method call's (closure, code, this) from one lookup, as a
+        call record (an inline cache of kind `invoke`, ir/inline_caches.py).  Declared for
+        the speculator, which uses it at method calls it has no speculation for; the
+        baseline never calls it."""
+        name = f"lox.invoke.{arity}"
+        if name not in self.mb.module.externs:
+            self.mb.extern(name, self._helper_sig((TAGREF64, PTR), PTR), False, "invoke")
+        return name
+
     def closure_new_helper(self, count: int) -> str:
         """`lox.closure_new.N`: a closure of code id with its N captured boxes."""
         name = f"lox.closure_new.{count}"
@@ -642,6 +652,7 @@ class FunctionCodegen:
             with self.vb.at_line(e.line):
                 self.profile(obj)
                 callee = self.ccall("lox.get_method", obj, self.mcg.string(callee_node.name))
+                self.mcg.invoke_helper(len(args))
         elif isinstance(callee_node, ast.Super):
             this = self.read(callee_node.binding_this)
             args = [self.expr(a) for a in e.args]

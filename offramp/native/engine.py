@@ -154,6 +154,8 @@ class NativeThread:
         self.block = (WORD * SIZE_WORDS)()
         self.address = ctypes.addressof(self.block)
         self.buffer_address = self.address + OFFSET["alloc_since"]   # its allocation buffer
+        self.call_record_address = self.address + OFFSET["call_record"]
+        self.call_record = (WORD * 3).from_address(self.call_record_address)
         self.stack_limit = stack_limit
         self.transitions = []
         self.pending_error = None
@@ -677,6 +679,9 @@ class NativeEngine:
         the receiver's shape (inline_cache.py).  A helper that raises patches nothing."""
         site = self.code_at(anchor_of(save_ptr)[0]).inline_caches[index]
         caches = self.inline_caches
+        if site.kind == "invoke":
+            return caches.invoke(site, (WORD * 2).from_address(buffer),
+                                 self.vm.interp.helper(site.helper), self.current)
         entry = caches.resolve((WORD * 2).from_address(buffer))   # before a store's shape change
         result = self.helper_servers[site.helper_index](buffer)
         caches.missed(site, entry)
@@ -991,6 +996,9 @@ class NativeEngine:
                     word = read(loc)
                     yield tagref.from_ref(word) if isinstance(ty, RefType) else word
         yield from self.inline_caches.roots()
+        for nt in self.native_threads:
+            yield nt.call_record[0]
+            yield nt.call_record[2]
 
     def stats(self) -> dict:
         return {"compiled versions": self.stats_compiled,

@@ -43,6 +43,10 @@ FIELDS = (
                              "(0: empty), popped by native allocation without a lock; the "
                              "slow path refills them from the heap's",
           len(SIZE_CLASS_WORDS)),
+    Field("call_record", 88 + 8 * len(SIZE_CLASS_WORDS),
+          "the call record (closure, code, this) of the method lookup an `invoke` inline "
+          "cache's miss just made (inline_cache.py), read by native code right after; "
+          "roots while they hold them", 3),
 )
 OFFSET = {f.name: f.offset for f in FIELDS}
 SIZE_WORDS = sum(f.words for f in FIELDS)
