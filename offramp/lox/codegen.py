@@ -21,7 +21,8 @@ Conventions of the generated module (the Lox runtime in `runtime.py` is the othe
   not profiled (their class is known).
 - A method call `x.m(...)` looks `m` up with `lox.get_method` (clox's OP_INVOKE), a plain
   property read with `lox.get_property` (OP_GET_PROPERTY): they differ in their error on a
-  value that is not an instance, as clox's do.
+  value that is not an instance, as clox's do.  Each method call's arity also declares `lox.invoke.A`
+  (the one-lookup inline cache the speculator uses where it cannot speculate).
 """
 from dataclasses import dataclass, field
 

@@ -58,6 +58,7 @@ site may be, e.g. a guard for the two shapes the site has seen since).
 | get_method + call              | one class K, no field M ** | ref, kind, class | CALL @M (M, obj, args)     |
 | get_method + call              | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
 | get_method + call              | one built-in kind (Lock..) | ref, kind id     | CALL @native (N, obj, args)|
+| get_method + call              | none of the above ***      | -                | invoke IC, LOADs, CALL     |
 | get_super + call               | superclass one class K     | superclass == K  | CALL @M (M, this, args)    |
 | call of a global holding C/K   | always **                  | -                | as below                   |
 | call                           | one closure C              | callee == C      | CALL @C (C, nil, args)     |
@@ -68,6 +69,11 @@ site may be, e.g. a guard for the two shapes the site has seen since).
 ** an assumption (lox/assumptions.py), not a guard: the version records its key, and a
   write breaking it drops the version (runtime/assumptions.py).  Keys already broken are
   never assumed again.
+*** no profile yet, shapes with different methods, more than MAX_SHAPES shapes, an
+  excluded site or no more speculation: one CCALL of `lox.invoke.A`, which native code
+  compiles as an inline cache (kind `invoke`) returning a call record; the closure, code
+  and `this` are LOADed from it (`method_cache`).  Never an uncommon trap, like a field
+  site's cache.
 
 Heap words a fast path embeds (closures, classes, the classes of speculated shapes, which
 keep the shape ids' meaning) are rooted through `LoxRuntime.embed`.  A closure or class
