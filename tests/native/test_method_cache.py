@@ -71,7 +71,7 @@ def interpreted(source: str) -> tuple:
 
 
 # Plain eager: test_a_method_site_goes_mono_poly_mega_without_deopt.
-MODES = [("jit", {}), ("eager", {"deopt_stress": 1}),
+MODES = [("jit", {}), ("eager", {"deopt_stress": 1, "verify_ir": True}),
          ("eager", {"ic_stress": 2, "deopt_stress": 3})]
 
 
@@ -82,7 +82,8 @@ def test_same_output_in_every_mode(tier, options):
 
 
 def test_a_method_site_goes_mono_poly_mega_without_deopt():
-    status, out, err = run(classes_program(12), "eager", trace=("ic", "deopt", "tier"))
+    status, out, err = run(classes_program(12), "eager", trace=("ic", "deopt", "tier"),
+                           verify_ir=True)
     assert (status, out) == (0, "0\n16\n572\n")
     histories = ic_histories(err)
     site = next(name for name in histories if re.search(r"invoke 'm' in @lox.fn\d+.call ",
