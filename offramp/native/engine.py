@@ -38,6 +38,7 @@ import threading
 
 from ..interp.errors import GuestError, VMError
 from ..ir import tagref
+from ..ir.inline_caches import CALL_RECORD_WORDS
 from ..ir.text import print_version
 from ..ir.types import DoubleType, FuncRefType, IntType, RefType, is_traced
 from .llvm_setup import compile_ir, ensure_llvm
@@ -155,7 +156,7 @@ class NativeThread:
         self.address = ctypes.addressof(self.block)
         self.buffer_address = self.address + OFFSET["alloc_since"]   # its allocation buffer
         self.call_record_address = self.address + OFFSET["call_record"]
-        self.call_record = (WORD * 3).from_address(self.call_record_address)
+        self.call_record = (WORD * CALL_RECORD_WORDS).from_address(self.call_record_address)
         self.stack_limit = stack_limit
         self.transitions = []
         self.pending_error = None

@@ -44,9 +44,8 @@ returns its address: the caller loads from it before anything else can run on it
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import ctypes
+from dataclasses import dataclass, field
 
 import iced_x86 as ix
 
@@ -393,5 +392,4 @@ def region_registers(kind: str, locations) -> Registers:
         names.append(register_name(location.dwarf_reg))
     if kind == "set_field":
         return Registers(names[1], names[2], names[0])
-    # get_field, invoke: the receiver (invoke's name is known to the region, not passed)
     return Registers(names[1], None, names[0])
