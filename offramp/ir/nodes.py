@@ -238,6 +238,9 @@ class FunctionVersion:
     earlier guard's (opt/states.py: a deopt there replays from the last valid state); the
     native tier counts their deopts (`--stats`).  Like `assumptions`, not printed and
     not compared.
+    `native_only` marks a version the interpreter cannot run (it loads a funcref from a
+    call record: inline_caches.py, kind `invoke`); like `assumptions`, not carried by the
+    text format.
     """
 
     func: str
@@ -246,6 +249,7 @@ class FunctionVersion:
     unsafe: bool = False
     assumptions: frozenset = field(default=frozenset(), compare=False)
     replays: frozenset = field(default=frozenset(), compare=False)
+    native_only: bool = field(default=False, compare=False)
     # label -> position in `blocks`, rebuilt when a block has moved (labels are unique, so
     # a block found at its recorded position is the one): `block()` in constant time.
     _positions: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -281,9 +285,10 @@ class Function:
     @property
     def interpretable(self) -> FunctionVersion:
         """The version the interpreter runs for new calls: the newest that relies on no
-        assumption (nothing could make an interpreter frame leave one that broke)."""
+        assumption (nothing could make an interpreter frame leave one that broke) and
+        that it can run (not native-only)."""
         for version in reversed(self.versions):
-            if not version.assumptions:
+            if not version.assumptions and not version.native_only:
                 return version
         return self.current
 

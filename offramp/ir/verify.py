@@ -54,6 +54,8 @@ Invariants (each has a negative test in tests/ir/test_verify.py):
    of IR what its baseline does by a helper, as Lox's instance allocators do; a TRAP for a
    TRAP) with as many results, and gives the variables live after it, less its results
    (and, at a TRAP, its keep-alive variables: `analysis.waiting_live`).
+   A CCALL handing no result over — one without results, or of an inline cache that
+   `restarts` — may instead wait at a PROFILE (resuming after it).
 8. The table (`check_table`).  Every MAY_GC kind is a SAFEPOINT; every TERMINATOR defines
    no results; every VALUE position has an `expect` rule; every kind with a STATE may
    deopt; every kind with a DEST or CASES is a terminator; this module has a rule for
@@ -78,7 +80,7 @@ deoptimize forever).
 from .analysis import (dominates, dominators_in_order, live_at, liveness, symbol_type,
                        value_types, waiting_live)
 from . import tagref
-from .inline_caches import ic_signature_error
+from .inline_caches import IC_KINDS, ic_signature_error
 from .nodes import Imm, Sym, Var
 from .ops import OPS, Flag, Kind, base_type, no_results, trap_results
 from .text import NAME
@@ -645,6 +647,15 @@ class _VersionChecker:
                 elif instr.op == "GUARD":
                     self.check_guard_progress(state, where)
 
+    def restarts(self, instr) -> bool:
+        """Whether `instr` is a CCALL of an inline cache whose frame state resumes before
+        the operation (ir/inline_caches.py: `restarts`), handing no result over."""
+        if instr.op != "CCALL":
+            return False
+        extern = self.module.externs.get(instr.arg("callee"))
+        kind = IC_KINDS.get(extern.ic) if extern is not None and extern.ic else None
+        return kind is not None and kind.restarts
+
     def check_state(self, state, where, child, waiting=None):
         """One frame of a state (`child`: the function of the frame inside it, None for the
         innermost); returns the frame's function."""
@@ -665,14 +676,15 @@ class _VersionChecker:
         live_in, tctx = self.target_facts(target, where)
         if waiting is not None:
             there = block.instrs[state.index]
+            handed = () if self.restarts(waiting) else waiting.results
             if WAITING_STATE_OPS.get(there.op) != WAITING_STATE_OPS[waiting.op] and \
-                    not _profiles_in_place_of(waiting, there):
+                    not _profiles_in_place_of(waiting, handed, there):
                 self.fail(f"{role} of a {waiting.op} resumes at {there.op}, not at a "
                           f"matching {waiting.op}", *where)
-            if len(there.results) != len(waiting.results):
+            if len(there.results) != len(handed):
                 self.fail(f"{role}: %{state.block} {state.index} defines "
                           f"{len(there.results)} results, the {waiting.op} "
-                          f"{len(waiting.results)}", *where)
+                          f"{len(handed)}", *where)
             live = waiting_live(target, block.label, state.index, live_in)
         elif child is None:
             live = live_at(target, block.label, state.index, live_in)
@@ -760,10 +772,11 @@ class _VersionChecker:
 WAITING_STATE_OPS = {"CALL": "call", "PATCHPOINT": "call", "CCALL": "call", "TRAP": "trap"}
 
 
-def _profiles_in_place_of(call, there) -> bool:
-    """A CCALL without results may wait at a PROFILE: compiled code that records a profile
-    by calling the runtime where the resumed version has the PROFILE resumes after it."""
-    return call.op == "CCALL" and not call.results and there.op == "PROFILE"
+def _profiles_in_place_of(call, handed, there) -> bool:
+    """A CCALL handing no result over may wait at a PROFILE: compiled code that records a
+    profile by calling the runtime where the resumed version has the PROFILE, or that
+    runs an operation again on resuming (a restarting inline cache), resumes after it."""
+    return call.op == "CCALL" and not handed and there.op == "PROFILE"
 
 _OPERAND_CHECKS = {
     Kind.VALUE: _VersionChecker.check_value_operand,

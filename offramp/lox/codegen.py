@@ -21,7 +21,8 @@ Conventions of the generated module (the Lox runtime in `runtime.py` is the othe
   not profiled (their class is known).
 - A method call `x.m(...)` looks `m` up with `lox.get_method` (clox's OP_INVOKE), a plain
   property read with `lox.get_property` (OP_GET_PROPERTY): they differ in their error on a
-  value that is not an instance, as clox's do.
+  value that is not an instance, as clox's do.  Each method call's arity also declares `lox.invoke.A`
+  (the one-lookup inline cache the speculator uses where it cannot speculate).
 """
 from dataclasses import dataclass, field
 
@@ -183,6 +184,16 @@ class ModuleCodegen:
             sig = self.sig(arity)
             hsig = self._helper_sig((TAGREF64,), FuncRefType(sig))
             self.mb.extern(name, hsig)
+        return name
+
+    def invoke_helper(self, arity: int) -> str:
+        """`lox.invoke.A`: a method call's (closure, code, this) from one lookup, as a
+        call record (an inline cache of kind `invoke`, ir/inline_caches.py).  Declared for
+        the speculator, which uses it at method calls it has no speculation for; the
+        baseline never calls it."""
+        name = f"lox.invoke.{arity}"
+        if name not in self.mb.module.externs:
+            self.mb.extern(name, self._helper_sig((TAGREF64, PTR), PTR), False, "invoke")
         return name
 
     def closure_new_helper(self, count: int) -> str:
@@ -656,6 +667,7 @@ class FunctionCodegen:
             with self.vb.at_line(e.line):
                 self.profile(obj)
                 callee = self.ccall("lox.get_method", obj, self.mcg.string(callee_node.name))
+                self.mcg.invoke_helper(len(args))
         elif isinstance(callee_node, ast.Super):
             this = self.read(callee_node.binding_this)
             args = [self.expr(a) for a in e.args]

@@ -74,6 +74,9 @@ def make_optimizer(runtime, verify_passes: bool = False):
         # What the callees made here assumed, the caller assumes too (when inlined).
         version.assumptions = speculated.assumptions.union(
             *(c.assumptions for c in callees.values() if c is not None))
+        # So is code the interpreter cannot run (a method call's inline cache).
+        version.native_only = speculated.native_only or any(
+            c.native_only for c in callees.values() if c is not None)
         record(runtime.stats, counts, count_sites(speculated))
         return version
 

@@ -297,6 +297,7 @@ class LoxRuntime:
         }
         for arity in range(256):
             h[f"lox.callee_code.{arity}"] = self._callee_code(arity)
+            h[f"lox.invoke.{arity}"] = self._invoke(arity)
         for count in range(MAX_UPVALUES + 1):
             h[f"lox.closure_new.{count}"] = self._closure_new(count)
         return h
@@ -567,6 +568,27 @@ class LoxRuntime:
                 return code
             raise GuestError("Can only call functions and classes.")
         return callee_code
+
+    def _invoke(self, argc):
+        """The helper of `lox.invoke.A` (an inline cache of kind `invoke`): the closure,
+        code and `this` of `obj.name(...)` from one lookup, raising what get_method and
+        the call would — what `get_method` then `callee_code.A`, `callee_closure` and
+        `callee_this` give, without making a bound method for a method of the class."""
+        callee_code = self._callee_code(argc)
+
+        def invoke(obj, name_cell):
+            heap = self.heap
+            if heap.kind_of(obj) is ObjKind.INSTANCE:
+                name = heap.load64(name_cell)
+                method = None if heap.instance_get_field(obj, name) is not None else \
+                    heap.class_find_method(heap.instance_class(obj), name)
+                if method is not None:
+                    return method, callee_code(method), obj
+            callee = self.get_method(obj, name_cell)
+            with heap.handles(callee):
+                code = callee_code(callee)          # the call's errors first, as in clox
+                return self.callee_closure(callee), code, self.callee_this(callee)
+        return invoke
 
     def native_code(self, native_word, argc: int):
         """The IR function of a native called with `argc` arguments, or None when too few

@@ -58,6 +58,7 @@ site may be, e.g. a guard for the two shapes the site has seen since).
 | get_method + call              | one class K, no field M ** | ref, kind, class | CALL @M (M, obj, args)     |
 | get_method + call              | shapes sharing method M    | ref, shape ids   | CALL @M (M, obj, args)     |
 | get_method + call              | one built-in kind (Lock..) | ref, kind id     | CALL @native (N, obj, args)|
+| get_method + call              | none of the above ***      | -                | invoke IC, LOADs, CALL     |
 | get_super + call               | superclass one class K     | superclass == K  | CALL @M (M, this, args)    |
 | call of a global holding C/K   | always **                  | -                | as below                   |
 | call                           | one closure C              | callee == C      | CALL @C (C, nil, args)     |
@@ -68,6 +69,11 @@ site may be, e.g. a guard for the two shapes the site has seen since).
 ** an assumption (lox/assumptions.py), not a guard: the version records its key, and a
   write breaking it drops the version (runtime/assumptions.py).  Keys already broken are
   never assumed again.
+*** no profile yet, shapes with different methods, more than MAX_SHAPES shapes, an
+  excluded site or no more speculation: one CCALL of `lox.invoke.A`, which native code
+  compiles as an inline cache (kind `invoke`) returning a call record; the closure, code
+  and `this` are LOADed from it (`method_cache`).  Never an uncommon trap, like a field
+  site's cache.
 
 Heap words a fast path embeds (closures, classes, the classes of speculated shapes, which
 keep the shape ids' meaning) are rooted through `LoxRuntime.embed`.  A closure or class
@@ -83,6 +89,7 @@ from ..heap.layout import (BOX_VALUE, CLOSURE_UPVALUES, HEADER_KIND_MASK, HEADER
                            HEADER_SIZE_SHIFT, INSTANCE_FIELDS, INSTANCE_KLASS,
                            VALUES_SLOTS)
 from ..ir import tagref
+from ..ir.inline_caches import RECORD_CLOSURE, RECORD_CODE, RECORD_RECEIVER, RECORD_THIS
 from ..ir.analysis import dominators_in_order, reachable_from
 from ..ir.nodes import Block, FrameState, FunctionVersion, Imm, Instr, Sym, Var
 from ..ir.types import DOUBLE, I1, I64, TAGREF64
@@ -175,6 +182,7 @@ class Speculator:
         self._globals_now = None
         self._definers = None
         self.assumed = set()       # keys of the assumptions made (runtime/assumptions.py)
+        self.native_only = False   # a method call became an `invoke` inline cache
         self.block = None
         self.where = None
         self.line = None
@@ -221,6 +229,7 @@ class Speculator:
         self.subst.apply(out)
         remove_unreachable(out)     # what only the never-reached code led to
         out.assumptions = frozenset(self.assumed)
+        out.native_only = self.native_only
         return out
 
     def unreached(self) -> set:
@@ -261,7 +270,7 @@ class Speculator:
             # broke the speculation (and a recompilation sees it).
             self.where, self.line = (block.label, i), instr.line
             self.resume = start if profiled else i
-            if profiled and not self.inline_cached(instr) and \
+            if profiled and not self.inline_cached(instrs, i) and \
                     self.never_reached(profiled, start):
                 return
             if profiled:
@@ -269,10 +278,13 @@ class Speculator:
             i += self.rewrite(instrs, i, profiled)
             profiled = {}
 
-    def inline_cached(self, instr) -> bool:
-        """A field read or write native code compiles as an inline cache: never reached,
-        it is not an uncommon trap — the cache learns its shapes when it runs."""
-        return instr.op == "CCALL" and bool(self.module.externs[instr.arg("callee")].ic)
+    def inline_cached(self, instrs, i) -> bool:
+        """A field read or write, or a method call, native code compiles as an inline
+        cache: never reached, it is not an uncommon trap — the cache learns its shapes
+        when it runs."""
+        instr = instrs[i]
+        return instr.op == "CCALL" and (bool(self.module.externs[instr.arg("callee")].ic)
+                                        or self.method_cache_at(instrs, i) is not None)
 
     def never_reached(self, profiled, start: int) -> bool:
         """An uncommon trap: in a warm function, an operation whose profile sites never saw
@@ -325,6 +337,9 @@ class Speculator:
                 taken = self.attempt(handler, instrs, i, profiled)
                 if taken:
                     return taken
+            taken = self.method_cache(instrs, i)
+            if taken:
+                return taken
             self.keep_call(instr)
         elif instr.op == "CALL":
             self.keep_call(instr)
@@ -896,6 +911,52 @@ class Speculator:
                 call.arg("args")[:2] != (Var(closure.results[0]), Var(this.results[0])):
             return None
         return (j, j + 1, j + 2, j + 3)
+
+    def method_cache_at(self, instrs, i):
+        """The call sequence of a method call `obj.m(args)` at instrs[i] (a get_method
+        whose bound method only the call uses) that native code can make an inline cache
+        of, or None.  The get_method's PROFILE must precede it: the cache's lookup waits
+        there (see method_cache)."""
+        instr = instrs[i]
+        if not (self.active and instr.op == "CCALL" and
+                instr.arg("callee") == "lox.get_method" and i > 0 and
+                instrs[i - 1].op == "PROFILE"):
+            return None
+        seq = self.call_sequence(instrs, i)
+        if seq is None:
+            return None
+        argc = len(instrs[seq[-1]].arg("args")) - 2
+        return seq if f"lox.invoke.{argc}" in self.module.externs else None
+
+    def method_cache(self, instrs, i) -> int:
+        """A method call with no speculation (no profile yet, several classes, or a site
+        whose guards kept failing) as one inline-cached lookup (`lox.invoke.A`, kind
+        `invoke`): the closure, code and `this` loaded from the call record it returns,
+        then the CALL.  One lookup gives all three (inline_caches.py says why that
+        matters with threads); the lookup waits at the PROFILE before get_method, so a
+        deopt after it runs the lookup again in the interpreter (the baseline has no
+        record to resume with).  The version becomes native-only: the interpreter
+        cannot load a funcref."""
+        seq = self.method_cache_at(instrs, i)
+        if seq is None:
+            return 0
+        code_i, closure_i, this_i, call = (instrs[k] for k in seq)
+        obj, name_cell = instrs[i].arg("args")
+        argc = len(call.arg("args")) - 2
+        self.facts.shapes.clear()
+        record = self.names.fresh("rec")
+        self.append(Instr("CCALL", (f"lox.invoke.{argc}", (obj, name_cell), (),
+                                    self.waiting(i - 1)), (record,), None, instrs[i].line))
+        record = Var(record)
+        self.emit("LOAD", TAGREF64, record, RECORD_CLOSURE, result=closure_i.results[0])
+        self.emit("LOAD", self.module.types[f"lox.fnref{argc}"], record, RECORD_CODE,
+                  result=code_i.results[0])
+        this = self.emit("LOAD", TAGREF64, record, RECORD_THIS, hint="this")
+        receiver = self.emit("EQ", TAGREF64, this, Imm(RECORD_RECEIVER), hint="isrecv")
+        self.emit("SELECT", TAGREF64, receiver, obj, this, result=this_i.results[0])
+        self.append(with_state(call, self.waiting(seq[-1])))
+        self.native_only = True
+        return seq[-1] - i + 1
 
     def emit_direct_call(self, call, index, code, closure, this, args):
         """CALL the closure's own function with `this`, waiting at the baseline's CALL."""

@@ -38,6 +38,7 @@ import threading
 
 from ..interp.errors import GuestError, VMError
 from ..ir import tagref
+from ..ir.inline_caches import CALL_RECORD_WORDS
 from ..ir.text import print_version
 from ..ir.types import DoubleType, FuncRefType, IntType, RefType, is_traced
 from .llvm_setup import compile_ir, ensure_llvm
@@ -155,6 +156,8 @@ class NativeThread:
         self.block = (WORD * SIZE_WORDS)()
         self.address = ctypes.addressof(self.block)
         self.buffer_address = self.address + OFFSET["alloc_since"]   # its allocation buffer
+        self.call_record_address = self.address + OFFSET["call_record"]
+        self.call_record = (WORD * CALL_RECORD_WORDS).from_address(self.call_record_address)
         self.stack_limit = stack_limit
         self.transitions = []
         self.pending_error = None
@@ -703,6 +706,9 @@ class NativeEngine:
         the receiver's shape (inline_cache.py).  A helper that raises patches nothing."""
         site = self.code_at(anchor_of(save_ptr)[0]).inline_caches[index]
         caches = self.inline_caches
+        if site.kind == "invoke":
+            return caches.invoke(site, (WORD * 2).from_address(buffer),
+                                 self.vm.interp.helper(site.helper), self.current)
         entry = caches.resolve((WORD * 2).from_address(buffer))   # before a store's shape change
         result = self.helper_servers[site.helper_index](buffer)
         caches.missed(site, entry)
@@ -1062,6 +1068,9 @@ class NativeEngine:
                     word = read(loc)
                     yield tagref.from_ref(word) if isinstance(ty, RefType) else word
         yield from self.inline_caches.roots()
+        for nt in self.native_threads:
+            yield nt.call_record[0]
+            yield nt.call_record[2]
 
     def stats(self) -> dict:
         return {"compiled versions": self.stats_compiled,

@@ -29,9 +29,22 @@ and a thread stopped at a safepoint is never inside a region (regions have no ca
 thread that missed is in the runtime, past the region.  After the world restarts, each
 thread leaves the runtime through a lock and a system call, which order its later
 instruction fetches after the write.
+
+Method calls (kind `invoke`, ir/inline_caches.py) are cached the same way, but a hit
+gives the address of a call record instead of a field: `mov <result>, RECORD` for the
+cached shape, where RECORD holds the method the shape's class has for the name (a shape
+with that field is never cached), its code and RECORD_RECEIVER — one shape load decides
+all three, so another thread adding fields (even a field shadowing the method) while the
+site runs can never pair the code of one method with the closure of another.  Records are
+immutable, allocated once per (closure, code) and never freed (bounded by the program's
+methods and arities); their closures are roots.  A miss runs the Lox helper, which
+returns (closure, code, this) from one lookup; the runtime writes them into the thread's
+own record (the thread block's `call_record` words, roots while they hold them) and
+returns its address: the caller loads from it before anything else can run on its thread.
 """
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, field
 
 import iced_x86 as ix
@@ -39,6 +52,7 @@ import iced_x86 as ix
 from ..heap import ObjKind
 from ..heap.layout import HEADER_OFFSET, HEADER_SHAPE_SHIFT, INSTANCE_FIELDS, VALUES_SLOTS
 from ..ir import tagref
+from ..ir.inline_caches import CALL_RECORD_WORDS, RECORD_RECEIVER
 from .patching import write_code
 from .stackmaps import LocationKind, register_name
 
@@ -48,6 +62,7 @@ REGION_BYTES = 192               # reserved: fits POLY_MAX checks of either kind
 IC_ID_BASE = 1 << 32             # stack-map ids of regions (sites of other records are lower)
 
 ICSTATES = ("uninitialized", "mono", "poly", "mega")
+WORD = ctypes.c_uint64
 
 _REF_SHIFT = 50                  # a reference has its top 14 bits set (tagref.REF_TAG)
 _REF_TOP = tagref.REF_TAG >> _REF_SHIFT
@@ -58,12 +73,14 @@ assert HEADER_SHAPE_SHIFT == 32 and tagref.ADDR_MASK == (1 << 48) - 1
 
 @dataclass(frozen=True)
 class Entry:
-    """One cached shape: its id, the field's slot, the class keeping the id's meaning."""
+    """One cached shape: its id, the field's slot (or the method's call record, for
+    `invoke`), the class keeping the id's meaning."""
 
     shape: int
     slot: int
     class_addr: int
     name: str = ""
+    record: int = 0
 
 
 @dataclass(eq=False)
@@ -178,22 +195,29 @@ def region_code(kind: str, entries, end: int, regs: Registers) -> list:
                      I.create_branch(C.JE_REL32_64, label)]
         body.append(I.create_branch(C.JMP_REL32_64, miss))
         for label, entry in hits:
-            body.append(labels.at(label, I.create_reg_mem(C.MOV_R64_RM64, s1,
-                                                          _mem(s1, INSTANCE_FIELDS))))
-            body += _address_of(s1, s1)[1:]
-            slot = _mem(s1, VALUES_SLOTS + 8 * entry.slot)
-            if kind == "get_field":
-                body.append(I.create_reg_mem(C.MOV_R64_RM64, result, slot))
-            else:
-                body += [I.create_mem_reg(C.MOV_RM64_R64, slot, _reg64(regs.value)),
-                         I.create_reg_i32(C.MOV_RM64_IMM32, result, 0)]
-            body.append(I.create_branch(C.JMP_REL32_64, out))
+            hit = _hit_code(kind, entry, regs, s1)
+            body += [labels.at(label, hit[0]), *hit[1:], I.create_branch(C.JMP_REL32_64, out)]
         body.append(labels.at(miss, I.create_reg_u64(C.MOV_R64_IMM64, result, MISS)))
         body += [labels.at(out, I.create_reg(C.POP_R64, s2)), I.create_reg(C.POP_R64, s1)]
     else:
         body.append(I.create_reg_u64(C.MOV_R64_IMM64, result, MISS))
     body.append(I.create_branch(C.JMP_REL32_64, end))
     return body
+
+
+def _hit_code(kind: str, entry: Entry, regs: Registers, s1) -> list:
+    """What a region does for a receiver of a cached shape (s1: its address): load or
+    store the field's slot, or give the method's call record."""
+    result = _reg64(regs.result)
+    if kind == "invoke":
+        return [I.create_reg_u64(C.MOV_R64_IMM64, result, entry.record)]
+    body = [I.create_reg_mem(C.MOV_R64_RM64, s1, _mem(s1, INSTANCE_FIELDS)),
+            *_address_of(s1, s1)[1:]]
+    slot = _mem(s1, VALUES_SLOTS + 8 * entry.slot)
+    if kind == "get_field":
+        return body + [I.create_reg_mem(C.MOV_R64_RM64, result, slot)]
+    return body + [I.create_mem_reg(C.MOV_RM64_R64, slot, _reg64(regs.value)),
+                   I.create_reg_i32(C.MOV_RM64_IMM32, result, 0)]
 
 
 def encode_region(kind: str, entries, address: int, regs: Registers) -> bytes:
@@ -231,6 +255,7 @@ class InlineCaches:
     sites: list = field(default_factory=list)
     misses: int = 0
     patches: int = 0
+    records: dict = field(default_factory=dict)     # (closure, function id) -> record
 
     def add_unit(self, code, descs, regions: dict) -> dict:
         """The regions of a unit just compiled (not yet entered), by index, written
@@ -280,6 +305,45 @@ class InlineCaches:
         return None if slot is None else Entry(shape.id, slot, shape.class_addr,
                                                heap.string_text(heap.load64(name_cell)))
 
+    def invoke(self, site: ICSite, args, helper, thread) -> int:
+        """A miss of an `invoke` site: the Lox helper looks the method up (raising the
+        call's errors) and gives (closure, code, this); they go to `thread`'s own call
+        record, whose address is the result.  The site may learn the receiver's shape
+        (read before the helper ran) when the answer is its class's method, the same for
+        every instance of that shape."""
+        receiver, name_cell = args[0], args[1]
+        shape = self.method_shape(receiver, name_cell)
+        closure, function, this = helper(receiver, name_cell)
+        code = self.engine.function_id(function.name)
+        thread.call_record[:] = (closure, code, this)
+        entry = None
+        heap = self.engine.vm.heap
+        name = heap.load64(name_cell)
+        if shape is not None and this == receiver and \
+                closure == heap.class_find_method(tagref.from_ref(shape.class_addr), name):
+            entry = Entry(shape.id, 0, shape.class_addr, heap.string_text(name),
+                          self.record(closure, code))
+        self.missed(site, entry)
+        return thread.call_record_address
+
+    def method_shape(self, receiver, name_cell):
+        """The receiver's shape when it is an instance without a field of that name (its
+        class's method is then what every instance of the shape calls), else None."""
+        heap = self.engine.vm.heap
+        if not tagref.is_ref(receiver) or heap.kind_of(receiver) is not ObjKind.INSTANCE:
+            return None
+        shape = heap.shapes[heap.instance_shape_id(receiver)]
+        return None if heap.load64(name_cell) in shape.slot_of else shape
+
+    def record(self, closure: int, code: int) -> int:
+        """The address of the immutable call record of a method (its `this`: the
+        receiver), made on first use and kept for good."""
+        record = self.records.get((closure, code))
+        if record is None:
+            record = (WORD * CALL_RECORD_WORDS)(closure, code, RECORD_RECEIVER)
+            self.records[(closure, code)] = record
+        return ctypes.addressof(record)
+
     def patch(self, site: ICSite, state: str, entries: tuple) -> None:
         """Rewrite a region with every other thread stopped at a safepoint (a
         stop-the-world of kind "patch"; with no other thread it costs nothing)."""
@@ -302,10 +366,13 @@ class InlineCaches:
                 self.patch(site, "uninitialized", ())
 
     def roots(self):
-        """The classes of cached shapes: a shape id keeps its meaning while its class lives."""
+        """The classes of cached shapes (a shape id keeps its meaning while its class
+        lives) and the closures of call records (code may hold a record's address)."""
         for site in self.sites:
             for entry in site.entries:
                 yield tagref.from_ref(entry.class_addr)
+        for closure, _ in self.records:
+            yield closure
 
     def stats(self) -> dict:
         states = {state: 0 for state in ICSTATES}

@@ -10,6 +10,7 @@ from ..ir import tagref
 from ..ir.nodes import Var
 from ..interp.semantics import DEFAULT_NAN
 from ..ir.types import DOUBLE, DoubleType, IntType
+from ..ir.inline_caches import IC_KINDS
 from .inline_cache import IC_ID_BASE, MISS as IC_MISS, REGION_BYTES
 from .lower import LinkInfo, Lowered, Lowering, SiteDesc, llvm_literal, llvm_type
 from .stub import STUB_SYMBOL
@@ -274,12 +275,14 @@ def _call_state(lw, block, index, instr):
     return lw.with_keepalives(state, instr)
 
 
-def _after_call(lw, block, index, instr, result, ty):
-    """Bind the result, check the status word, and offer a deopt-stress exit."""
+def _after_call(lw, block, index, instr, result, ty, restarts=False):
+    """Bind the result, check the status word, and offer a deopt-stress exit (which hands
+    the result to the frame it resumes, unless that frame runs the operation again:
+    `restarts`)."""
     if instr.results:
         lw.alias[instr.results[0]] = result
     state = _call_state(lw, block, index, instr)
-    pending = (Var(instr.results[0]), ty) if instr.results else None
+    pending = (Var(instr.results[0]), ty) if instr.results and not restarts else None
     lw.check_status(lazy=(state, True, pending))
     lw.stress_check(lambda: lw.deopt_exit("stress", f"deopt-stress after {instr.op}", state,
                                           waiting=True, pending=pending))
@@ -337,7 +340,8 @@ def _inline_cache(lw, block, index, instr, extern):
     r = lw.tmp()
     lw.emit(f"{r} = phi i64 [{region}, %{hit}], [{slow}, %{came_from}]")
     ty = extern.sig.results[0] if extern.sig.results else None
-    _after_call(lw, block, index, instr, lw.from_i64(r, ty) if ty else r, ty)
+    _after_call(lw, block, index, instr, lw.from_i64(r, ty) if ty else r, ty,
+                restarts=IC_KINDS[extern.ic].restarts)
 
 
 def _call(lw, block, index, instr):

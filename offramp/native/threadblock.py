@@ -6,6 +6,7 @@ one 64-bit word at a fixed offset; this table is the only place the offsets are 
 from dataclasses import dataclass
 
 from ..heap.allocator import SIZE_CLASS_WORDS
+from ..ir.inline_caches import CALL_RECORD_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,10 @@ FIELDS = (
                              "(0: empty), popped by native allocation without a lock; the "
                              "slow path refills them from the heap's",
           len(SIZE_CLASS_WORDS)),
+    Field("call_record", 88 + 8 * len(SIZE_CLASS_WORDS),
+          "the call record (closure, code, this) of the method lookup an `invoke` inline "
+          "cache's miss just made (inline_cache.py), read by native code right after; "
+          "roots while they hold them", CALL_RECORD_WORDS),
 )
 OFFSET = {f.name: f.offset for f in FIELDS}
 SIZE_WORDS = sum(f.words for f in FIELDS)

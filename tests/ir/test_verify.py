@@ -405,6 +405,33 @@ def test_7_a_call_without_results_may_wait_at_a_profile():
                    "RET (%x)"), PROFILED), "resumes at PROFILE, not at a matching CALL")
 
 
+INVOKE = """\
+.typedef @tr = tagref64
+.typedef @p = ptr
+.funcsig @looksig = (@tr @p) -> (@p)
+.extern @look <@looksig> IC invoke
+.global @name <@tr>
+.funcsig @msig = (@tr) -> (@tr)
+.funcdef @m VERSION %v1 <@msig> {
+  %entry(<@tr> %o):
+    PROFILE 0 %o
+    RET (%o)
+}
+.funcdef @m VERSION %s1 <@msig> UNSAFE {
+  %entry(<@tr> %o):
+    %r = CCALL @look (%o @name) [@m %v1 %entry 0 (%o=%o)]
+    RET (%o)
+}
+"""
+
+
+def test_7_an_inline_cache_that_restarts_waits_at_a_profile_with_its_result():
+    """An `invoke` cache's lookup resumes before itself (after the PROFILE preceding it in
+    the baseline): its result is not handed over, so the PROFILE's no results match."""
+    verify_module(parse_module(INVOKE))
+    fails(INVOKE.replace("IC invoke", ""), "resumes at PROFILE, not at a matching CCALL")
+
+
 # ---------------------------------------------------------------------------- 8 the table
 
 def test_8_the_instruction_table_is_consistent():
