@@ -49,13 +49,15 @@ def make_optimizer(runtime, verify_passes: bool = False):
     produced = set()   # ids of the versions made here: the callees worth inlining
     module = runtime.program.module
 
-    def build(vm, function, failed: set, callees: dict, depth: int):
-        """Speculate and optimize `function` (not installed), its callees speculated first."""
+    def build(vm, function, failed: set, callees: dict, depth: int, caches: bool = True):
+        """Speculate and optimize `function` (not installed), its callees speculated first;
+        method calls become inline caches only with `caches`."""
         name = fresh_version_name(function)
         base = original_function(module, function)
         speculated = speculate(runtime, function, runtime.failed_sites.get(base, ()), name,
                                guarded=vm.may_speculate(base),
-                               failed_reasons=failed_reasons(runtime, base, failed))
+                               failed_reasons=failed_reasons(runtime, base, failed),
+                               method_caches=caches)
         if verify_passes:
             verify_version(module, speculated)
         for library in library_inlined(speculated):
@@ -65,7 +67,7 @@ def make_optimizer(runtime, verify_passes: bool = False):
             for callee in callees_to_speculate(runtime, speculated, callees):
                 callees[callee] = None      # a recursive call is never inlined
                 callees[callee] = build(vm, module.functions[callee], failed, callees,
-                                        depth + 1)
+                                        depth + 1, caches)
         counts = {} if vm.config.stats else None
         version = optimize(module, speculated, name, stats=counts, verify=verify_passes,
                            inline=lambda call, callee: should_inline(callee, produced, failed),
@@ -84,11 +86,14 @@ def make_optimizer(runtime, verify_passes: bool = False):
         if function.name.startswith(LIBRARY_PREFIXES):
             return function.current
         version = build(vm, function, failed_anywhere(runtime), {}, 0)
+        caches = not (version.native_only and resumes_in_itself(version))
+        if not caches:
+            version = build(vm, function, failed_anywhere(runtime), {}, 0, caches)
         if not vm.assumptions.valid(version):
             # Assuming one thing broke another it relied on (a callee assumed a global
             # keeps its value; the caller stored to it, assuming it unwatched): once more,
             # with what is broken now known.
-            version = build(vm, function, failed_anywhere(runtime), {}, 0)
+            version = build(vm, function, failed_anywhere(runtime), {}, 0, caches)
         vm.assumptions.depend(version, version.assumptions)
         function.versions.append(version)
         return version
@@ -103,6 +108,16 @@ def library_inlined(version) -> set:
             if i.op == "CALL" and isinstance(i.arg("callee"), Sym)
             and (i.arg("callee").name.startswith(ALLOCATOR_PREFIX)
                  or i.arg("callee").name in LOCK_NATIVES)}
+
+
+def resumes_in_itself(version) -> bool:
+    """Whether native code of `version` may deoptimize into `version` itself, which the
+    interpreter then runs: an instruction that may leave with no frame state of its own
+    (library code inlined as it is: an allocator, a Lock's acquire) resumes in the version
+    compiled (native/lower.py, `identity_state`).  A native-only version (a method call's
+    inline cache) must not: it is built again without method caches."""
+    return any(instr.opdef.state_position is not None and instr.state() is None
+               for block in version.blocks for instr in block.instrs)
 
 
 def callees_to_speculate(runtime, version, done: dict) -> list:

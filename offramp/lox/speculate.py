@@ -116,16 +116,19 @@ COMPARISON = {"lox.less": ("FOLT", False), "lox.less_equal": ("FOGT", True),
 
 
 def speculate(runtime, function, excluded_sites=frozenset(), name: str = "s1", *,
-              guarded: bool = True, failed_reasons=frozenset()):
+              guarded: bool = True, failed_reasons=frozenset(), method_caches: bool = True):
     """A new version `name` of `function` (a Lox function or an OSR clone of one), not
     installed, with the helpers its profiles allow rewritten into guarded fast paths.
 
     Sites in `excluded_sites` stay generic; a speculation whose guard reason is in
     `failed_reasons` is not made again (another one at its site may be: e.g. a shape guard
     for the shapes the site has seen since); `guarded=False` makes only the rewrites that
-    need no guard."""
-    return Speculator(runtime, function, frozenset(excluded_sites), guarded,
-                      frozenset(failed_reasons)).run(name)
+    need no guard; `method_caches=False` leaves the method calls it cannot speculate on
+    generic (a version the interpreter may have to run: lox/optimizer.py)."""
+    speculator = Speculator(runtime, function, frozenset(excluded_sites), guarded,
+                            frozenset(failed_reasons))
+    speculator.method_caches = method_caches
+    return speculator.run(name)
 
 
 def original_function(module, function) -> str:
@@ -183,6 +186,7 @@ class Speculator:
         self._definers = None
         self.assumed = set()       # keys of the assumptions made (runtime/assumptions.py)
         self.native_only = False   # a method call became an `invoke` inline cache
+        self.method_caches = True  # whether method calls may become such caches
         self.block = None
         self.where = None
         self.line = None
@@ -918,7 +922,7 @@ class Speculator:
         of, or None.  The get_method's PROFILE must precede it: the cache's lookup waits
         there (see method_cache)."""
         instr = instrs[i]
-        if not (self.active and instr.op == "CCALL" and
+        if not (self.active and self.method_caches and instr.op == "CCALL" and
                 instr.arg("callee") == "lox.get_method" and i > 0 and
                 instrs[i - 1].op == "PROFILE"):
             return None

@@ -129,3 +129,27 @@ def test_threads_call_through_a_site_while_fields_shadow_the_method(mode):
     status, out, err = run(THREADED, "eager", trace=("ic", "safepoint"), **mode)
     assert (status, out) == interpreted(THREADED)
     assert re.search(r"invoke 'm' in @lox.fn\d+.work \S+ line \d+: \w+ -> (mono|poly)", err)
+
+
+LOCKED = """
+class A { m() { return 1; } }
+class B { m() { return 2; } }
+var l = Lock();
+fun f(o) { l.acquire(); var r = o.m(); l.release(); return r; }
+var s = 0;
+for (var i = 0; i < 60; i = i + 1) { s = s + f(A()) + f(B()); }
+print s;
+"""
+
+
+def test_no_method_cache_where_the_interpreter_may_have_to_resume():
+    """The loop's code inlines f and a Lock's acquire, library code with no frame states
+    of its own: a deopt there resumes in the compiled version itself, which the
+    interpreter cannot run with a method cache (it cannot load a funcref), so that
+    version is built without one (lox/optimizer.py: resumes_in_itself).  Found by the
+    threads fuzzer (a lazy deopt in an acquire's slow path under --assumption-stress)."""
+    status, out, err = run(LOCKED, "eager", trace=("ic", "tier"))
+    assert (status, out) == interpreted(LOCKED)
+    assert re.search(r"invoke 'm' in @lox.fn\d+.f %s1", err)         # before the profile
+    assert "compiled @lox.fn0.script.osr" in err
+    assert not re.search(r"invoke 'm' in @lox.fn0.script.osr", err)
