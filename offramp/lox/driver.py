@@ -110,7 +110,7 @@ def stress_breakpoints(runtime, every: int) -> None:
     API — in a compiled frame a deferred change, so the frame leaves lazily and its loop
     re-enters native code by OSR: the debugger's rare paths, forced."""
     vm = runtime.vm
-    for line in breakpoint_lines(runtime.program.module):
+    for line in breakpoint_sites(runtime.program.module):
         vm.breakpoints.arm(line)
     stops = [0]
 
@@ -132,8 +132,13 @@ def _set_to_themselves(runtime, cursor) -> None:
             return        # another native frame of the thread holds deferred values
 
 
-def breakpoint_lines(module) -> set:
-    """The lines with a breakpoint site (the ids of the baselines' BREAKPOINTs)."""
-    return {instr.arg("id") for func in module.functions.values()
-            for block in func.versions[0].blocks for instr in block.instrs
-            if instr.op == "BREAKPOINT"}
+def breakpoint_sites(module) -> dict:
+    """Line -> the functions (IR names) whose baselines have a breakpoint site there
+    (the ids of their BREAKPOINTs)."""
+    lines = {}
+    for func in module.functions.values():
+        for block in func.versions[0].blocks:
+            for instr in block.instrs:
+                if instr.op == "BREAKPOINT":
+                    lines.setdefault(instr.arg("id"), set()).add(func.name)
+    return lines

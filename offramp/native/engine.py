@@ -974,12 +974,15 @@ class NativeEngine:
         yield from (("interp", f) for f in frames[depth:])
 
     def _started(self, transitions, i: int) -> bool:
-        """Whether the outermost native frame of the exit at `transitions[i]` has started
-        (it stopped somewhere other than its entry poll)."""
+        """Whether the outermost native frame of the exit at `transitions[i]` has started:
+        only the innermost frame of an exit can be at its entry poll (a site with no
+        frames), and then it is the outermost too when nothing is under it."""
         if i >= len(transitions) or transitions[i][0] != "exit":
             return True
-        native = list(self.native_frames(transitions[i][1]))[transitions[i][2]:]
-        return not native or bool(native[-1][0].frames)
+        walk = itertools.islice(self.native_frames(transitions[i][1]), transitions[i][2],
+                                None)
+        innermost = next(walk, None)
+        return innermost is None or bool(innermost[0].frames) or next(walk, None) is not None
 
     def virtual_frames(self, nt=None, thread=None):
         """Every guest frame of a thread (the calling one by default), outermost first:

@@ -604,8 +604,9 @@ class Lowering:
         self.start_block(unwind)
         self.emit(self.zero())
         self.start_block(checked)
-        osr_clone = self.resumed_version() is None and self.resumes_elsewhere()
-        if self.resumed_version() is None and not osr_clone:   # nothing assumed
+        resumed = self.resumed_version()
+        osr_clone = resumed is None and self.resumes_elsewhere()
+        if resumed is None and not osr_clone:   # no state to leave with: nothing assumed
             self.emit(f"br label %{start}")
             return
         trampled = self.label("entry_trampled")

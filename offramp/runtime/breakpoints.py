@@ -15,9 +15,9 @@ assumption `("breakpoint", id)` (runtime/assumptions.py): arming the id breaks i
 code compiled without the site is invalidated — its running frames leave at their next
 poll or return — and compiled again with the site.  Disarming leaves the check in place.
 
-Stepping runs in the interpreter: `step_thread` marks every native frame of the thread to
-leave lazily (the thread's deopt target DEOPT_ALL) and keeps the thread out of native code
-until the step ends.
+Stepping runs in the interpreter: `NativeEngine.set_stepping` marks every native frame of
+the thread to leave lazily (the thread's deopt target DEOPT_ALL) and keeps the thread out
+of native code until the step ends.
 """
 import ctypes
 from dataclasses import dataclass, field
@@ -33,8 +33,8 @@ class Breakpoints:
     armed: set = field(default_factory=set)          # ids (the interpreter reads it)
     words: dict = field(default_factory=dict)        # id -> its flag word (native code)
     stepping: list = field(default_factory=lambda: [False])   # any thread stepping
-    # fn(thread, frame or None, id): a thread reached an armed breakpoint, or stepped onto
-    # a site; runs in that thread, which is stopped at a safepoint while it runs.
+    # fn(VM thread, id): a thread reached an armed breakpoint, or stepped onto a site;
+    # runs in that thread, which is stopped at a safepoint while it runs.
     handler: object = None
     hits: int = 0
 

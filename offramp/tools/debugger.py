@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..heap import ObjKind
 from ..ir import tagref
-from ..lox.driver import LIBRARY_PREFIXES
+from ..lox.driver import LIBRARY_PREFIXES, breakpoint_sites
 from ..lox.runtime import GuestExit
 from ..runtime.frames import ThreadView
 from ..runtime.traps import ClientAPIError
@@ -84,7 +84,7 @@ class Debugger:
         self.frontend = frontend        # .stopped(debugger, Stop) -> a resume method name
         self.breakpoints = {}           # number -> Breakpoint
         self.next_number = 1
-        self.lines = self._site_lines()
+        self.lines = breakpoint_sites(runtime.program.module)   # line -> functions
         self.step = None
         self.pausing = False          # a pause asked for and not yet answered by a stop
         self.stop = None
@@ -94,16 +94,6 @@ class Debugger:
         self.frame_index = 0
         self.names = {c.ir_name: c for c in runtime.program.codes}
         self.vm.breakpoints.handler = self._reached
-
-    def _site_lines(self) -> dict:
-        """Line -> the functions with a breakpoint site there (IR names)."""
-        lines = {}
-        for func in self.vm.module.functions.values():
-            for block in func.versions[0].blocks:
-                for instr in block.instrs:
-                    if instr.op == "BREAKPOINT":
-                        lines.setdefault(instr.arg("id"), set()).add(func.name)
-        return lines
 
     # --- breakpoints --------------------------------------------------------------------
 
@@ -150,7 +140,7 @@ class Debugger:
         step = self.step
         if step is not None and step.thread is thread and self._depth(thread) <= step.depth:
             self._stop_here(Stop(thread, "step", hit))
-        elif hit and line in self.vm.breakpoints.armed:
+        elif hit:          # a breakpoint's line is armed while the breakpoint exists
             self._stop_here(Stop(thread, "breakpoint", hit))
 
     @staticmethod
