@@ -36,7 +36,7 @@ class Breakpoints:
     # fn(VM thread, id): a thread reached an armed breakpoint, or stepped onto a site;
     # runs in that thread, which is stopped at a safepoint while it runs.
     handler: object = None
-    hits: int = 0
+    hits: int = 0            # sites reached armed or stepping (the handler decides stops)
 
     def address(self, bpid: int) -> int:
         """The address of breakpoint `bpid`'s flag word (native code loads it)."""
@@ -72,4 +72,4 @@ class Breakpoints:
             self.handler(thread, bpid)
 
     def stats(self) -> dict:
-        return {"breakpoint stops": self.hits} if self.words or self.armed else {}
+        return {"breakpoint sites reached": self.hits} if self.words or self.armed else {}

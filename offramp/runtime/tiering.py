@@ -307,7 +307,8 @@ class TierPolicy:
         if code is None:
             return None
         if self.engine.current.stepping:     # a debugger steps: stay, and ask again at
-            self.reentering.add(key)         # the next iteration (re-entered after)
+            if again:                        # the next iteration
+                self.reentering.add(key)
             self.vm.interp.rearm_hot_loops(frame)
             return None
         iteration = frame.code.loop_counts.get(frame.pc, 0)
