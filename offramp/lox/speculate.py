@@ -125,10 +125,8 @@ def speculate(runtime, function, excluded_sites=frozenset(), name: str = "s1", *
     for the shapes the site has seen since); `guarded=False` makes only the rewrites that
     need no guard; `method_caches=False` leaves the method calls it cannot speculate on
     generic (a version the interpreter may have to run: lox/optimizer.py)."""
-    speculator = Speculator(runtime, function, frozenset(excluded_sites), guarded,
-                            frozenset(failed_reasons))
-    speculator.method_caches = method_caches
-    return speculator.run(name)
+    return Speculator(runtime, function, frozenset(excluded_sites), guarded,
+                      frozenset(failed_reasons), method_caches).run(name)
 
 
 def original_function(module, function) -> str:
@@ -157,7 +155,7 @@ class Speculator:
     """Rewrites one source version (a baseline or an OSR clone's copy of it)."""
 
     def __init__(self, runtime, function, excluded: frozenset, guarded: bool = True,
-                 failed_reasons=frozenset()):
+                 failed_reasons=frozenset(), method_caches: bool = True):
         module = runtime.program.module
         self.runtime, self.module, self.heap = runtime, module, runtime.heap
         self.source = function.versions[0]
@@ -186,7 +184,7 @@ class Speculator:
         self._definers = None
         self.assumed = set()       # keys of the assumptions made (runtime/assumptions.py)
         self.native_only = False   # a method call became an `invoke` inline cache
-        self.method_caches = True  # whether method calls may become such caches
+        self.method_caches = method_caches   # whether method calls may become such caches
         self.block = None
         self.where = None
         self.line = None
