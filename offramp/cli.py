@@ -223,8 +223,9 @@ def add_profile_parser(commands) -> None:
                          help="samples a second of each running thread (default 1000)")
     profile.add_argument("--mode", choices=("safepoint", "async", "compare"),
                          default="safepoint",
-                         help="safepoint (default): each thread is stopped at its next "
-                              "safepoint and its frames walked; async: a thread in native "
+                         help="safepoint (default): each thread records its stack at "
+                              "its next safepoint (native code's polls record theirs "
+                              "without entering the runtime); async: a thread in native "
                               "code is sampled by a SIGPROF handler where it is (return "
                               "addresses mapped through the side tables), other threads at "
                               "a safepoint; compare: both for each native sample, and the "

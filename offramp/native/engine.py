@@ -66,6 +66,8 @@ ENTRY_POLL_REQUEST = REQUEST["entry_poll"]
 POLL_REQUESTS = (REQUEST["safepoint"], ENTRY_POLL_REQUEST)
 DEPTH_WORD, POLL_WORD, STACK_LIMIT_WORD = (OFFSET[name] // 8 for name in
                                            ("depth", "poll", "stack_limit"))
+WANTED_WORD, FLOOR_WORD, SAMPLE_WORD = (OFFSET[name] // 8 for name in
+                                        ("runtime_wanted", "stack_floor", "sample"))
 TRAP_SITES = ("trap", "watchpoint")
 
 
@@ -171,10 +173,9 @@ class NativeThread:
         self.deopt_stress = engine.vm.config.deopt_stress
         self.poll_stress = bool(engine.vm.config.handshake_stress)   # every poll enters
         block = self.block
-        block[OFFSET["runtime_entry"] // 8] = ctypes.cast(engine._callback,
-                                                          ctypes.c_void_p).value
+        block[OFFSET["runtime_entry"] // 8] = engine.entry_address
         block[OFFSET["cells"] // 8] = ctypes.addressof(engine.cells)
-        block[STACK_LIMIT_WORD] = stack_limit
+        block[STACK_LIMIT_WORD] = block[FLOOR_WORD] = stack_limit
         block[OFFSET["thread_id"] // 8] = owner.index + 1 if owner is not None else 0
         self.reset_stress()
         if self.poll_stress:
@@ -184,9 +185,28 @@ class NativeThread:
         """Make this thread's native code enter the runtime at its next poll: a loop
         back-edge (the poll word) or a function entry (the stack limit, set out of reach:
         the prologue's check is the entry poll).  Safe from any thread while native code
-        runs: aligned word stores, which native code reads as they come."""
+        runs: aligned word stores, which native code reads as they come (the runtime
+        first: a front serving polls natively passes this one on)."""
+        self.block[WANTED_WORD] = 1
         self.block[STACK_LIMIT_WORD] = MASK64
         self.block[POLL_WORD] = 1
+
+    def request_sample(self, sample_id: int) -> None:
+        """Ask for stack sample `sample_id` at this thread's next poll, to be recorded by
+        a runtime-entry front (`NativeEngine.set_entry_front`) without entering the
+        runtime: the request word first, then the poll words (not `runtime_wanted`).
+        Only while the thread runs native code and the asker holds the VM lock (a visit):
+        the request is cleared when Python next calls native code on the thread or that
+        code returns to Python (the frames under the native code change then; a runtime
+        entry that returns to the same native code leaves them as they were)."""
+        self.block[SAMPLE_WORD] = sample_id
+        self.block[STACK_LIMIT_WORD] = MASK64
+        self.block[POLL_WORD] = 1
+
+    def sample_pending(self, sample_id: int) -> bool:
+        """Whether stack sample `sample_id` is still asked for (not yet recorded, and the
+        thread has not left native code since)."""
+        return self.block[SAMPLE_WORD] == sample_id
 
     def polled(self) -> None:
         """A poll reached the runtime: the entry poll's stack limit is the real one again,
@@ -194,8 +214,9 @@ class NativeThread:
         handshake-stress both stay set: every poll enters the runtime)."""
         if self.poll_stress:
             return
+        self.block[WANTED_WORD] = pending = int(self.lazy_pending > 0)
         self.block[STACK_LIMIT_WORD] = self.stack_limit
-        self.block[POLL_WORD] = int(self.lazy_pending > 0)
+        self.block[POLL_WORD] = pending
 
     def reset_stress(self) -> None:
         n = self.deopt_stress
@@ -229,6 +250,8 @@ class NativeEngine:
         self.trampled_regions = 0     # status reads of invalid units rewritten (trample.py)
         self.replays = 0              # deopts resumed from a state shared with an earlier guard
         self._callback = ENTRY_CALLBACK(self._runtime_entry)
+        self.callback_address = ctypes.cast(self._callback, ctypes.c_void_p).value
+        self.entry_address = self.callback_address
         self._install_stub()
         vm.heap.set_mark_loop(NativeMarkLoop(vm.heap))
         vm.heap.set_page_loops(NativePageLoops())
@@ -255,6 +278,7 @@ class NativeEngine:
         nt = NativeThread(self, owner, self._stack_pointer() - self.vm.config.native_stack_bytes)
         self.vm.heap.add_allocation_buffer(nt.buffer_address)
         self.native_threads.append(nt)
+        nt.block[OFFSET["runtime_entry"] // 8] = self.entry_address   # a front set meanwhile
         self._local.nt = nt
         return nt
 
@@ -286,6 +310,17 @@ class NativeEngine:
                              lambda self, v: setattr(self.current, "pending_error", v))
     rebuilt = property(lambda self: self.current.rebuilt,
                        lambda self, v: setattr(self.current, "rebuilt", v))
+
+    def set_entry_front(self, address: int | None) -> None:
+        """Route every thread's runtime entries (the stub's call) through native code at
+        `address` — a tool's front, called as the runtime's callback is, (thread block,
+        save area), which serves what it can without Python (a profiler's sample at a
+        poll) and passes the rest to `callback_address` — or, with None, straight to the
+        runtime again.  Threads started later get the same.  The front must stay valid
+        code for as long as the VM lives: a thread may be inside it when it is removed."""
+        self.entry_address = address or self.callback_address
+        for nt in list(self.native_threads):
+            nt.block[OFFSET["runtime_entry"] // 8] = self.entry_address
 
     def request_interrupt(self) -> None:
         """Make native code of every thread enter the runtime at its next poll."""
@@ -531,7 +566,7 @@ class NativeEngine:
         pending = nt.lazy_pending > 0
         tb[OFFSET["status"] // 8] = STATUS_LAZY_DEOPT if pending else STATUS_OK
         if pending:
-            tb[POLL_WORD] = 1
+            tb[WANTED_WORD] = tb[POLL_WORD] = 1
         if not pending:
             tb[OFFSET["deopt_target"] // 8] = 0
 
@@ -556,6 +591,7 @@ class NativeEngine:
         depth = thread.depth_base + len(thread.frames) - (1 if replaces_frame else 0)
         nt = self.current
         nt.transitions.append(("enter", len(thread.frames), thread, replaces_frame))
+        nt.block[SAMPLE_WORD] = 0      # asked for with other frames under native code
         threads = self.vm.threads
         result = None
         try:
@@ -566,6 +602,7 @@ class NativeEngine:
                 result = code.cfunc(nt.address, depth, *converted)
             finally:
                 threads.back_from_native(self._result_roots(result, code.sig.results), owner)
+                nt.block[SAMPLE_WORD] = 0
         finally:
             nt.transitions.pop()
         tb = nt.block

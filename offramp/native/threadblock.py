@@ -49,6 +49,18 @@ FIELDS = (
           "the call record (closure, code, this) of the method lookup an `invoke` inline "
           "cache's miss just made (inline_cache.py), read by native code right after; "
           "roots while they hold them", CALL_RECORD_WORDS),
+    Field("runtime_wanted", 88 + 8 * (len(SIZE_CLASS_WORDS) + CALL_RECORD_WORDS),
+          "non-zero while the runtime must see the thread's next poll (a safepoint "
+          "operation, a frame leaving lazily, handshake stress): a runtime-entry front "
+          "(`NativeEngine.set_entry_front`) that serves a poll itself passes it on then"),
+    Field("stack_floor", 96 + 8 * (len(SIZE_CLASS_WORDS) + CALL_RECORD_WORDS),
+          "the real stack limit, which a poll request moves stack_limit away from; a "
+          "front serving a poll puts it back from here"),
+    Field("sample", 104 + 8 * (len(SIZE_CLASS_WORDS) + CALL_RECORD_WORDS),
+          "non-zero: the id of a stack sample a profiler asked for at the thread's next "
+          "poll, which its front records natively; cleared when Python calls native "
+          "code on the thread or native code returns to Python (the frames under the "
+          "native code, read when the sample was asked for, change then)"),
 )
 OFFSET = {f.name: f.offset for f in FIELDS}
 SIZE_WORDS = sum(f.words for f in FIELDS)

@@ -173,3 +173,69 @@ def test_stats_count_deopts_that_replay_from_an_earlier_guards_state(tmp_path, a
     assert done.returncode == 0
     line = next(x for x in done.stderr.splitlines() if x.startswith("deopt replays"))
     assert line.endswith(f": {replays}")
+
+
+# Two threads in native code most of the time, and the main thread waiting in `join`.
+THREADED_FIB = """
+fun fib(n) { if (n < 2) return n; return fib(n - 2) + fib(n - 1); }
+fun work() { var s = 0; for (var i = 0; i < 12; i = i + 1) s = s + fib(23); return s; }
+var a = spawn(work);
+var b = spawn(work);
+print join(a) + join(b);
+"""
+
+
+def profile_in_process(source: str, **config):
+    """Run `source` under a safepoint-mode Sampler in this process: (sampler, stdout,
+    names)."""
+    import io
+    from types import SimpleNamespace
+
+    from offramp.config import Config
+    from offramp.tools.profile import output, run_profile
+    taken = []
+    real = output.Names
+
+    def names(module):
+        taken.append(real(module))
+        return taken[-1]
+    out, err = io.StringIO(), io.StringIO()
+    options = SimpleNamespace(rate=1000.0, mode="safepoint", format=None, top=10)
+    try:
+        output.Names = names
+        status = run_profile(source, "p.lox", Config(**config), options, out, err)
+    finally:
+        output.Names = real
+    assert status == 0, err.getvalue()
+    return err.getvalue(), out.getvalue()
+
+
+def recorded_natively(report: str) -> tuple:
+    """(samples, of them recorded by native code's polls) from the report's first line."""
+    first = report.splitlines()[0]
+    return int(first.split()[2]), int(first.split(", ")[2].split()[0])
+
+
+def test_native_polls_record_safepoint_samples_without_the_runtime(tmp_path):
+    """Samples of a thread in native code are taken by its polls' front in native code:
+    nearly all of fib's, and each has the native fib frames over the script."""
+    done = profile(tmp_path, FIB.replace("27", "29"), "-o", "out.folded")
+    assert done.returncode == 0 and done.stdout == "514229\n"
+    samples, natively = recorded_natively(done.stderr)
+    assert natively > samples / 2, done.stderr
+    stacks = [line.rsplit(" ", 1)[0].split(";")
+              for line in (tmp_path / "out.folded").read_text().splitlines()]
+    fib_stacks = [s for s in stacks if s[-1].startswith("fib")]
+    assert fib_stacks and all(s[:3] == ["thread main", "script", s[2]] and
+                              all(f.startswith("fib") for f in s[2:]) for s in fib_stacks)
+
+
+@pytest.mark.parametrize("fib, config", [(23, {}), (17, {"handshake_stress": 1000})])
+def test_threads_in_native_code_are_sampled_at_their_polls(fib, config):
+    """Both workers' polls record samples (under handshake stress every poll also enters
+    the runtime, slowly: the front records, then passes the poll on)."""
+    report, out = profile_in_process(THREADED_FIB.replace("23", str(fib)), **config)
+    assert out == {23: "687768\n", 17: "38328\n"}[fib]
+    samples, natively = recorded_natively(report)
+    assert natively > 0 and samples > 0, report
+    assert "fib" in report and "work" in report, report

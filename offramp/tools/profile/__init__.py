@@ -47,9 +47,11 @@ def profile_report(sampler, names, rows: int) -> list:
     "compare" run, the safepoint bias."""
     samples = sampler.samples
     hows = {how: sum(1 for s in samples if s.how == how) for how in ("signal", "safepoint")}
+    natively = f", {sampler.recorded_natively} of them recorded by native code" \
+        if sampler.polls is not None else ""
     lines = [f"offramp profile: {len(samples)} samples ({hows['signal']} by signal in "
-             f"native code, {hows['safepoint']} at safepoints) in {sampler.ticks} ticks "
-             f"at {1 / sampler.period:g} Hz, mode {sampler.mode}"]
+             f"native code, {hows['safepoint']} at safepoints{natively}) in "
+             f"{sampler.ticks} ticks at {1 / sampler.period:g} Hz, mode {sampler.mode}"]
     lines += output.top_table(samples, names, rows)
     if sampler.mode == "compare":
         lines += bias.report(sampler.pairs, names)

@@ -2,14 +2,18 @@
 VM thread `rate` times a second.
 
 The modes (`Sampler.mode`):
-- "safepoint": the thread is asked (an operation of handshake kind "profile" posted to
-  it) to record its own stack at its next safepoint — a poll at a function entry or loop
-  back-edge, or a runtime entry of native code — through the frame walk the debugger
-  uses (`frames.sample_stack`).  Every sample lands on a poll: time spent between polls
-  is charged to the poll that ends it (safepoint bias).  The thread walks its own stack
-  and goes on: a handshake run by the profiler instead (the thread parked, the lock
-  handed to the profiler and back) cost 0.45 ms of the program's time per sample on
-  fib, 40% at 1000 samples a second.
+- "safepoint": the thread records its stack at its next safepoint — a poll at a
+  function entry or loop back-edge, or a runtime entry of native code.  Every sample
+  lands on a poll: time spent between polls is charged to the poll that ends it
+  (safepoint bias).  A thread running native code is asked through its thread block
+  and its poll records the native frames itself, in native code, without entering the
+  runtime (native.PollSamples; the frames under that native code are read when the
+  sample is asked for); any other thread is posted an operation of handshake kind
+  "profile" that makes it walk its own stack (the frame walk the debugger uses,
+  `frames.sample_stack`) at its next poll and go on.  A handshake run by the profiler
+  instead (the thread parked, the lock handed to the profiler and back) cost 0.45 ms of
+  the program's time per sample on fib, 40% at 1000 samples a second; the posted
+  operation ~50 us (5-8%); the native record a few microseconds.
 - "async": a thread running native code gets a SIGPROF whose handler (native code,
   native.py) records where it is — the instruction pointer and the return addresses of
   its frame-pointer chain while they lie in compiled code — and the sampler maps those
@@ -39,6 +43,8 @@ from .stacks import Addresses, Resolver, raw_stack
 
 MODES = ("safepoint", "async", "compare")
 RUNTIME_WAIT = 3              # periods a thread in Python may take to reach a poll
+IDLE_PERIODS = 50             # periods the sampler may wait while every thread it samples
+                              # owes it a sample the runtime is to take
 RUNTIME_FRAME = FrameSample("runtime", "(runtime: no safepoint)", None)
 SAMPLED_STATES = (ThreadState.RUNNING, ThreadState.NATIVE, ThreadState.PARKED)
 
@@ -56,6 +62,17 @@ class Sample:
     to_safepoint: float | None = None   # seconds from the request to the stop (safepoint)
 
 
+@dataclass(slots=True)
+class _Request:
+    """A safepoint sample asked of a thread and not yet taken."""
+
+    thread: object            # the VMThread
+    asked: float              # perf_counter() when asked
+    in_runtime: bool          # the thread was running Python then (not native code)
+    id: int | None = None     # the native request's (PollSamples), if its code was asked
+    under: tuple = ()         # then: the raw frames under its native code
+
+
 class Sampler:
     """Samples the threads of a running VM from a thread of its own.  Create it on the
     OS thread that runs the VM's main thread (its signals go there)."""
@@ -70,11 +87,17 @@ class Sampler:
         self.pairs = []           # (signal Sample, safepoint Sample) of "compare" ticks
         self.ticks = 0
         self.torn = 0             # signal samples dropped: the thread left native code
+        self.recorded_natively = 0   # safepoint samples native code's polls recorded
         self.engine = vm.tiers.engine if vm.tiers is not None else None
-        self.walk = self.signals = None
+        self.walk = self.signals = self.polls = None
         self._main_ident = threading.get_ident()
         self._last = {}           # thread index -> time of its previous sample
         self._asked = set()       # indexes of threads with a safepoint sample pending
+        self._requests = {}       # thread index -> its outstanding _Request ("safepoint")
+        self._posted = set()      # indexes of threads with a _serve operation pending
+        self._lock = threading.Lock()   # the two above, and the poll records' ring
+        self._served = threading.Event()  # set when the runtime took a sample (_serve)
+        self._sampled = 0         # threads the last tick looked at
         self._stop = threading.Event()
         self._thread = None
         self._start = 0.0
@@ -89,10 +112,12 @@ class Sampler:
         than ~200 times a second.  A sleeping sampler asks for the GIL only when it wakes,
         so the shorter interval costs the program nothing meanwhile."""
         if self.engine is not None:
-            from .native import NativeWalk, SignalSampler
+            from .native import NativeWalk, PollSamples, SignalSampler
             self.walk = NativeWalk(self.engine)
             if self.mode != "safepoint":
                 self.signals = SignalSampler(self.walk)
+            else:
+                self.polls = PollSamples(self.walk, self.engine)
         elif self.mode != "safepoint":
             raise ValueError(f"--mode={self.mode} needs the native tier")
         self._switch_interval = sys.getswitchinterval()
@@ -106,12 +131,17 @@ class Sampler:
         """Stop sampling, wait for the profiler thread, put the signal handler away and
         map every raw stack to its frames."""
         self._stop.set()
+        self._served.set()
         if self._thread is not None:
             self._thread.join()
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
         if self.signals is not None:
             self.signals.close()
+        if self.polls is not None:
+            with self._lock:
+                self._collect()
+            self.polls.close()
         self._resolve()
 
     def __enter__(self):
@@ -125,13 +155,21 @@ class Sampler:
         """Tick every period (a tick that overran starts the next at once).  The threads
         asked for a safepoint sample are told to poll last, just before the sampler
         sleeps (`time.sleep` lets the GIL go at once): the poll's runtime entry needs the
-        GIL, and would otherwise wait for the rest of the tick."""
+        GIL, and would otherwise wait for the rest of the tick.
+
+        While every thread it samples owes a sample the runtime is to take (it is
+        collecting, compiling, in a long helper: its next poll takes it), a tick would
+        find nothing to ask and cost the thread the GIL for nothing, so the sampler waits
+        for that sample instead (the sample weighs the whole interval anyway)."""
         self.vm.threads.bind(None)
         next_tick = time.perf_counter()
         while not self._stop.is_set():
             next_tick += self.period
+            self._served.clear()
             for native in self.tick():
                 native.request_poll()
+            if self._owed_by_the_runtime():
+                self._served.wait(IDLE_PERIODS * self.period)
             pause = next_tick - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
@@ -142,11 +180,26 @@ class Sampler:
         """One sample of every thread that runs now; the native states of the threads
         asked to poll."""
         self.ticks += 1
+        if self.polls is not None:
+            with self._lock:
+                self._collect()
         poke = []
+        self._sampled = 0
         for thread in list(self.vm.threads.all):
-            if thread.state in SAMPLED_STATES and self._sample_thread(thread):
-                poke.append(thread.native)
+            if thread.state in SAMPLED_STATES:
+                self._sampled += 1
+                if self._sample_thread(thread):
+                    poke.append(thread.native)
         return poke
+
+    def _owed_by_the_runtime(self) -> bool:
+        """("safepoint" mode.)  Whether each thread the last tick looked at has a sample
+        outstanding that only the runtime can take (not its native code's polls)."""
+        if self.polls is None or not self._sampled:
+            return False
+        with self._lock:
+            requests = list(self._requests.values())
+        return len(requests) >= self._sampled and all(r.id is None for r in requests)
 
     def _resolve(self) -> None:
         """Raw stacks -> FrameSamples (the side tables' work, done once at the end)."""
@@ -164,6 +217,8 @@ class Sampler:
     def _sample_thread(self, thread) -> bool:
         """Take this tick's sample(s) of `thread` in the sampler's mode; whether its
         native code must be told to poll (a safepoint sample was asked of it)."""
+        if self.polls is not None:
+            return self._request(thread)
         by_signal = None
         if self.signals is not None and thread.state is ThreadState.NATIVE:
             raw = self.vm.threads.visit(lambda: self._signal_sample(thread), "profile")
@@ -193,6 +248,76 @@ class Sampler:
             self.torn += 1
             return None
         return (Addresses(found[1], pc=True),) + under
+
+    def _request(self, thread) -> bool:
+        """("safepoint" mode.)  Ask `thread` for a sample at its next safepoint, unless
+        one is outstanding: a thread running native code is asked through its thread
+        block, to be recorded by its next poll in native code (`_arm`); every thread also
+        has an operation posted (once until it runs: `_serve`) that takes the sample in
+        the runtime if that comes first — a runtime entry, which drops the native
+        request, then its next poll; a return to the interpreter.  Whether its native
+        code must be told to poll (only for a sample the runtime takes)."""
+        with self._lock:
+            if thread.index in self._requests:
+                return False
+        request = _Request(thread, time.perf_counter(), thread.state is ThreadState.RUNNING)
+        if thread.state is ThreadState.NATIVE:
+            self.vm.threads.visit(lambda: self._arm(request), "profile")
+        with self._lock:
+            self._requests[thread.index] = request
+            post = thread.index not in self._posted
+            self._posted.add(thread.index)
+        if post:
+            self.vm.threads.post(thread, self._serve, "profile")
+        return request.id is None and thread.native is not None
+
+    def _arm(self, request) -> None:
+        """(In a visit: the thread cannot leave native code meanwhile.)  Ask a thread
+        running native code for a sample its next poll records natively (PollSamples);
+        the frames under that native code are read now."""
+        thread = request.thread
+        nt = thread.native
+        # A thread on its way into the runtime (its exit listed, the lock not yet taken)
+        # is left to the runtime: its innermost native frames are under the exit now.
+        if thread.state is ThreadState.NATIVE and nt is not None and nt.transitions and \
+                nt.transitions[-1][0] == "enter":
+            request.under = raw_stack(self.engine, self.walk, nt, thread.interp)
+            request.id = self.polls.ask(nt)
+
+    def _collect(self) -> None:
+        """(`_lock` held.)  The samples the threads' polls recorded natively, as Samples:
+        each answers its thread's outstanding request."""
+        if not self.polls.published():
+            return
+        by_id = {r.id: index for index, r in self._requests.items() if r.id is not None}
+        for request_id, addresses in self.polls.drain():
+            index = by_id.get(request_id)
+            if index is None:
+                continue
+            request = self._requests.pop(index)
+            if not self._stop.is_set():
+                self.recorded_natively += 1
+                self.samples.append(self._sample(
+                    request.thread, (Addresses(addresses),) + request.under, "safepoint"))
+
+    def _serve(self, target) -> None:
+        """(Posted: run by `target` at a safepoint.)  Take its outstanding request's sample
+        here, unless its native code recorded it first (the records are read now: a
+        thread's poll publishes its record before the thread can reach this)."""
+        with self._lock:
+            self._posted.discard(target.index)
+            self._collect()
+            request = self._requests.pop(target.index, None)
+        self._served.set()
+        if request is None or self._stop.is_set():
+            return
+        waited = time.perf_counter() - request.asked
+        frames = self._own_stack(target)
+        if not frames:
+            return
+        if request.in_runtime and waited > RUNTIME_WAIT * self.period:
+            self.samples.append(self._runtime_sample(target, frames, waited))
+        self.samples.append(self._sample(target, frames, "safepoint", waited))
 
     def _ask_for_sample(self, thread, by_signal) -> bool:
         """Ask `thread` to record its stack at its next safepoint (a pending operation of
