@@ -408,6 +408,11 @@ class Heap(LoxObjects):
 
     # -- collection ----------------------------------------------------------------------
 
+    @property
+    def collecting(self) -> bool:
+        """Whether a collection is running (a profiler labels a thread's time so)."""
+        return self._collecting
+
     def collect(self, reason: str = "explicit") -> None:
         """Run a full collection now."""
         self._collect(reason, ())

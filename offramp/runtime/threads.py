@@ -112,6 +112,8 @@ class VMThread:
         self.error = None
         self.joined = False
         self.os_thread = None
+        self.activity = None         # what the runtime does for it, when that takes long
+                                     # ("compiling F"): a profiler labels the time so
 
     @property
     def done(self) -> bool:

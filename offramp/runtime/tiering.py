@@ -152,6 +152,14 @@ class TierPolicy:
         """Native code of what the optimizer makes of `func`; if a stage fails, of `func`'s
         version as it was before (no speculation, no inlining); None if that fails too.
         `resumes_in(version)` is what the engine needs for an OSR clone's copy."""
+        thread = self.vm.threads.current()
+        outer, thread.activity = thread.activity, f"compiling @{func.name}"
+        try:
+            return self._build(func, install, resumes_in)
+        finally:
+            thread.activity = outer
+
+    def _build(self, func, install: bool, resumes_in):
         plain, known = func.current, len(func.versions)
         fail = self.vm.config.fail_compile_stage
         try:

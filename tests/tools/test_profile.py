@@ -218,13 +218,15 @@ def recorded_natively(report: str) -> tuple:
 
 def test_native_polls_record_safepoint_samples_without_the_runtime(tmp_path):
     """Samples of a thread in native code are taken by its polls' front in native code:
-    nearly all of fib's, and each has the native fib frames over the script."""
+    nearly all of fib's, and each has the native fib frames over the script.  The time
+    the runtime spent compiling fib before the next poll is labelled so."""
     done = profile(tmp_path, FIB.replace("27", "29"), "-o", "out.folded")
     assert done.returncode == 0 and done.stdout == "514229\n"
     samples, natively = recorded_natively(done.stderr)
     assert natively > samples / 2, done.stderr
     stacks = [line.rsplit(" ", 1)[0].split(";")
               for line in (tmp_path / "out.folded").read_text().splitlines()]
+    assert any(s[-1] == "(runtime: compiling fib)" for s in stacks), stacks
     fib_stacks = [s for s in stacks if s[-1].startswith("fib")]
     assert fib_stacks and all(s[:3] == ["thread main", "script", s[2]] and
                               all(f.startswith("fib") for f in s[2:]) for s in fib_stacks)

@@ -26,6 +26,9 @@ LOX_FUNCTION = re.compile(r"lox\.fn\d+\.(.+?)(\.osr\.[^.]+)?")
 entered mid-loop)."""
 
 
+RUNTIME_PREFIX = "(runtime: "
+
+
 class Names:
     """Display names of the VM's functions: a Lox function (or an OSR entry clone of it)
     by its source name (the script as `script`), made unique by its first line when two
@@ -55,6 +58,11 @@ class Names:
         return min(lines) if lines else None
 
     def function(self, func: str) -> str:
+        """A function's display name; a runtime frame's says what the runtime did
+        ("(runtime: compiling @F)" names F as a function)."""
+        if func.startswith(RUNTIME_PREFIX):
+            what, _, compiled = func.partition(" @")
+            return f"{what} {self.function(compiled[:-1])})" if compiled else func
         return self.names.get(func, func)
 
     def frame(self, frame) -> str:

@@ -39,13 +39,13 @@ from dataclasses import dataclass, replace
 
 from ...runtime.frames import FrameSample, sample_stack
 from ...runtime.threads import ThreadState
+from .output import RUNTIME_PREFIX
 from .stacks import Addresses, Resolver, raw_stack
 
 MODES = ("safepoint", "async", "compare")
 RUNTIME_WAIT = 3              # periods a thread in Python may take to reach a poll
-IDLE_PERIODS = 50             # periods the sampler may wait while every thread it samples
+IDLE_PERIODS = 5              # periods the sampler may wait while every thread it samples
                               # owes it a sample the runtime is to take
-RUNTIME_FRAME = FrameSample("runtime", "(runtime: no safepoint)", None)
 SAMPLED_STATES = (ThreadState.RUNNING, ThreadState.NATIVE, ThreadState.PARKED)
 
 
@@ -69,6 +69,7 @@ class _Request:
     thread: object            # the VMThread
     asked: float              # perf_counter() when asked
     in_runtime: bool          # the thread was running Python then (not native code)
+    activity: str | None = None   # what the runtime did for it meanwhile, if told
     id: int | None = None     # the native request's (PollSamples), if its code was asked
     under: tuple = ()         # then: the raw frames under its native code
 
@@ -258,9 +259,14 @@ class Sampler:
         request, then its next poll; a return to the interpreter.  Whether its native
         code must be told to poll (only for a sample the runtime takes)."""
         with self._lock:
-            if thread.index in self._requests:
-                return False
+            request = self._requests.get(thread.index)
+        if request is not None:
+            if request.activity is None and thread.state is ThreadState.RUNNING:
+                request.activity = self._activity(thread)
+            return False
         request = _Request(thread, time.perf_counter(), thread.state is ThreadState.RUNNING)
+        if request.in_runtime:
+            request.activity = self._activity(thread)
         if thread.state is ThreadState.NATIVE:
             self.vm.threads.visit(lambda: self._arm(request), "profile")
         with self._lock:
@@ -316,7 +322,8 @@ class Sampler:
         if not frames:
             return
         if request.in_runtime and waited > RUNTIME_WAIT * self.period:
-            self.samples.append(self._runtime_sample(target, frames, waited))
+            self.samples.append(self._runtime_sample(target, frames, waited,
+                                                     request.activity))
         self.samples.append(self._sample(target, frames, "safepoint", waited))
 
     def _ask_for_sample(self, thread, by_signal) -> bool:
@@ -332,6 +339,7 @@ class Sampler:
         self._asked.add(thread.index)
         asked = time.perf_counter()
         in_runtime = thread.state is ThreadState.RUNNING
+        activity = self._activity(thread) if in_runtime else None
 
         def record(target):
             self._asked.discard(target.index)
@@ -341,7 +349,8 @@ class Sampler:
                 return
             if by_signal is None:
                 if in_runtime and waited > RUNTIME_WAIT * self.period:
-                    self.samples.append(self._runtime_sample(target, frames, waited))
+                    self.samples.append(self._runtime_sample(target, frames, waited,
+                                                             activity))
                 self.samples.append(self._sample(target, frames, "safepoint", waited))
             else:       # the signal's interval: the pair is only compared
                 self.pairs.append((by_signal, Sample(
@@ -356,16 +365,25 @@ class Sampler:
             return tuple(sample_stack(self.vm, thread))
         return raw_stack(self.engine, self.walk, thread.native, thread.interp)
 
-    def _runtime_sample(self, thread, frames, waited: float) -> Sample:
+    def _activity(self, thread) -> str | None:
+        """What the runtime is doing for a thread that runs Python now, if it says."""
+        if thread.activity is not None:
+            return thread.activity
+        return "collecting garbage" if self.vm.heap.collecting else None
+
+    def _runtime_sample(self, thread, frames, waited: float, activity=None) -> Sample:
         """The time a thread asked while it ran Python spent before it reached a poll —
         compiling, collecting, a long runtime helper: the interpreter polls at every call
-        and back-edge — charged to RUNTIME_FRAME on the stack it then stopped with, so
-        that the poll after a compilation does not get the compilation's time.  The
-        sample that follows weighs the rest of the interval."""
+        and back-edge — charged to a runtime frame on the stack it then stopped with, so
+        that the poll after a compilation does not get the compilation's time; the frame
+        says what the runtime did, when the sampler saw it (`_activity`: "(runtime:
+        compiling @F)", "(runtime: collecting garbage)"; else "(runtime: no
+        safepoint)").  The sample that follows weighs the rest of the interval."""
         now = time.perf_counter() - self._start
         self._last[thread.index] = now - self.period
+        frame = FrameSample("runtime", f"{RUNTIME_PREFIX}{activity or 'no safepoint'})", None)
         return Sample(thread.index, thread.name, now, waited - self.period,
-                      (RUNTIME_FRAME,) + tuple(frames), "safepoint", waited)
+                      (frame,) + tuple(frames), "safepoint", waited)
 
     def _sample(self, thread, frames, how: str, to_safepoint=None) -> Sample:
         """A sample of `thread` now, weighing the time since its previous one."""
