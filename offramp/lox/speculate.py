@@ -36,7 +36,9 @@ as an inline cache (native/inline_cache.py): it learns new shapes in
 place, without deoptimizing.  Measured against that alternative for every field access —
 check the profiled shapes inline and call the inline cache otherwise, so that no new shape
 ever deoptimizes — guards are 2.3-3.4x faster on properties, method_call and zoo: after a
-guard the shape is known for the rest of the block, after a branch it is not.
+guard the shape is known for the rest of the block, after a branch it is not.  Field and
+method sites of a member name that more than MAX_SHAPES classes have (many_classes_have)
+are inline caches even with a profile: the few shapes seen so far promise little there.
 
 Guard reasons name the speculation, the site — the baseline instruction `block:index` — and
 the function: "not a number @body3:5 in lox.fn1.fib".  The runtime files every reason
@@ -182,6 +184,7 @@ class Speculator:
         self.states = {}
         self._globals_now = None
         self._definers = None
+        self._many_classes = {}   # member name -> whether many classes have it
         self.assumed = set()       # keys of the assumptions made (runtime/assumptions.py)
         self.native_only = False   # a method call became an `invoke` inline cache
         self.method_caches = method_caches   # whether method calls may become such caches
@@ -727,9 +730,32 @@ class Speculator:
         self.facts.shapes[obj] = (known[0], ref)
         return ref
 
+    def many_classes_have(self, name: int) -> bool:
+        """Whether more than MAX_SHAPES classes have (had) a field or a method `name`.
+        A site using it may then see instances of them all, and the shapes its profile
+        saw so far promise little: such a site is left to an inline cache, which learns
+        each new shape in place (no deopt, no recompilation), rather than guarded with
+        the shapes seen — the class population read at compile time, as HotSpot's class
+        hierarchy analysis reads the loaded classes.  Programs whose classes share no
+        member name that widely keep their shape guards (and the inlining they allow)."""
+        found = self._many_classes.get(name)
+        if found is None:
+            heap, count = self.heap, 0
+            for cls, root in list(heap.shapes.roots.items()):
+                if name in root.tree_names or \
+                        heap.class_find_method(tagref.from_ref(cls), name) is not None:
+                    count += 1
+                    if count > MAX_SHAPES:
+                        break
+            found = self._many_classes[name] = count > MAX_SHAPES
+        return found
+
     def field_slot(self, profiled, obj, name_cell):
-        """(shapes, slot) when `obj` had shapes that all keep field `name` in one slot."""
+        """(shapes, slot) when `obj` had shapes that all keep field `name` in one slot
+        (and few classes have a member `name`)."""
         name = self.name_word(name_cell)
+        if self.method_caches and self.many_classes_have(name):
+            return None
         for shapes in self.shapes_of(profiled, obj):
             slots = {shape.slot_of.get(name) for shape in shapes}
             if len(slots) == 1 and None not in slots:
@@ -791,7 +817,7 @@ class Speculator:
         """`obj.m(args)` on shapes without a field m whose classes share method m: call m
         directly with `this = obj`."""
         seq = self.call_sequence(instrs, i)
-        if seq is None:
+        if seq is None or self.method_caches and self.many_classes_have(name):
             return 0
         call = instrs[seq[-1]]
         args = call.arg("args")[2:]

@@ -134,8 +134,9 @@ def ic_histories(err: str) -> dict:
 def test_a_site_goes_mono_poly_mega(tier):
     """Sites compiled without shapes to guard (eager code before its profile, the loop
     clones OSR enters, sites whose guards kept failing) learn each new shape in place.
-    Sites speculated on the shapes seen before compilation still guard them: a new shape
-    deoptimizes there (speculate.py says why)."""
+    Sites speculated on the shapes seen before compilation still guard them (a new shape
+    deoptimizes there, speculate.py says why) unless many classes have the member, as
+    here (test_a_jit_site_of_a_member_many_classes_have_adapts_in_place)."""
     source = shapes_program(12)
     expected = run(source, "interp")
     status, out, err = run(source, tier)
@@ -202,3 +203,25 @@ print A().nope;
     assert (status, out) == (70, "1\n")
     assert "Undefined property 'nope'." in err
     assert "in @lox.fn1.get" not in err         # a bound method is made each time: no entry
+
+
+def long_first_phase(source: str) -> str:
+    """The program with its one-shape phase run long enough for jit to compile the sites
+    (inlined into phase's loop) while they have seen one shape."""
+    return source.replace("print phase(1);",
+                          "var p1 = 0;\nfor (var j = 0; j < 80; j = j + 1) p1 = phase(1);\n"
+                          "print p1;", 1)
+
+
+def test_a_jit_site_of_a_member_many_classes_have_adapts_in_place():
+    """Compiled while it had seen one shape, a site reading and writing a field that twelve
+    classes have is an inline cache (speculate.many_classes_have), not a shape guard:
+    the new shapes patch it, with no deopt and no recompilation."""
+    source = long_first_phase(shapes_program(12))
+    status, out, err = run(source, "jit", trace=("ic", "deopt", "tier"))
+    assert (status, out) == run(source, "interp")[:2]
+    histories = ic_histories(err)
+    for kind in ("get_field", "set_field"):
+        assert any(f"{kind} 'v'" in site and seen[0] == "mono" and "poly" in seen and
+                   seen[-1] == "mega" for site, seen in histories.items()), histories
+    assert "not shape" not in err and "recompilations: {}" in err   # no shape guard

@@ -153,3 +153,16 @@ def test_no_method_cache_where_the_interpreter_may_have_to_resume():
     assert re.search(r"invoke 'm' in @lox.fn\d+.f %s1", err)         # before the profile
     assert "compiled @lox.fn0.script.osr" in err
     assert not re.search(r"invoke 'm' in @lox.fn0.script.osr", err)
+
+
+def test_a_jit_site_compiled_on_one_class_goes_mono_poly_mega_without_deopt():
+    """Jit compiles `call` (inlined into phase's loop) while its site has seen one class;
+    twelve classes have `m`, so the site is an inline cache, not a guard on that class
+    (speculate.many_classes_have): three classes, then twelve, patch it in place."""
+    source = classes_program(12, rounds=(2000, 700, 200))
+    status, out, err = run(source, "jit", trace=("ic", "deopt", "tier"))
+    assert (status, out) == interpreted(source)
+    histories = [seen for site, seen in ic_histories(err).items() if "invoke 'm'" in site]
+    assert any(seen[0] == "mono" and "poly" in seen and seen[-1] == "mega"
+               for seen in histories), histories
+    assert "not shape" not in err and "recompilations: {}" in err   # no shape guard
