@@ -731,24 +731,40 @@ class Speculator:
         return ref
 
     def many_classes_have(self, name: int) -> bool:
-        """Whether more than MAX_SHAPES classes have (had) a field or a method `name`.
-        A site using it may then see instances of them all, and the shapes its profile
-        saw so far promise little: such a site is left to an inline cache, which learns
-        each new shape in place (no deopt, no recompilation), rather than guarded with
-        the shapes seen — the class population read at compile time, as HotSpot's class
-        hierarchy analysis reads the loaded classes.  Programs whose classes share no
-        member name that widely keep their shape guards (and the inlining they allow)."""
+        """Whether instances of more than MAX_SHAPES shapes may have a member `name`: a
+        field in that many final shapes (shapes no field was added to since: instances
+        built field by field pass through the others), counted over every class, or a
+        method in that many classes.  A site using it may see them all, and the shapes its
+        profile saw so far promise little: such a site is left to an inline cache, which
+        learns each new shape in place (no deopt, no recompilation), rather than guarded
+        with the shapes seen — the class population read at compile time, as HotSpot's
+        class hierarchy analysis reads the loaded classes.  Programs whose classes share
+        no member name that widely keep their shape guards (and the inlining they allow)."""
         found = self._many_classes.get(name)
         if found is None:
-            heap, count = self.heap, 0
-            for cls, root in list(heap.shapes.roots.items()):
-                if name in root.tree_names or \
-                        heap.class_find_method(tagref.from_ref(cls), name) is not None:
+            count = 0
+            for cls, root in list(self.heap.shapes.roots.items()):
+                count += self.shapes_having(cls, root, name)
+                if count > MAX_SHAPES:
+                    break
+            found = self._many_classes[name] = count > MAX_SHAPES
+        return found
+
+    def shapes_having(self, cls: int, root, name: int) -> int:
+        """How many shapes of a class have member `name` (at most MAX_SHAPES + 1): its
+        final shapes with field `name`, or else 1 if the class has method `name`."""
+        count = 0
+        if name in root.tree_names:
+            by_id = self.heap.shapes.by_id
+            for shape_id in list(root.tree_ids):
+                shape = by_id[shape_id] if shape_id < len(by_id) else None
+                if shape is not None and not shape.transitions and name in shape.slot_of:
                     count += 1
                     if count > MAX_SHAPES:
                         break
-            found = self._many_classes[name] = count > MAX_SHAPES
-        return found
+        if not count and self.heap.class_find_method(tagref.from_ref(cls), name) is not None:
+            count = 1
+        return count
 
     def field_slot(self, profiled, obj, name_cell):
         """(shapes, slot) when `obj` had shapes that all keep field `name` in one slot

@@ -225,3 +225,43 @@ def test_a_jit_site_of_a_member_many_classes_have_adapts_in_place():
         assert any(f"{kind} 'v'" in site and seen[0] == "mono" and "poly" in seen and
                    seen[-1] == "mega" for site, seen in histories.items()), histories
     assert "not shape" not in err and "recompilations: {}" in err   # no shape guard
+
+
+ONE_CLASS_EIGHT_SHAPES = """
+class P { init() {} }
+fun make(k) {
+  var o = P();
+  if (k == 1 or k == 6) o.a = 1;
+  if (k == 2 or k == 7) o.b = 1;
+  if (k == 3) o.c = 1;
+  if (k == 4) o.d = 1;
+  if (k == 5) o.e = 1;
+  if (k == 6) o.b = 1;
+  if (k == 7) o.a = 1;
+  o.v = k;
+  return o;
+}
+var all = Array(8);
+for (var k = 0; k < 8; k = k + 1) all.set(k, make(k));
+fun read(o) { return o.v; }
+fun phase(n) {
+  var s = 0;
+  for (var r = 0; r < 300; r = r + 1) for (var k = 0; k < n; k = k + 1) s = s + read(all.get(k));
+  return s;
+}
+var p1 = 0;
+for (var j = 0; j < 80; j = j + 1) p1 = phase(1);
+print p1;
+print phase(3);
+print phase(8);
+"""
+
+
+def test_a_field_of_one_class_in_many_final_shapes_is_an_inline_cache_in_jit():
+    """One class whose instances got their fields in eight orders: eight final shapes
+    have `v`, so the site is an inline cache although its profile saw one shape."""
+    status, out, err = run(ONE_CLASS_EIGHT_SHAPES, "jit", trace=("ic", "deopt"))
+    assert (status, out) == (0, "0\n900\n8400\n")
+    assert "not shape" not in err and "recompilations: {}" in err
+    assert any(seen[0] == "mono" and seen[-1] == "mega"
+               for seen in ic_histories(err).values()), ic_histories(err)
