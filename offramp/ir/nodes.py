@@ -169,6 +169,12 @@ class Instr:
         object.__setattr__(new, "opdef", self.opdef)
         return new
 
+    def at_line(self, line: int | None) -> "Instr":
+        """This instruction attributed to source line `line`."""
+        new = self.renamed()
+        object.__setattr__(new, "line", line)
+        return new
+
     def arg(self, name: str):
         """The operand in the position the table names `name`."""
         return self.operands[self.opdef.positions[name]]

@@ -92,13 +92,14 @@ def report_error(program, error: GuestError, stdout, stderr) -> None:
 
 
 def stack_trace(program, stack) -> list:
-    """clox's trace lines, innermost first, without the runtime library's own frames."""
+    """clox's trace lines, innermost first, without the runtime library's own frames (an
+    OSR entry clone's frames are its function's)."""
     names = {c.ir_name: c for c in program.codes}
     lines = []
     for version, instr in reversed(stack):
         if version.func.startswith(LIBRARY_PREFIXES):
             continue
-        info = names.get(version.func)
+        info = names.get(version.func) or names.get(version.func.partition(".osr.")[0])
         where = "script" if info is None or info.kind == "script" else f"{info.name}()"
         lines.append(f"[line {instr.line}] in {where}")
     return lines

@@ -18,7 +18,8 @@ the call's own state is already in the caller's names.
 Only calls that carry a state are inlined (without one there is no caller frame to rebuild).
 A function is never inlined into itself, directly or through the chain of inlined callers,
 and `max_depth` / `max_growth` bound nesting and the number of instructions added.
-Instructions keep their own source lines and names.
+Instructions keep their own source lines and names; those without a line (the runtime
+library's IR) take the line of the call they were inlined for.
 """
 
 from ..ir.nodes import Block, Dest, FrameState, Imm, Instr, Sym, Var
@@ -194,9 +195,12 @@ class _Inliner:
                     instrs.append(Instr("BRANCH", (Dest(cont.label, values),), (), instr.name,
                                         instr.line))
                     continue
-                instrs.append(map_operands(
+                mapped = map_operands(
                     instr, value, label=labels.__getitem__, state_fn=composed,
-                    results=tuple(name(r) for r in instr.results) if instr.results else None))
+                    results=tuple(name(r) for r in instr.results) if instr.results else None)
+                if mapped.line is None and call.line is not None:
+                    mapped = mapped.at_line(call.line)     # library code has no lines
+                instrs.append(mapped)
             body.append(Block(labels[b.label],
                               [(name(n), t) for n, t in b.params if n not in bound], instrs))
         self.chains[id(head)] = chain

@@ -140,3 +140,28 @@ def test_the_command_flushes_output_and_exits_with_the_status(tmp_path, run_offr
     program.write_text(ECHO.replace("print echo();", "print echo(); exit(7);"))
     result = run_offramp(["run", "--tier=eager", str(program)])
     assert (result.returncode, result.stdout, result.stderr) == (7, "-1\n\n", "")
+
+
+RELOCK = """
+fun f() {
+  var l = Lock();
+  var s = 0;
+  for (var j = 0; j < 3000; j = j + 1) {
+    l.acquire();
+    if (j < 2990 or j > 2998) l.release();
+    s = s + 1;
+  }
+  return s;
+}
+print f();
+"""
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_an_error_in_library_code_inlined_into_an_osr_clone_has_its_callers_line(tier):
+    """The lock's acquire is inlined into the loop's OSR entry clone; its slow path's
+    error is raised in the clone.  The trace names the function (not the clone, which was
+    shown as `script`) and the call's line (library code has none of its own)."""
+    out, err, status = run(RELOCK, **TIERS[tier])
+    assert (out, status) == ("", 70)
+    assert err == "Lock is already held by this thread.\n[line 6] in f()\n[line 12] in script\n"
