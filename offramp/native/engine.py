@@ -203,6 +203,11 @@ class NativeThread:
         self.block[STACK_LIMIT_WORD] = MASK64
         self.block[POLL_WORD] = 1
 
+    def cancel_sample(self) -> None:
+        """Take back a sample request (its poll then enters the runtime, which resets the
+        poll words)."""
+        self.block[SAMPLE_WORD] = 0
+
     def sample_pending(self, sample_id: int) -> bool:
         """Whether stack sample `sample_id` is still asked for (not yet recorded, and the
         thread has not left native code since)."""

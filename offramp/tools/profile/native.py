@@ -376,8 +376,11 @@ class PollSamples:
 
     def close(self) -> None:
         """Route runtime entries straight to the runtime again (the front's code stays:
-        a thread may still be in it)."""
+        a thread may still be in it) and take back the requests no poll recorded (a later
+        profile's front must not record them under its own ids)."""
         self.engine.set_entry_front(None)
+        for nt in list(self.engine.native_threads):
+            nt.cancel_sample()
 
     def ask(self, nt) -> int:
         """Ask a thread running native code (the caller holds the VM lock) for a sample at
