@@ -4,9 +4,11 @@
   section and files every record in the side table under its return address.
 - Native code enters the runtime only through the entry stub (stub.py), which calls
   `_runtime_entry(thread, save_area)`: runtime helpers, calls of functions without native
-  code, deoptimization, safepoint polls, stack overflow.  Python exceptions never cross
-  native frames: a guest error sets the thread's status word, every native frame returns at
-  its post-call check, and the Python side that entered native code raises it again.
+  code, deoptimization, safepoint polls, stack overflow (a tool may put native code in
+  front of it, `set_entry_front`, to serve some polls without Python).  Python exceptions
+  never cross native frames: a guest error sets the thread's status word, every native
+  frame returns at its post-call check, and the Python side that entered native code
+  raises it again.
 - A deopt (below) of the only native frame of an OSR entry is a real tail call: the frame
   returns at once and the interpreter loop that entered it continues with the rebuilt
   frames (`take_rebuilt`), so a loop going back and forth between tiers does not nest.
