@@ -108,12 +108,13 @@ def test_input_version_is_not_changed():
     assert print_module(module) == before
 
 
-def test_each_instruction_keeps_its_own_line():
+def test_each_instruction_keeps_its_own_line_or_takes_its_calls():
     module = load(THREE)
     v2 = inline_calls(module, module.functions["f"].current, "v2")
     lines = {i.results[0]: i.line for b in v2.blocks for i in b.instrs if i.results}
     assert lines["b"] is None                  # the caller's own, unnumbered
-    assert lines["g.1.a"] == 20 and lines["h.2.d"] == 30 and lines["h.2.ok"] is None
+    assert lines["g.1.a"] == 20 and lines["h.2.d"] == 30
+    assert lines["h.2.ok"] == 21               # unnumbered in h: the line of g's call of h
     branches = [i.line for b in v2.blocks for i in b.instrs if i.op == "BRANCH"]
     assert branches == [11, 21, 33, None]      # into g, into h, h's RET, g's RET
 
