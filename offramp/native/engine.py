@@ -164,6 +164,8 @@ class NativeThread:
         self.call_record = (WORD * CALL_RECORD_WORDS).from_address(self.call_record_address)
         self.stack_limit = stack_limit
         self.transitions = []
+        self.generation = 0      # changes of `transitions` so far: frames a tool read under
+                                 # this thread's native code are still those while it holds
         self.pending_error = None
         self.lazy_pending = 0    # running native frames that must still leave lazily
         self.rebuilt = None      # (frames, pending) an OSR entry's deopt left for its caller
@@ -598,6 +600,7 @@ class NativeEngine:
         depth = thread.depth_base + len(thread.frames) - (1 if replaces_frame else 0)
         nt = self.current
         nt.transitions.append(("enter", len(thread.frames), thread, replaces_frame))
+        nt.generation += 1
         nt.block[SAMPLE_WORD] = 0      # asked for with other frames under native code
         threads = self.vm.threads
         result = None
@@ -612,6 +615,7 @@ class NativeEngine:
                 nt.block[SAMPLE_WORD] = 0
         finally:
             nt.transitions.pop()
+            nt.generation += 1
         tb = nt.block
         if tb[OFFSET["status"] // 8] == STATUS_ERROR:
             tb[OFFSET["status"] // 8] = STATUS_OK
@@ -659,6 +663,7 @@ class NativeEngine:
         except Exception:  # noqa: BLE001 - a racy read of the wanted kinds: do not defer
             pass
         nt.transitions.append(("exit", save_ptr, int(kind == DEOPT_REQUEST)))
+        nt.generation += 1
         threads.back_from_native(lambda: self._argument_roots(request, save_ptr), nt.owner)
         try:
             self.vm.assumptions.stress_point()
@@ -679,6 +684,7 @@ class NativeEngine:
             return 0
         finally:
             nt.transitions.pop()
+            nt.generation += 1
             threads.leave_for_native(nt.owner)
 
     def _argument_roots(self, request: int, save_ptr: int) -> list:

@@ -96,6 +96,8 @@ class Sampler:
         self._asked = set()       # indexes of threads with a safepoint sample pending
         self._requests = {}       # thread index -> its outstanding _Request ("safepoint")
         self._posted = set()      # indexes of threads with a _serve operation pending
+        self._under = {}          # thread index -> (its NativeThread, generation, the raw
+                                  # frames under its native code then): what _arm read
         self._lock = threading.Lock()   # the two above, and the poll records' ring
         self._served = threading.Event()  # set when the runtime took a sample (_serve)
         self._sampled = 0         # threads the last tick looked at
@@ -267,7 +269,7 @@ class Sampler:
         request = _Request(thread, time.perf_counter(), thread.state is ThreadState.RUNNING)
         if request.in_runtime:
             request.activity = self._activity(thread)
-        if thread.state is ThreadState.NATIVE:
+        if thread.state is ThreadState.NATIVE and not self._arm_again(request):
             self.vm.threads.visit(lambda: self._arm(request), "profile")
         with self._lock:
             self._requests[thread.index] = request
@@ -289,6 +291,27 @@ class Sampler:
                 nt.transitions[-1][0] == "enter":
             request.under = raw_stack(self.engine, self.walk, nt, thread.interp)
             request.id = self.polls.ask(nt)
+            self._under[thread.index] = (nt, nt.generation, request.under)
+
+    def _arm_again(self, request) -> bool:
+        """Ask a thread for a sample its poll records natively without a visit, when its
+        native code is still in the stay whose frames under it `_arm` read (its
+        transitions' generation unchanged): a visit (the VM lock taken and handed back)
+        and the read cost the sampler ~35 us a tick, on a core the program may want.
+        The generation read again after asking says whether the thread left meanwhile
+        (the request is then taken back).  Whether it asked."""
+        thread = request.thread
+        nt = thread.native
+        cached = self._under.get(thread.index)
+        if cached is None or nt is None or cached[0] is not nt or \
+                cached[1] != nt.generation or thread.state is not ThreadState.NATIVE:
+            return False
+        request_id = self.polls.ask(nt)
+        if nt.generation != cached[1] or thread.state is not ThreadState.NATIVE:
+            nt.cancel_sample()
+            return False
+        request.under, request.id = cached[2], request_id
+        return True
 
     def _collect(self) -> None:
         """(`_lock` held.)  The samples the threads' polls recorded natively, as Samples:
