@@ -98,7 +98,7 @@ class Sampler:
         self._posted = set()      # indexes of threads with a _serve operation pending
         self._under = {}          # thread index -> (its NativeThread, generation, the raw
                                   # frames under its native code then): what _arm read
-        self._lock = threading.Lock()   # the two above, and the poll records' ring
+        self._lock = threading.Lock()   # _requests, _posted and the poll records' ring
         self._served = threading.Event()  # set when the runtime took a sample (_serve)
         self._sampled = 0         # threads the last tick looked at
         self._stop = threading.Event()
