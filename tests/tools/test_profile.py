@@ -186,28 +186,18 @@ print join(a) + join(b);
 
 
 def profile_in_process(source: str, **config):
-    """Run `source` under a safepoint-mode Sampler in this process: (sampler, stdout,
-    names)."""
+    """Run `source` under the safepoint-mode profiler in this process (with `config`):
+    (report, program output, collapsed stacks)."""
     import io
     from types import SimpleNamespace
 
     from offramp.config import Config
-    from offramp.tools.profile import output, run_profile
-    taken = []
-    real = output.Names
-
-    def names(module):
-        taken.append(real(module))
-        return taken[-1]
-    out, err = io.StringIO(), io.StringIO()
-    options = SimpleNamespace(rate=1000.0, mode="safepoint", format=None, top=10)
-    try:
-        output.Names = names
-        status = run_profile(source, "p.lox", Config(**config), options, out, err)
-    finally:
-        output.Names = real
+    from offramp.tools.profile import run_profile
+    out, err, stacks = io.StringIO(), io.StringIO(), io.StringIO()
+    options = SimpleNamespace(rate=1000.0, mode="safepoint", format="collapsed", top=10)
+    status = run_profile(source, "p.lox", Config(**config), options, out, err, stacks)
     assert status == 0, err.getvalue()
-    return err.getvalue(), out.getvalue()
+    return err.getvalue(), out.getvalue(), stacks.getvalue().splitlines()
 
 
 def recorded_natively(report: str) -> tuple:
@@ -234,10 +224,12 @@ def test_native_polls_record_safepoint_samples_without_the_runtime(tmp_path):
 
 @pytest.mark.parametrize("fib, config", [(23, {}), (17, {"handshake_stress": 1000})])
 def test_threads_in_native_code_are_sampled_at_their_polls(fib, config):
-    """Both workers' polls record samples (under handshake stress every poll also enters
-    the runtime, slowly: the front records, then passes the poll on)."""
-    report, out = profile_in_process(THREADED_FIB.replace("23", str(fib)), **config)
+    """The workers' polls record samples of both (under handshake stress every poll also
+    enters the runtime, slowly: the front records, then passes the poll on)."""
+    report, out, stacks = profile_in_process(THREADED_FIB.replace("23", str(fib)), **config)
     assert out == {23: "687768\n", 17: "38328\n"}[fib]
     samples, natively = recorded_natively(report)
     assert natively > 0 and samples > 0, report
-    assert "fib" in report and "work" in report, report
+    sampled = {line.split(";")[0] for line in stacks if ";work;fib" in line}
+    assert len(sampled) >= (2 if fib == 23 else 1), stacks     # the stress run is short
+    assert "thread main" not in sampled, stacks
