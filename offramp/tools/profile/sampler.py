@@ -344,10 +344,8 @@ class Sampler:
         frames = self._own_stack(target)
         if not frames:
             return
-        if request.in_runtime and waited > RUNTIME_WAIT * self.period:
-            self.samples.append(self._runtime_sample(target, frames, waited,
-                                                     request.activity))
-        self.samples.append(self._sample(target, frames, "safepoint", waited))
+        self._add_safepoint_sample(target, frames, waited, request.in_runtime,
+                                   request.activity)
 
     def _ask_for_sample(self, thread, by_signal) -> bool:
         """Ask `thread` to record its stack at its next safepoint (a pending operation of
@@ -371,16 +369,21 @@ class Sampler:
             if not frames or self._stop.is_set():
                 return
             if by_signal is None:
-                if in_runtime and waited > RUNTIME_WAIT * self.period:
-                    self.samples.append(self._runtime_sample(target, frames, waited,
-                                                             activity))
-                self.samples.append(self._sample(target, frames, "safepoint", waited))
+                self._add_safepoint_sample(target, frames, waited, in_runtime, activity)
             else:       # the signal's interval: the pair is only compared
                 self.pairs.append((by_signal, Sample(
                     target.index, target.name, by_signal.time, by_signal.weight, frames,
                     "safepoint", waited)))
         self.vm.threads.post(thread, record, "profile")
         return True
+
+    def _add_safepoint_sample(self, thread, frames, waited: float, in_runtime: bool,
+                              activity) -> None:
+        """The sample a thread took at its safepoint, after a runtime sample for the time
+        it spent reaching it when it was asked while in the runtime and took long."""
+        if in_runtime and waited > RUNTIME_WAIT * self.period:
+            self.samples.append(self._runtime_sample(thread, frames, waited, activity))
+        self.samples.append(self._sample(thread, frames, "safepoint", waited))
 
     def _own_stack(self, thread) -> tuple:
         """The raw stack of `thread`, stopped at its safepoint (it walks it itself)."""
